@@ -1,0 +1,729 @@
+// Package challenge is enumgate's confirmation engine: it issues a
+// challenge for a stashed request, begins a confirmation method (E-num,
+// SMS or e-mail), verifies the user's answer and consumes the challenge at
+// most once, handing back the stashed request for replay.
+//
+// The engine knows nothing of Caddy or HTTP serving. State lives in a
+// store.Store, where every security decision is one atomic operation;
+// answers, codes and keys are never stored in clear (the store keeps keyed
+// MACs) and never logged.
+package challenge
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"time"
+
+	"github.com/enumgate/enumgate/challenge/ocra"
+	"github.com/enumgate/enumgate/challenge/store"
+	"github.com/enumgate/enumgate/challenge/store/memory"
+)
+
+// Method is a confirmation method.
+type Method string
+
+// The confirmation methods.
+const (
+	// MethodEnum: the user types the question into the E-num app and the
+	// app's answer into the page.
+	MethodEnum Method = "enum"
+	// MethodSMS: a one-time code is sent by SMS.
+	MethodSMS Method = "sms"
+	// MethodEmail: the E-num answer to a fresh question (or a one-time code
+	// for users without a device) is sent by e-mail.
+	MethodEmail Method = "email"
+)
+
+// ParseMethod returns the Method named s, or an error.
+func ParseMethod(s string) (Method, error) {
+	switch m := Method(s); m {
+	case MethodEnum, MethodSMS, MethodEmail:
+		return m, nil
+	}
+	return "", fmt.Errorf("unknown confirmation method %q (want enum, sms or email)", s)
+}
+
+// State is where a challenge stands.
+type State string
+
+// Challenge states.
+const (
+	// StateChooseMethod: no method begun yet.
+	StateChooseMethod State = "choose_method"
+	// StateAwaitingAnswer: a method was begun; waiting for the answer.
+	StateAwaitingAnswer State = "awaiting_answer"
+	// StateExhausted: the attempt budget is spent.
+	StateExhausted State = "exhausted"
+)
+
+// Errors returned by the engine. Test with errors.Is / errors.As.
+var (
+	// ErrUnknown: no such challenge for this user and session — it never
+	// existed, expired, was consumed or cancelled, or belongs to someone
+	// else. The cases are indistinguishable on purpose.
+	ErrUnknown = errors.New("unknown challenge")
+	// ErrMalformed: the answer or id is not well-formed. Nothing changed.
+	ErrMalformed = errors.New("malformed input")
+	// ErrTooManyAttempts: the attempt budget is spent.
+	ErrTooManyAttempts = errors.New("too many attempts")
+	// ErrMethodRequired: an answer arrived before a method was chosen.
+	ErrMethodRequired = errors.New("choose a confirmation method first")
+	// ErrMethodNotOffered: the method is not offered for this challenge.
+	ErrMethodNotOffered = errors.New("confirmation method not offered")
+	// ErrNotEnrolled: the user is unknown to the directory or has no usable
+	// confirmation method for this operation.
+	ErrNotEnrolled = errors.New("user cannot confirm operations")
+	// ErrUnavailable: the store, directory or a sender failed. Fail closed.
+	ErrUnavailable = errors.New("confirmation service unavailable")
+)
+
+// WrongAnswerError reports a wrong answer with attempts left.
+type WrongAnswerError struct {
+	// AttemptsLeft is what remains of the budget.
+	AttemptsLeft int
+}
+
+// Error implements error.
+func (e *WrongAnswerError) Error() string {
+	return fmt.Sprintf("wrong answer, %d attempts left", e.AttemptsLeft)
+}
+
+// CooldownError reports a resend before the method's cooldown ended.
+type CooldownError struct {
+	// Wait is how long until the method may be begun again.
+	Wait time.Duration
+}
+
+// Error implements error.
+func (e *CooldownError) Error() string {
+	return fmt.Sprintf("resend possible in %s", e.Wait.Round(time.Second))
+}
+
+// Subject is who is acting: the user and the session binding (e.g. a
+// session cookie's value) the challenge is tied to. The binding is kept
+// only as a keyed hash.
+type Subject struct {
+	// User is the user's id.
+	User string
+	// Session is the raw session binding; may be empty if the deployment
+	// has no session to bind to.
+	Session string
+}
+
+// Defaults for Config.
+const (
+	DefaultQuestionLength = 8
+	DefaultCodeLength     = 6
+	DefaultResendCooldown = 60 * time.Second
+	DefaultTimeWindow     = 1
+	DefaultTTL            = 5 * time.Minute
+	DefaultMaxAttempts    = 3
+)
+
+// Config configures an Engine.
+type Config struct {
+	// Store keeps challenge state. If nil, an in-process memory store with
+	// default limits is created and closed by Engine.Close.
+	Store store.Store
+	// Directory looks up users. Required.
+	Directory Directory
+	// SMS sends SMS codes; without it the sms method is never offered.
+	SMS Sender
+	// Email sends e-mail; without it the email method is never offered.
+	Email Sender
+	// Secret keys every MAC the engine makes. Required, at least 16 bytes.
+	Secret []byte
+	// QuestionLength is the E-num question's length, capped by each
+	// suite's maximum. Default 8.
+	QuestionLength int
+	// CodeLength is the number of digits of SMS codes and of e-mailed
+	// codes for users without a device (4 to 10). Default 6.
+	CodeLength int
+	// ResendCooldown is how long before an SMS may be sent again for the
+	// same challenge. Default 60s.
+	ResendCooldown time.Duration
+	// TimeWindow is how many time steps either side of now a time-based
+	// (T) suite's answer is accepted for. Default 1.
+	TimeWindow int
+	// Now is the clock; time.Now if nil.
+	Now func() time.Time
+	// Rand is the randomness source; crypto/rand.Reader if nil.
+	Rand io.Reader
+	// Events, if set, is called after every step (see Event); it must not
+	// block. Events never carry codes, answers or keys.
+	Events func(Event)
+}
+
+// Engine issues and verifies challenges. It is safe for concurrent use.
+type Engine struct {
+	cfg        Config
+	ownStore   *memory.Store
+	sessionKey []byte
+	answerKey  []byte
+	confirmKey []byte
+}
+
+// New validates cfg, fills in defaults and returns an Engine.
+func New(cfg Config) (*Engine, error) {
+	if cfg.Directory == nil {
+		return nil, errors.New("challenge: Config.Directory is required")
+	}
+	if len(cfg.Secret) < 16 {
+		return nil, errors.New("challenge: Config.Secret must be at least 16 bytes")
+	}
+	if cfg.QuestionLength == 0 {
+		cfg.QuestionLength = DefaultQuestionLength
+	}
+	if cfg.QuestionLength < 4 || cfg.QuestionLength > 64 {
+		return nil, fmt.Errorf("challenge: question length %d out of range 4..64", cfg.QuestionLength)
+	}
+	if cfg.CodeLength == 0 {
+		cfg.CodeLength = DefaultCodeLength
+	}
+	if cfg.CodeLength < 4 || cfg.CodeLength > 10 {
+		return nil, fmt.Errorf("challenge: code length %d out of range 4..10", cfg.CodeLength)
+	}
+	if cfg.ResendCooldown == 0 {
+		cfg.ResendCooldown = DefaultResendCooldown
+	}
+	if cfg.TimeWindow == 0 {
+		cfg.TimeWindow = DefaultTimeWindow
+	}
+	if cfg.TimeWindow < 0 || cfg.TimeWindow > 10 {
+		return nil, fmt.Errorf("challenge: time window %d out of range 0..10", cfg.TimeWindow)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Rand == nil {
+		cfg.Rand = rand.Reader
+	}
+	e := &Engine{
+		cfg:        cfg,
+		sessionKey: deriveKey(cfg.Secret, "enumgate/v1/session-binding"),
+		answerKey:  deriveKey(cfg.Secret, "enumgate/v1/answer"),
+		confirmKey: ConfirmKey(cfg.Secret),
+	}
+	if e.cfg.Store == nil {
+		e.ownStore = memory.New(memory.Options{})
+		e.cfg.Store = e.ownStore
+	}
+	return e, nil
+}
+
+// Close releases the memory store the engine created, if any.
+func (e *Engine) Close() error {
+	if e.ownStore != nil {
+		return e.ownStore.Close()
+	}
+	return nil
+}
+
+// ConfirmKey returns the key that signs Enumgate-Confirmed headers.
+func (e *Engine) ConfirmKey() []byte { return e.confirmKey }
+
+func (e *Engine) owner(s Subject) store.Owner {
+	m := hmac.New(sha256.New, e.sessionKey)
+	m.Write([]byte(s.Session))
+	return store.Owner{User: s.User, Session: m.Sum(nil)}
+}
+
+// answerMAC binds an answer to its challenge so a MAC is useless elsewhere.
+func (e *Engine) answerMAC(id, answer string) []byte {
+	m := hmac.New(sha256.New, e.answerKey)
+	m.Write([]byte(id))
+	m.Write([]byte{0})
+	m.Write([]byte(answer))
+	return m.Sum(nil)
+}
+
+// Request asks for a challenge.
+type Request struct {
+	// Subject is who must confirm.
+	Subject Subject
+	// Operation is the operation's name, e.g. "transfer".
+	Operation string
+	// Amount and Payee are shown to the user; optional.
+	Amount string
+	// Payee is the payee shown to the user; optional.
+	Payee string
+	// Methods are the methods the policy allows, in order of preference.
+	// The challenge offers those the user can use. Empty means all.
+	Methods []Method
+	// TTL is the challenge's lifetime. Default 5 minutes.
+	TTL time.Duration
+	// MaxAttempts is the wrong-answer budget. Default 3.
+	MaxAttempts int
+	// Stash is the request to replay after confirmation. Required.
+	Stash *Stash
+}
+
+// Challenge is the view of a challenge that pages and the API show.
+type Challenge struct {
+	// ID is the challenge id.
+	ID string
+	// Operation, Amount and Payee describe what is being confirmed.
+	Operation string
+	// Amount is the amount shown to the user, if known.
+	Amount string
+	// Payee is the payee shown to the user, if known.
+	Payee string
+	// Methods are the offered methods, in order of preference.
+	Methods []Method
+	// State is where the challenge stands.
+	State State
+	// Method is the method begun, if any.
+	Method Method
+	// Question is the E-num question, when Method is enum.
+	Question string
+	// SentTo is the masked destination, when Method is sms or email.
+	SentTo string
+	// ResendAt is when the begun method may be begun again (zero: now).
+	ResendAt time.Time
+	// AttemptsLeft is what remains of the wrong-answer budget.
+	AttemptsLeft int
+	// Expires is when the challenge dies.
+	Expires time.Time
+}
+
+func view(r *store.Record) *Challenge {
+	c := &Challenge{
+		ID: r.ID, Operation: r.Operation, Amount: r.Amount, Payee: r.Payee,
+		Method: Method(r.Method), Question: r.Question, SentTo: r.SentTo,
+		ResendAt: r.ResendAt[r.Method], AttemptsLeft: r.AttemptsLeft, Expires: r.Expires,
+	}
+	for _, m := range r.Methods {
+		c.Methods = append(c.Methods, Method(m))
+	}
+	switch {
+	case r.AttemptsLeft <= 0:
+		c.State = StateExhausted
+	case r.Method != "":
+		c.State = StateAwaitingAnswer
+	default:
+		c.State = StateChooseMethod
+	}
+	if c.Method != MethodEnum {
+		c.Question = ""
+	}
+	return c
+}
+
+// Offers reports whether m is among the challenge's methods.
+func (c *Challenge) Offers(m Method) bool { return slices.Contains(c.Methods, m) }
+
+// usable returns the methods of want (all when empty) that u can use.
+func (e *Engine) usable(u *User, want []Method) []string {
+	if len(want) == 0 {
+		want = []Method{MethodEnum, MethodSMS, MethodEmail}
+	}
+	var out []string
+	for _, m := range want {
+		ok := false
+		switch m {
+		case MethodEnum:
+			ok = len(u.Devices) > 0
+		case MethodSMS:
+			ok = u.Phone != "" && e.cfg.SMS != nil
+		case MethodEmail:
+			ok = len(u.Emails) > 0 && e.cfg.Email != nil
+		}
+		if ok && !slices.Contains(out, string(m)) {
+			out = append(out, string(m))
+		}
+	}
+	return out
+}
+
+func (e *Engine) lookup(ctx context.Context, user string) (*User, error) {
+	u, err := e.cfg.Directory.Lookup(ctx, user)
+	switch {
+	case errors.Is(err, ErrNoUser):
+		return nil, fmt.Errorf("%w: %w", ErrNotEnrolled, err)
+	case err != nil:
+		return nil, fmt.Errorf("%w: directory: %w", ErrUnavailable, err)
+	}
+	return u, nil
+}
+
+// idLen is the length of a challenge id: 16 random bytes, base64url.
+const idLen = 22
+
+func (e *Engine) newID() (string, error) {
+	var b [16]byte
+	if _, err := io.ReadFull(e.cfg.Rand, b[:]); err != nil {
+		return "", fmt.Errorf("%w: randomness: %w", ErrUnavailable, err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b[:]), nil
+}
+
+// ValidID reports whether id has the form of a challenge id. Ids of any
+// other form are unknown without asking the store.
+func ValidID(id string) bool {
+	if len(id) != idLen {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// Issue creates a challenge for req. It fails with ErrNotEnrolled if the
+// user cannot confirm with any allowed method and with ErrUnavailable if
+// the directory or store fails (including a full store).
+func (e *Engine) Issue(ctx context.Context, req Request) (*Challenge, error) {
+	if req.Stash == nil || req.Operation == "" || req.Subject.User == "" {
+		return nil, fmt.Errorf("%w: a challenge needs a user, an operation and a stash", ErrMalformed)
+	}
+	u, err := e.lookup(ctx, req.Subject.User)
+	if err != nil {
+		return nil, err
+	}
+	methods := e.usable(u, req.Methods)
+	if len(methods) == 0 {
+		return nil, fmt.Errorf("%w: no usable confirmation method for %s", ErrNotEnrolled, req.Operation)
+	}
+	ttl, attempts := req.TTL, req.MaxAttempts
+	if ttl <= 0 {
+		ttl = DefaultTTL
+	}
+	if attempts <= 0 {
+		attempts = DefaultMaxAttempts
+	}
+	id, err := e.newID()
+	if err != nil {
+		return nil, err
+	}
+	enc := req.Stash.Encode()
+	o := e.owner(req.Subject)
+	now := e.cfg.Now()
+	r := &store.Record{
+		ID: id, User: o.User, Session: o.Session, Operation: req.Operation,
+		Amount: req.Amount, Payee: req.Payee, Methods: methods,
+		Digest: digest(enc), Stash: enc, Created: now, Expires: now.Add(ttl),
+		MaxAttempts: attempts, AttemptsLeft: attempts,
+	}
+	if err := e.cfg.Store.Create(ctx, r); err != nil {
+		return nil, fmt.Errorf("%w: store: %w", ErrUnavailable, err)
+	}
+	e.emit(Event{Kind: EventIssued, ChallengeID: id, User: o.User, Operation: req.Operation})
+	return view(r), nil
+}
+
+// storeErr translates a store error into the engine's vocabulary.
+func storeErr(err error) error {
+	var ce *store.CooldownError
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return ErrUnknown
+	case errors.Is(err, store.ErrExhausted):
+		return ErrTooManyAttempts
+	case errors.Is(err, store.ErrNoMethod):
+		return ErrMethodRequired
+	case errors.As(err, &ce):
+		return err
+	}
+	return fmt.Errorf("%w: store: %w", ErrUnavailable, err)
+}
+
+// Get returns the challenge if s may see it; otherwise ErrUnknown.
+func (e *Engine) Get(ctx context.Context, id string, s Subject) (*Challenge, error) {
+	if !ValidID(id) {
+		return nil, ErrUnknown
+	}
+	r, err := e.cfg.Store.Get(ctx, id, e.owner(s), e.cfg.Now())
+	if err != nil {
+		return nil, storeErr(err)
+	}
+	return view(r), nil
+}
+
+// Begin starts method m for the challenge: for enum it draws a fresh
+// question, for sms it sends a code (subject to the resend cooldown), for
+// email it mails the E-num answer to a fresh question (or a code). It
+// returns the challenge as it now stands. Beginning a method replaces the
+// expected answer of any method begun before.
+func (e *Engine) Begin(ctx context.Context, id string, s Subject, m Method) (*Challenge, error) {
+	c, err := e.Get(ctx, id, s)
+	if err != nil {
+		return nil, err
+	}
+	if c.State == StateExhausted {
+		return nil, ErrTooManyAttempts
+	}
+	if !c.Offers(m) {
+		return nil, fmt.Errorf("%w: %q", ErrMethodNotOffered, m)
+	}
+	u, err := e.lookup(ctx, s.User)
+	if err != nil {
+		return nil, err
+	}
+	now := e.cfg.Now()
+	b := store.Begin{Method: string(m)}
+	var msg *Message
+	switch m {
+	case MethodEnum:
+		if len(u.Devices) == 0 {
+			return nil, fmt.Errorf("%w: no E-num device", ErrNotEnrolled)
+		}
+		q, err := e.question(u.Devices[0].Suite)
+		if err != nil {
+			return nil, err
+		}
+		b.Question = q
+		b.Expected, err = e.expectedOCRA(id, u.Devices, q, now)
+		if err != nil {
+			return nil, err
+		}
+	case MethodSMS:
+		code, err := e.digits(e.cfg.CodeLength)
+		if err != nil {
+			return nil, err
+		}
+		b.SentTo, b.Cooldown = MaskPhone(u.Phone), e.cfg.ResendCooldown
+		b.Expected = [][]byte{e.answerMAC(id, code)}
+		msg = &Message{Method: m, To: u.Phone, Code: code,
+			Text: fmt.Sprintf("Your code to confirm the %s: %s. Never tell it to anyone.", humanOp(c.Operation), code)}
+	case MethodEmail:
+		code, err := e.emailCode(u, now)
+		if err != nil {
+			return nil, err
+		}
+		b.SentTo, b.Cooldown = MaskEmail(u.Emails[0]), e.cfg.ResendCooldown
+		b.Expected = [][]byte{e.answerMAC(id, code)}
+		msg = &Message{Method: m, To: u.Emails[0], Code: code,
+			Text: fmt.Sprintf("Your answer number to confirm the %s: %s. Never tell it to anyone.", humanOp(c.Operation), code)}
+	}
+	o := e.owner(s)
+	r, err := e.cfg.Store.Begin(ctx, id, o, b, now)
+	if err != nil {
+		var ce *store.CooldownError
+		if errors.As(err, &ce) {
+			return nil, &CooldownError{Wait: ce.Until.Sub(now)}
+		}
+		return nil, storeErr(err)
+	}
+	if msg != nil {
+		msg.User, msg.Operation, msg.ChallengeID = o.User, c.Operation, id
+		sender := e.cfg.SMS
+		if m == MethodEmail {
+			sender = e.cfg.Email
+		}
+		if err := sender.Send(ctx, *msg); err != nil {
+			e.emit(Event{Kind: EventSendFailed, ChallengeID: id, User: o.User, Operation: c.Operation, Method: m, Err: err})
+			return nil, fmt.Errorf("%w: sending %s: %w", ErrUnavailable, m, err)
+		}
+	}
+	e.emit(Event{Kind: EventBegun, ChallengeID: id, User: o.User, Operation: c.Operation, Method: m})
+	return view(r), nil
+}
+
+func humanOp(op string) string {
+	switch op {
+	case "transfer":
+		return "transfer"
+	case "withdrawal":
+		return "withdrawal"
+	case "new_correspondent":
+		return "new correspondent"
+	}
+	return "operation " + op
+}
+
+// question draws a question for suite, of the configured length capped by
+// the suite's maximum.
+func (e *Engine) question(suite *ocra.Suite) (string, error) {
+	n := min(e.cfg.QuestionLength, suite.QuestionMaxLen())
+	q, err := suite.RandomQuestion(e.cfg.Rand, n)
+	if err != nil {
+		return "", fmt.Errorf("%w: drawing a question: %w", ErrUnavailable, err)
+	}
+	return q, nil
+}
+
+// expectedOCRA returns the MACs of every answer a device of the user may
+// give to question q: one per device, and for time-based suites one per
+// time step within the window.
+func (e *Engine) expectedOCRA(id string, devices []Device, q string, now time.Time) ([][]byte, error) {
+	var out [][]byte
+	for _, d := range devices {
+		in := ocra.Input{Question: q, PINHash: d.PINHash}
+		steps := []uint64{0}
+		if st := d.Suite.TimeStep(); st > 0 {
+			cur := ocra.TimeSteps(now, st)
+			steps = steps[:0]
+			for w := -e.cfg.TimeWindow; w <= e.cfg.TimeWindow; w++ {
+				steps = append(steps, uint64(int64(cur)+int64(w)))
+			}
+		}
+		for _, ts := range steps {
+			in.Timestamp, in.HasTimestamp = ts, d.Suite.TimeStep() > 0
+			a, err := d.Suite.Compute(d.Key, in)
+			if err != nil {
+				// A question in the primary device's format may not suit
+				// another device's suite: that device cannot answer it.
+				break
+			}
+			out = append(out, e.answerMAC(id, a))
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%w: no device can answer the question", ErrUnavailable)
+	}
+	return out, nil
+}
+
+// emailCode returns the code mailed to the user: the primary device's
+// answer to a fresh question, or random digits without a device.
+func (e *Engine) emailCode(u *User, now time.Time) (string, error) {
+	if len(u.Devices) == 0 {
+		return e.digits(e.cfg.CodeLength)
+	}
+	d := u.Devices[0]
+	q, err := e.question(d.Suite)
+	if err != nil {
+		return "", err
+	}
+	in := ocra.Input{Question: q, PINHash: d.PINHash}
+	if st := d.Suite.TimeStep(); st > 0 {
+		in.Timestamp, in.HasTimestamp = ocra.TimeSteps(now, st), true
+	}
+	a, err := d.Suite.Compute(d.Key, in)
+	if err != nil {
+		return "", fmt.Errorf("%w: computing the e-mailed answer: %w", ErrUnavailable, err)
+	}
+	return a, nil
+}
+
+// digits returns n uniformly random decimal digits.
+func (e *Engine) digits(n int) (string, error) {
+	out := make([]byte, 0, n)
+	var buf [16]byte
+	for len(out) < n {
+		if _, err := io.ReadFull(e.cfg.Rand, buf[:]); err != nil {
+			return "", fmt.Errorf("%w: randomness: %w", ErrUnavailable, err)
+		}
+		for _, b := range buf {
+			if b < 250 && len(out) < n { // 250 = 25*10: no modulo bias
+				out = append(out, '0'+b%10)
+			}
+		}
+	}
+	return string(out), nil
+}
+
+// maxAnswerLen bounds an answer as typed, separators included.
+const maxAnswerLen = 128
+
+// NormalizeAnswer strips the spaces, tabs and dashes people paste into
+// answers ("1234 5678", "1234-5678") and checks what is left is 1 to 64
+// letters or digits; otherwise it returns ErrMalformed.
+func NormalizeAnswer(a string) (string, error) {
+	if len(a) > maxAnswerLen {
+		return "", fmt.Errorf("%w: answer too long", ErrMalformed)
+	}
+	out := make([]byte, 0, len(a))
+	for i := 0; i < len(a); i++ {
+		switch c := a[i]; {
+		case c == ' ' || c == '-' || c == '\t':
+		case '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z':
+			out = append(out, c)
+		default:
+			return "", fmt.Errorf("%w: answer may hold only digits and letters", ErrMalformed)
+		}
+	}
+	if len(out) == 0 || len(out) > 64 {
+		return "", fmt.Errorf("%w: answer must be 1 to 64 digits or letters", ErrMalformed)
+	}
+	return string(out), nil
+}
+
+// Confirmation is what a correct answer yields.
+type Confirmation struct {
+	// Challenge is the consumed challenge.
+	Challenge *Challenge
+	// Method is the method that confirmed it.
+	Method Method
+	// User is the user who confirmed.
+	User string
+	// Time is when it was confirmed.
+	Time time.Time
+	// Stash is the original request, verified against its digest.
+	Stash *Stash
+	// Header is the signed Enumgate-Confirmed header value to add to the
+	// replayed request.
+	Header string
+}
+
+// Verify checks an answer. The store counts the attempt, checks expiry and
+// consumes the challenge in one atomic step, so however many correct
+// answers race, at most one Verify returns a Confirmation. Errors:
+// ErrMalformed (nothing changed), *WrongAnswerError, ErrTooManyAttempts,
+// ErrMethodRequired, ErrUnknown, ErrUnavailable.
+func (e *Engine) Verify(ctx context.Context, id string, s Subject, answer string) (*Confirmation, error) {
+	if !ValidID(id) {
+		return nil, ErrUnknown
+	}
+	a, err := NormalizeAnswer(answer)
+	if err != nil {
+		return nil, err
+	}
+	o := e.owner(s)
+	now := e.cfg.Now()
+	res, err := e.cfg.Store.Attempt(ctx, id, o, e.answerMAC(id, a), now)
+	if err != nil {
+		return nil, storeErr(err)
+	}
+	switch res.Outcome {
+	case store.Wrong:
+		e.emit(Event{Kind: EventWrongAnswer, ChallengeID: id, User: o.User, AttemptsLeft: res.AttemptsLeft})
+		return nil, &WrongAnswerError{AttemptsLeft: res.AttemptsLeft}
+	case store.Exhausted:
+		e.emit(Event{Kind: EventExhausted, ChallengeID: id, User: o.User})
+		return nil, ErrTooManyAttempts
+	case store.Confirmed:
+	default:
+		return nil, fmt.Errorf("%w: store returned outcome %v", ErrUnavailable, res.Outcome)
+	}
+	r := res.Record
+	if subtle.ConstantTimeCompare(digest(r.Stash), r.Digest) != 1 {
+		return nil, fmt.Errorf("%w: stashed request does not match its digest", ErrUnavailable)
+	}
+	st, err := DecodeStash(r.Stash)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	c := view(r)
+	conf := &Confirmation{Challenge: c, Method: Method(r.Method), User: r.User, Time: now, Stash: st}
+	conf.Header = Confirmed{
+		ChallengeID: id, Operation: r.Operation, Method: conf.Method,
+		User: r.User, Time: now, Digest: r.Digest,
+	}.Sign(e.confirmKey)
+	e.emit(Event{Kind: EventConfirmed, ChallengeID: id, User: r.User, Operation: r.Operation, Method: conf.Method})
+	return conf, nil
+}
+
+// Cancel removes the challenge on the user's request.
+func (e *Engine) Cancel(ctx context.Context, id string, s Subject) error {
+	if !ValidID(id) {
+		return ErrUnknown
+	}
+	o := e.owner(s)
+	if err := e.cfg.Store.Delete(ctx, id, o); err != nil {
+		return storeErr(err)
+	}
+	e.emit(Event{Kind: EventCancelled, ChallengeID: id, User: o.User})
+	return nil
+}

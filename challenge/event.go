@@ -1,0 +1,40 @@
+package challenge
+
+// EventKind names a step in a challenge's life.
+type EventKind string
+
+// Event kinds.
+const (
+	EventIssued      EventKind = "issued"
+	EventBegun       EventKind = "method_begun"
+	EventSendFailed  EventKind = "send_failed"
+	EventWrongAnswer EventKind = "wrong_answer"
+	EventExhausted   EventKind = "attempts_exhausted"
+	EventConfirmed   EventKind = "confirmed"
+	EventCancelled   EventKind = "cancelled"
+)
+
+// Event reports one step for journals and logs. It never carries codes,
+// answers, questions or keys.
+type Event struct {
+	// Kind is the step.
+	Kind EventKind
+	// ChallengeID is the challenge concerned.
+	ChallengeID string
+	// User is the user concerned.
+	User string
+	// Operation is the operation, where known.
+	Operation string
+	// Method is the method, where relevant.
+	Method Method
+	// AttemptsLeft is set for wrong answers.
+	AttemptsLeft int
+	// Err is set for failures.
+	Err error
+}
+
+func (e *Engine) emit(ev Event) {
+	if e.cfg.Events != nil {
+		e.cfg.Events(ev)
+	}
+}

@@ -1,0 +1,70 @@
+package challenge_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/enumgate/enumgate/challenge"
+	"github.com/enumgate/enumgate/challenge/ocra"
+)
+
+// A protected transfer confirmed with E-num: issue a challenge for the
+// stashed request, show the question, let the E-num app answer it, verify,
+// and replay the stash.
+func ExampleEngine() {
+	dir, err := challenge.ParseDirectory([]byte(`{"users": [{"id": "alice", "devices": [
+		{"suite": "OCRA-1:HOTP-SHA256-8:QN08", "key": "3132333435363738393031323334353637383930313233343536373839303132"}]}]}`))
+	if err != nil {
+		panic(err)
+	}
+	eng, err := challenge.New(challenge.Config{Directory: dir, Secret: []byte("a secret of at least 16 bytes")})
+	if err != nil {
+		panic(err)
+	}
+	defer eng.Close()
+	ctx := context.Background()
+	who := challenge.Subject{User: "alice", Session: "cookie-value"}
+
+	c, _ := eng.Issue(ctx, challenge.Request{
+		Subject: who, Operation: "transfer", Amount: "10.00", Payee: "Z123",
+		Stash: &challenge.Stash{Method: "POST", URI: "/transfer", Body: []byte("to=Z123&amount=10.00")},
+	})
+	c, _ = eng.Begin(ctx, c.ID, who, challenge.MethodEnum)
+
+	// The E-num app on alice's phone computes the answer.
+	suite, _ := ocra.ParseSuite("OCRA-1:HOTP-SHA256-8:QN08")
+	answer, _ := suite.Compute([]byte("12345678901234567890123456789012"), ocra.Input{Question: c.Question})
+
+	conf, err := eng.Verify(ctx, c.ID, who, answer)
+	fmt.Println(err, conf.Method, conf.Stash.Method, conf.Stash.URI, string(conf.Stash.Body))
+	_, err = eng.Verify(ctx, c.ID, who, answer)
+	fmt.Println(err)
+	// Output:
+	// <nil> enum POST /transfer to=Z123&amount=10.00
+	// unknown challenge
+}
+
+// An upstream app checks the Enumgate-Confirmed header it receives with
+// the key the operator gave it.
+func ExampleVerifyConfirmed() {
+	key := challenge.ConfirmKey([]byte("a secret of at least 16 bytes"))
+	now := time.Unix(1764244800, 0)
+	digest := sha256.Sum256([]byte("the stashed request"))
+	h := challenge.Confirmed{ChallengeID: "n3Vd9cJ0bS1kq2W8xYz4Ab", Operation: "transfer",
+		Method: challenge.MethodEnum, User: "alice", Time: now, Digest: digest[:]}.Sign(key)
+
+	r, _ := http.NewRequest("POST", "/transfer", nil)
+	r.Header.Set(challenge.ConfirmedHeader, h)
+	c, err := challenge.VerifyConfirmed(key, r.Header.Get(challenge.ConfirmedHeader), now.Add(time.Second), time.Minute)
+	fmt.Println(err, c.Operation, c.Method, c.User)
+	// Output: <nil> transfer enum alice
+}
+
+func ExampleNormalizeAnswer() {
+	a, _ := challenge.NormalizeAnswer(" 1234-5678 ")
+	fmt.Println(a)
+	// Output: 12345678
+}

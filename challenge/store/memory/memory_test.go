@@ -1,0 +1,142 @@
+package memory_test
+
+import (
+	"context"
+	"errors"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/enumgate/enumgate/challenge/store"
+	"github.com/enumgate/enumgate/challenge/store/memory"
+	"github.com/enumgate/enumgate/challenge/store/storetest"
+)
+
+func newStore(t *testing.T, o memory.Options) *memory.Store {
+	s := memory.New(o)
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store { return newStore(t, memory.Options{}) })
+}
+
+func TestFullStoreRefusesNewChallengesAndKeepsLiveOnes(t *testing.T) {
+	ctx := context.Background()
+	tests := []struct {
+		name string
+		opts memory.Options
+	}{
+		{"by count", memory.Options{MaxChallenges: 3}},
+		{"by bytes", memory.Options{MaxBytes: 3 * 1024}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newStore(t, tt.opts)
+			var ids []string
+			for range 3 {
+				r := storetest.NewRecord()
+				if err := s.Create(ctx, r); err != nil {
+					t.Fatal(err)
+				}
+				ids = append(ids, r.ID)
+			}
+			if err := s.Create(ctx, storetest.NewRecord()); !errors.Is(err, store.ErrFull) {
+				t.Fatalf("Create into a full store = %v, want ErrFull", err)
+			}
+			r := storetest.NewRecord()
+			o := store.Owner{User: r.User, Session: r.Session}
+			for _, id := range ids {
+				if _, err := s.Get(ctx, id, o, r.Created); err != nil {
+					t.Fatalf("live challenge %s lost: %v", id, err)
+				}
+			}
+			// Room comes back when a challenge goes.
+			if err := s.Delete(ctx, ids[0], o); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Create(ctx, storetest.NewRecord()); err != nil {
+				t.Fatalf("Create after Delete = %v", err)
+			}
+		})
+	}
+}
+
+func TestSweepRemovesOnlyExpiredChallenges(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t, memory.Options{SweepInterval: -1})
+	short, long := storetest.NewRecord(), storetest.NewRecord()
+	long.Expires = long.Expires.Add(time.Hour)
+	for _, r := range []*store.Record{short, long} {
+		if err := s.Create(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := s.Sweep(short.Expires.Add(-time.Second)); n != 0 {
+		t.Fatalf("early sweep removed %d", n)
+	}
+	if n := s.Sweep(short.Expires); n != 1 || s.Len() != 1 {
+		t.Fatalf("sweep at expiry removed %d, %d left; want 1 and 1", n, s.Len())
+	}
+}
+
+func TestBackgroundSweepRuns(t *testing.T) {
+	ctx := context.Background()
+	r := storetest.NewRecord()
+	s := newStore(t, memory.Options{SweepInterval: time.Millisecond, Now: func() time.Time { return r.Expires }})
+	if err := s.Create(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for s.Len() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("background sweep never removed the expired challenge")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func TestTombstoneReleasesStashBytes(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t, memory.Options{MaxBytes: 1024})
+	r := storetest.NewRecord()
+	r.MaxAttempts, r.AttemptsLeft = 1, 1
+	o := store.Owner{User: r.User, Session: r.Session}
+	if err := s.Create(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Begin(ctx, r.ID, o, store.Begin{Method: "enum", Expected: [][]byte{{1}}}, r.Created); err != nil {
+		t.Fatal(err)
+	}
+	if res, _ := s.Attempt(ctx, r.ID, o, []byte{2}, r.Created); res.Outcome != store.Exhausted {
+		t.Fatalf("outcome = %v", res.Outcome)
+	}
+	if err := s.Create(ctx, storetest.NewRecord()); err != nil {
+		t.Fatalf("stash bytes of a dead challenge still counted: %v", err)
+	}
+}
+
+// BenchmarkPendingChallengeMemory reports the heap bytes one pending
+// challenge with a 1 KiB stash costs in the memory store, stash included.
+func BenchmarkPendingChallengeMemory(b *testing.B) {
+	ctx := context.Background()
+	const n = 20000
+	var per float64
+	for b.Loop() {
+		s := memory.New(memory.Options{SweepInterval: -1})
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		for range n {
+			if err := s.Create(ctx, storetest.NewRecord()); err != nil {
+				b.Fatal(err)
+			}
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		per = float64(after.HeapAlloc-before.HeapAlloc) / n
+		runtime.KeepAlive(s)
+	}
+	b.ReportMetric(per, "B/challenge")
+}

@@ -1,0 +1,224 @@
+// Package store defines the contract between the challenge engine and the
+// places where challenge state lives: the in-process memory store (the
+// embedded default, package memory) and Redis.
+//
+// A store holds security state, so every decision is one atomic operation:
+// Attempt checks ownership, expiry and the attempt budget, compares the
+// answer and consumes the challenge in a single step, which is what makes
+// "confirms at most once" hold for any number of concurrent answers and any
+// number of gateways sharing one store. A store never evicts a live
+// challenge to make room; it refuses new ones with ErrFull instead.
+//
+// The store never sees answers, codes or keys in clear: the engine hands it
+// keyed MACs of acceptable answers and of the submitted one.
+package store
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Errors returned by stores. Callers test with errors.Is.
+var (
+	// ErrNotFound reports a challenge that does not exist, has expired, or
+	// belongs to another user or session. The three cases are
+	// indistinguishable on purpose.
+	ErrNotFound = errors.New("challenge not found")
+	// ErrFull reports that the store is at its configured capacity and
+	// refuses new challenges; live challenges are never evicted.
+	ErrFull = errors.New("challenge store is full")
+	// ErrExists reports an attempt to create a challenge whose id is taken.
+	ErrExists = errors.New("challenge id already exists")
+	// ErrNoMethod reports an answer to a challenge for which no
+	// confirmation method has been chosen yet.
+	ErrNoMethod = errors.New("no confirmation method chosen")
+)
+
+// CooldownError reports that a method (typically SMS) was begun again
+// before its resend cooldown ended.
+type CooldownError struct {
+	// Until is when the method may be begun again.
+	Until time.Time
+}
+
+// Error implements error.
+func (e *CooldownError) Error() string {
+	return fmt.Sprintf("method may be begun again at %s", e.Until.UTC().Format(time.RFC3339))
+}
+
+// Outcome is the result of one answer attempt.
+type Outcome int
+
+// Outcomes of Store.Attempt.
+const (
+	// Wrong means the answer did not match and attempts remain.
+	Wrong Outcome = iota + 1
+	// Confirmed means the answer matched; the challenge has been consumed
+	// and can never confirm again.
+	Confirmed
+	// Exhausted means the attempt budget is spent (by this answer or
+	// earlier ones); the challenge can no longer confirm.
+	Exhausted
+)
+
+// String returns the outcome's name.
+func (o Outcome) String() string {
+	switch o {
+	case Wrong:
+		return "wrong"
+	case Confirmed:
+		return "confirmed"
+	case Exhausted:
+		return "exhausted"
+	}
+	return fmt.Sprintf("Outcome(%d)", int(o))
+}
+
+// Owner identifies who may use a challenge: the user it was issued to and
+// a binding (a keyed hash) of the session it was issued in.
+type Owner struct {
+	// User is the user's identifier.
+	User string
+	// Session is the keyed hash of the session binding (32 bytes).
+	Session []byte
+}
+
+// Owns reports, in constant time for the session binding, whether o is the
+// owner recorded in r.
+func (o Owner) Owns(r *Record) bool {
+	userOK := subtle.ConstantTimeCompare([]byte(o.User), []byte(r.User))
+	sessOK := subtle.ConstantTimeCompare(o.Session, r.Session)
+	return userOK&sessOK == 1
+}
+
+// Record is the stored form of a challenge.
+type Record struct {
+	// ID is the challenge id (random, URL-safe).
+	ID string `json:"id"`
+	// User is the user the challenge was issued to.
+	User string `json:"user"`
+	// Session is the keyed hash of the session binding.
+	Session []byte `json:"session"`
+	// Operation is the protected operation's name, e.g. "transfer".
+	Operation string `json:"operation"`
+	// Amount and Payee are display details extracted by the policy.
+	Amount string `json:"amount,omitempty"`
+	// Payee is the payee shown to the user, if the policy extracted one.
+	Payee string `json:"payee,omitempty"`
+	// Methods are the confirmation methods offered, in order of preference.
+	Methods []string `json:"methods"`
+	// Digest is the SHA-256 of Stash, checked again before replay.
+	Digest []byte `json:"digest"`
+	// Stash is the encoded original request; opaque to the store.
+	Stash []byte `json:"stash"`
+	// Created is when the challenge was issued.
+	Created time.Time `json:"created"`
+	// Expires is when the challenge dies.
+	Expires time.Time `json:"expires"`
+	// MaxAttempts is the attempt budget the challenge was issued with.
+	MaxAttempts int `json:"max_attempts"`
+	// AttemptsLeft is what remains of the budget.
+	AttemptsLeft int `json:"attempts_left"`
+
+	// Method is the chosen confirmation method ("" until one is begun).
+	Method string `json:"method,omitempty"`
+	// Question is the E-num question shown to the user (enum only).
+	Question string `json:"question,omitempty"`
+	// SentTo is the masked destination of an SMS or e-mail.
+	SentTo string `json:"sent_to,omitempty"`
+	// Expected holds keyed MACs of every acceptable answer.
+	Expected [][]byte `json:"expected,omitempty"`
+	// ResendAt maps a method to the time it may be begun again.
+	ResendAt map[string]time.Time `json:"resend_at,omitempty"`
+}
+
+// Clone returns a copy of r that shares no mutable state with r. Byte
+// slices that are never modified in place (Stash, Digest, Session and the
+// entries of Expected) are shared.
+func (r *Record) Clone() *Record {
+	c := *r
+	c.Methods = append([]string(nil), r.Methods...)
+	c.Expected = append([][]byte(nil), r.Expected...)
+	if r.ResendAt != nil {
+		c.ResendAt = make(map[string]time.Time, len(r.ResendAt))
+		for k, v := range r.ResendAt {
+			c.ResendAt[k] = v
+		}
+	}
+	return &c
+}
+
+// Begin describes a confirmation method being started for a challenge.
+type Begin struct {
+	// Method is the method's name ("enum", "sms", "email").
+	Method string
+	// Question is the E-num question, if any.
+	Question string
+	// SentTo is the masked destination, if any.
+	SentTo string
+	// Expected holds keyed MACs of every acceptable answer; they replace
+	// those of any earlier method.
+	Expected [][]byte
+	// Cooldown, if positive, is how long the same method may not be begun
+	// again (the SMS resend cooldown).
+	Cooldown time.Duration
+}
+
+// Result is what Attempt reports.
+type Result struct {
+	// Outcome is the attempt's outcome.
+	Outcome Outcome
+	// AttemptsLeft is what remains of the budget after the attempt.
+	AttemptsLeft int
+	// Record is the challenge as it was consumed; set only when Outcome is
+	// Confirmed.
+	Record *Record
+}
+
+// Store keeps challenges. Every method is safe for concurrent use, and
+// each one is a single atomic operation on the store's state, also across
+// gateways that share the store. Methods taking now use it as the current
+// time, so all gateways judge expiry by the same rule and tests can inject
+// a clock.
+type Store interface {
+	// Create stores a new challenge. It fails with ErrFull when the store
+	// is at capacity and with ErrExists when the id is taken.
+	Create(ctx context.Context, r *Record) error
+	// Get returns a copy of the challenge if it exists, has not expired and
+	// belongs to o; otherwise ErrNotFound.
+	Get(ctx context.Context, id string, o Owner, now time.Time) (*Record, error)
+	// Begin starts a confirmation method: it records the method, question,
+	// destination and expected answers, and the method's resend time. It
+	// fails with *CooldownError if the same method's cooldown has not
+	// passed, with ErrNotFound as Get does, and returns the updated record.
+	// A challenge whose attempt budget is spent cannot be begun
+	// (ErrNotFound is not used then: the returned error is ErrExhausted).
+	Begin(ctx context.Context, id string, o Owner, b Begin, now time.Time) (*Record, error)
+	// Attempt checks one answer, given as its keyed MAC, in one atomic
+	// step: ownership and expiry (ErrNotFound), a chosen method
+	// (ErrNoMethod), the attempt budget (Exhausted), the comparison against
+	// every expected MAC, and on a match the challenge's consumption
+	// (Confirmed, returned at most once per challenge). A wrong answer
+	// decrements the budget; the last one leaves a tombstone that answers
+	// Exhausted until the challenge expires.
+	Attempt(ctx context.Context, id string, o Owner, mac []byte, now time.Time) (Result, error)
+	// Delete removes the challenge if it belongs to o (cancellation). It
+	// returns ErrNotFound otherwise.
+	Delete(ctx context.Context, id string, o Owner) error
+}
+
+// ErrExhausted reports a challenge whose attempt budget is spent.
+var ErrExhausted = errors.New("attempt budget spent")
+
+// MatchAny reports, in constant time with respect to the contents, whether
+// mac equals one of expected. Every entry is compared even after a match.
+func MatchAny(expected [][]byte, mac []byte) bool {
+	found := 0
+	for _, e := range expected {
+		found |= subtle.ConstantTimeCompare(e, mac)
+	}
+	return found == 1
+}
