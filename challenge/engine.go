@@ -168,6 +168,7 @@ type Engine struct {
 	ownStore   *memory.Store
 	sessionKey []byte
 	answerKey  []byte
+	formKey    []byte
 	confirmKey []byte
 }
 
@@ -210,6 +211,7 @@ func New(cfg Config) (*Engine, error) {
 		cfg:        cfg,
 		sessionKey: deriveKey(cfg.Secret, "enumgate/v1/session-binding"),
 		answerKey:  deriveKey(cfg.Secret, "enumgate/v1/answer"),
+		formKey:    deriveKey(cfg.Secret, "enumgate/v1/form-token"),
 		confirmKey: ConfirmKey(cfg.Secret),
 	}
 	if e.cfg.Store == nil {
@@ -726,4 +728,22 @@ func (e *Engine) Cancel(ctx context.Context, id string, s Subject) error {
 	}
 	e.emit(Event{Kind: EventCancelled, ChallengeID: id, User: o.User})
 	return nil
+}
+
+// FormToken returns a token that binds an HTML form to the challenge and
+// to the subject's session, so a form posted from another site or for
+// another session is refused (see CheckFormToken).
+func (e *Engine) FormToken(id string, s Subject) string {
+	m := hmac.New(sha256.New, e.formKey)
+	m.Write([]byte(id))
+	m.Write([]byte{0})
+	m.Write([]byte(s.User))
+	m.Write([]byte{0})
+	m.Write([]byte(s.Session))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// CheckFormToken reports, in constant time, whether token is FormToken(id, s).
+func (e *Engine) CheckFormToken(id string, s Subject, token string) bool {
+	return subtle.ConstantTimeCompare([]byte(e.FormToken(id, s)), []byte(token)) == 1
 }

@@ -651,3 +651,26 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		})
 	}
 }
+
+func TestFormTokenIsBoundToChallengeAndSession(t *testing.T) {
+	f := newFixture(t)
+	tok := f.eng.FormToken("AAAAAAAAAAAAAAAAAAAAAA", alice)
+	tests := []struct {
+		name  string
+		id    string
+		who   challenge.Subject
+		token string
+		ok    bool
+	}{
+		{"same challenge and session", "AAAAAAAAAAAAAAAAAAAAAA", alice, tok, true},
+		{"another challenge", "BBBBBBBBBBBBBBBBBBBBBB", alice, tok, false},
+		{"another session", "AAAAAAAAAAAAAAAAAAAAAA", challenge.Subject{User: "alice", Session: "x"}, tok, false},
+		{"another user", "AAAAAAAAAAAAAAAAAAAAAA", challenge.Subject{User: "bob", Session: alice.Session}, tok, false},
+		{"empty token", "AAAAAAAAAAAAAAAAAAAAAA", alice, "", false},
+	}
+	for _, tt := range tests {
+		if got := f.eng.CheckFormToken(tt.id, tt.who, tt.token); got != tt.ok {
+			t.Errorf("%s: CheckFormToken = %v, want %v", tt.name, got, tt.ok)
+		}
+	}
+}

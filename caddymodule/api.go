@@ -1,0 +1,216 @@
+package caddymodule
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+
+	"github.com/enumgate/enumgate/challenge"
+)
+
+// JSON bodies of the API. Field names are a contract (see README).
+type (
+	challengeCreated struct {
+		ChallengeID string             `json:"challenge_id"`
+		Operation   string             `json:"operation"`
+		Amount      string             `json:"amount,omitempty"`
+		Payee       string             `json:"payee,omitempty"`
+		Methods     []challenge.Method `json:"methods"`
+		ExpiresIn   int                `json:"expires_in"`
+		Href        string             `json:"href"`
+	}
+	challengeView struct {
+		ChallengeID  string             `json:"challenge_id"`
+		Operation    string             `json:"operation"`
+		Amount       string             `json:"amount,omitempty"`
+		Payee        string             `json:"payee,omitempty"`
+		Methods      []challenge.Method `json:"methods"`
+		State        challenge.State    `json:"state"`
+		Method       challenge.Method   `json:"method,omitempty"`
+		AttemptsLeft int                `json:"attempts_left"`
+		ExpiresIn    int                `json:"expires_in"`
+	}
+	methodBegun struct {
+		Method   challenge.Method `json:"method"`
+		Question string           `json:"question,omitempty"`
+		SentTo   string           `json:"sent_to,omitempty"`
+		ResendIn *int             `json:"resend_in,omitempty"`
+	}
+	apiError struct {
+		Error        string `json:"error"`
+		Message      string `json:"message"`
+		AttemptsLeft *int   `json:"attempts_left,omitempty"`
+		ResendIn     *int   `json:"resend_in,omitempty"`
+	}
+	methodRequest struct {
+		Method string `json:"method"`
+	}
+	answerRequest struct {
+		Answer string `json:"answer"`
+	}
+)
+
+// maxAPIBody bounds the JSON bodies of API calls.
+const maxAPIBody = 4 << 10
+
+// securityHeaders are set on every response the gateway itself makes.
+func securityHeaders(w http.ResponseWriter) {
+	h := w.Header()
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "same-origin")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) error {
+	securityHeaders(w)
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	return json.NewEncoder(w).Encode(v)
+}
+
+// fail writes an error as JSON for API clients and as a page for browsers.
+func (h *Handler) fail(w http.ResponseWriter, r *http.Request, status int, code, msg string) error {
+	if wantsHTML(r) {
+		return h.pages.renderError(w, r, status, code, msg, h.Prefix)
+	}
+	return writeJSON(w, status, apiError{Error: code, Message: msg})
+}
+
+// engineError maps an engine error to its status and error code. id, if
+// set, lets browser pages offer a way back to the challenge.
+func (h *Handler) engineError(w http.ResponseWriter, r *http.Request, err error, id string) error {
+	var (
+		we *challenge.WrongAnswerError
+		ce *challenge.CooldownError
+	)
+	switch {
+	case errors.As(err, &we):
+		n := we.AttemptsLeft
+		return writeJSON(w, http.StatusUnprocessableEntity, apiError{Error: "wrong_answer", Message: "The answer is wrong.", AttemptsLeft: &n})
+	case errors.As(err, &ce):
+		n := int((ce.Wait + 999_999_999) / 1_000_000_000)
+		w.Header().Set("Retry-After", strconv.Itoa(n))
+		return writeJSON(w, http.StatusTooManyRequests, apiError{Error: "resend_too_soon", Message: "Wait before sending the code again.", ResendIn: &n})
+	case errors.Is(err, challenge.ErrUnknown):
+		return h.fail(w, r, http.StatusNotFound, "unknown_challenge", "This confirmation does not exist or has expired. Start the operation again.")
+	case errors.Is(err, challenge.ErrTooManyAttempts):
+		return h.fail(w, r, http.StatusForbidden, "too_many_attempts", "Too many wrong answers. Start the operation again.")
+	case errors.Is(err, challenge.ErrMalformed):
+		return h.fail(w, r, http.StatusBadRequest, "bad_request", "The answer must be the digits shown by the E-num app or received by SMS or e-mail.")
+	case errors.Is(err, challenge.ErrMethodRequired):
+		return h.fail(w, r, http.StatusConflict, "method_required", "Choose a confirmation method first.")
+	case errors.Is(err, challenge.ErrMethodNotOffered):
+		return h.fail(w, r, http.StatusBadRequest, "method_not_offered", "This confirmation method is not available for this operation.")
+	case errors.Is(err, challenge.ErrNotEnrolled):
+		return h.fail(w, r, http.StatusForbidden, "not_enrolled", "Your account cannot confirm this operation: no confirmation method is set up. Contact support.")
+	}
+	h.logger.Error("confirmation service unavailable", zap.String("challenge", id), zap.Error(err))
+	return h.fail(w, r, http.StatusServiceUnavailable, "unavailable", "The confirmation service is unavailable. Nothing was sent to the bank; try again in a few minutes.")
+}
+
+// serveOwn serves the gateway's pages, static files and JSON API under the
+// prefix.
+func (h *Handler) serveOwn(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	rest := strings.TrimPrefix(r.URL.Path, h.Prefix)
+	switch {
+	case strings.HasPrefix(rest, "api/challenges/"):
+		return h.serveAPI(w, r, next, strings.TrimPrefix(rest, "api/challenges/"))
+	case strings.HasPrefix(rest, "challenge/"):
+		return h.servePage(w, r, next, strings.TrimPrefix(rest, "challenge/"))
+	case strings.HasPrefix(rest, "static/"):
+		return h.pages.serveStatic(w, r, strings.TrimPrefix(rest, "static/"))
+	}
+	return h.fail(w, r, http.StatusNotFound, "not_found", "Not found.")
+}
+
+func methodNotAllowed(w http.ResponseWriter, allow string) error {
+	w.Header().Set("Allow", allow)
+	return writeJSON(w, http.StatusMethodNotAllowed, apiError{Error: "method_not_allowed", Message: "Use " + allow + "."})
+}
+
+// decodeBody decodes a small JSON body strictly.
+func decodeBody(r *http.Request, v any) bool {
+	dec := json.NewDecoder(io.LimitReader(r.Body, maxAPIBody+1))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return false
+	}
+	var extra json.RawMessage
+	return dec.Decode(&extra) == io.EOF
+}
+
+func (h *Handler) serveAPI(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler, rest string) error {
+	id, action, _ := strings.Cut(rest, "/")
+	who := h.subject(r)
+	if who.User == "" {
+		return writeJSON(w, http.StatusUnauthorized, apiError{Error: "unauthenticated", Message: "Log in first."})
+	}
+	ctx := r.Context()
+	switch action {
+	case "":
+		switch r.Method {
+		case http.MethodGet, http.MethodHead:
+			c, err := h.engine.Get(ctx, id, who)
+			if err != nil {
+				return h.engineError(w, r, err, id)
+			}
+			return writeJSON(w, http.StatusOK, challengeView{
+				ChallengeID: c.ID, Operation: c.Operation, Amount: c.Amount, Payee: c.Payee,
+				Methods: c.Methods, State: c.State, Method: c.Method,
+				AttemptsLeft: c.AttemptsLeft, ExpiresIn: secondsUntil(c.Expires),
+			})
+		case http.MethodDelete:
+			if err := h.engine.Cancel(ctx, id, who); err != nil {
+				return h.engineError(w, r, err, id)
+			}
+			securityHeaders(w)
+			w.WriteHeader(http.StatusNoContent)
+			return nil
+		}
+		return methodNotAllowed(w, "GET, DELETE")
+	case "method":
+		if r.Method != http.MethodPost {
+			return methodNotAllowed(w, "POST")
+		}
+		var req methodRequest
+		if !decodeBody(r, &req) {
+			return h.fail(w, r, http.StatusBadRequest, "bad_request", `Send {"method": "enum"}, "sms" or "email".`)
+		}
+		m, err := challenge.ParseMethod(req.Method)
+		if err != nil {
+			return h.fail(w, r, http.StatusBadRequest, "bad_request", `Send {"method": "enum"}, "sms" or "email".`)
+		}
+		c, err := h.engine.Begin(ctx, id, who, m)
+		if err != nil {
+			return h.engineError(w, r, err, id)
+		}
+		out := methodBegun{Method: c.Method, Question: c.Question, SentTo: c.SentTo}
+		if !c.ResendAt.IsZero() {
+			n := secondsUntil(c.ResendAt)
+			out.ResendIn = &n
+		}
+		return writeJSON(w, http.StatusOK, out)
+	case "answer":
+		if r.Method != http.MethodPost {
+			return methodNotAllowed(w, "POST")
+		}
+		var req answerRequest
+		if !decodeBody(r, &req) {
+			return h.fail(w, r, http.StatusBadRequest, "bad_request", `Send {"answer": "12345678"}.`)
+		}
+		conf, err := h.engine.Verify(ctx, id, who, req.Answer)
+		if err != nil {
+			return h.engineError(w, r, err, id)
+		}
+		return h.replay(w, r, next, conf)
+	}
+	return h.fail(w, r, http.StatusNotFound, "not_found", "Not found.")
+}

@@ -1,0 +1,208 @@
+// Package caddymodule is enumgate's Caddy glue: the `enumgate` app (the
+// services every site shares: store, secret, users, senders), the
+// `http.handlers.enumgate` handler that catches protected requests, its
+// Caddyfile syntax, the embedded pages and JSON API, and the replay of a
+// confirmed request to the next handler.
+//
+// The logic lives elsewhere: package challenge (the engine) and package
+// policy (which requests are protected). This package only wires them to
+// Caddy.
+package caddymodule
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"go.uber.org/zap"
+
+	"github.com/enumgate/enumgate/challenge"
+	"github.com/enumgate/enumgate/challenge/store"
+)
+
+func init() {
+	caddy.RegisterModule(App{})
+}
+
+// App is the `enumgate` Caddy app: the services every enumgate handler in
+// the config shares. Configure it in the Caddyfile's global options block:
+//
+//	{
+//		enumgate {
+//			secret {env.ENUMGATE_SECRET}
+//			users file users.json
+//			sms webhook https://sms.example/send
+//		}
+//	}
+type App struct {
+	// Store is where challenge state lives, a module in the
+	// `enumgate.stores` namespace. Default: the in-process memory store
+	// (`{"backend": "memory"}`), which survives config reloads but not a
+	// restart and is not shared between gateways.
+	StoreRaw json.RawMessage `json:"store,omitempty" caddy:"namespace=enumgate.stores inline_key=backend"`
+
+	// Secret keys every MAC the gateway makes: session bindings, stored
+	// answers and the Enumgate-Confirmed header. At least 16 bytes; use 32
+	// random bytes. Placeholders such as {env.ENUMGATE_SECRET} are expanded
+	// at provision time. Required.
+	Secret string `json:"secret,omitempty"`
+
+	// Users is the user directory, a module in the `enumgate.users`
+	// namespace, e.g. `{"source": "file", "path": "users.json"}`.
+	// Required.
+	UsersRaw json.RawMessage `json:"users,omitempty" caddy:"namespace=enumgate.users inline_key=source"`
+
+	// SMS sends SMS codes, a module in the `enumgate.senders` namespace
+	// (e.g. `webhook`). Without it the sms method is never offered.
+	SMSRaw json.RawMessage `json:"sms,omitempty" caddy:"namespace=enumgate.senders inline_key=sender"`
+
+	// Email sends e-mail, a module in the `enumgate.senders` namespace
+	// (e.g. `smtp` or `webhook`). Without it the email method is never
+	// offered.
+	EmailRaw json.RawMessage `json:"email,omitempty" caddy:"namespace=enumgate.senders inline_key=sender"`
+
+	// QuestionLength is the number of characters of an E-num question,
+	// capped by the device suite's maximum. Default 8.
+	QuestionLength int `json:"question_length,omitempty"`
+
+	// CodeLength is the number of digits of SMS codes and of e-mailed codes
+	// for users without a device, 4 to 10. Default 6.
+	CodeLength int `json:"code_length,omitempty"`
+
+	// ResendCooldown is how long a user waits before an SMS or e-mail is
+	// sent again for the same challenge. Default 60s.
+	ResendCooldown caddy.Duration `json:"resend_cooldown,omitempty"`
+
+	// TimeWindow is how many time steps either side of the gateway's clock
+	// a time-based (T) suite's answer is accepted for. Default 1.
+	TimeWindow int `json:"time_window,omitempty"`
+
+	engine *challenge.Engine
+	logger *zap.Logger
+}
+
+// StoreModule is implemented by modules in the `enumgate.stores` namespace.
+type StoreModule interface {
+	// ChallengeStore returns the provisioned store.
+	ChallengeStore() store.Store
+}
+
+// DirectoryModule is implemented by modules in the `enumgate.users`
+// namespace.
+type DirectoryModule interface {
+	// Directory returns the provisioned user directory.
+	Directory() challenge.Directory
+}
+
+// CaddyModule returns the Caddy module information.
+func (App) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "enumgate",
+		New: func() caddy.Module { return new(App) },
+	}
+}
+
+// Provision loads the store, users and senders and builds the engine.
+func (a *App) Provision(ctx caddy.Context) error {
+	a.logger = ctx.Logger()
+	repl := caddy.NewReplacer()
+	secret := repl.ReplaceKnown(a.Secret, "")
+	if len(secret) < 16 {
+		return errors.New("enumgate: secret is required and must be at least 16 bytes (e.g. secret {env.ENUMGATE_SECRET})")
+	}
+	if a.StoreRaw == nil {
+		a.StoreRaw = json.RawMessage(`{"backend": "memory"}`)
+	}
+	mod, err := ctx.LoadModule(a, "StoreRaw")
+	if err != nil {
+		return fmt.Errorf("enumgate: loading store: %w", err)
+	}
+	st := mod.(StoreModule).ChallengeStore()
+
+	if a.UsersRaw == nil {
+		return errors.New("enumgate: users is required (e.g. users file users.json)")
+	}
+	mod, err = ctx.LoadModule(a, "UsersRaw")
+	if err != nil {
+		return fmt.Errorf("enumgate: loading users: %w", err)
+	}
+	dir := mod.(DirectoryModule).Directory()
+
+	cfg := challenge.Config{
+		Store: st, Directory: dir, Secret: []byte(secret),
+		QuestionLength: a.QuestionLength, CodeLength: a.CodeLength,
+		ResendCooldown: time.Duration(a.ResendCooldown), TimeWindow: a.TimeWindow,
+		Events: a.logEvent,
+	}
+	if a.SMSRaw != nil {
+		mod, err := ctx.LoadModule(a, "SMSRaw")
+		if err != nil {
+			return fmt.Errorf("enumgate: loading sms sender: %w", err)
+		}
+		s, ok := mod.(challenge.Sender)
+		if !ok {
+			return fmt.Errorf("enumgate: sms module %T is not a sender", mod)
+		}
+		cfg.SMS = s
+	}
+	if a.EmailRaw != nil {
+		mod, err := ctx.LoadModule(a, "EmailRaw")
+		if err != nil {
+			return fmt.Errorf("enumgate: loading email sender: %w", err)
+		}
+		s, ok := mod.(challenge.Sender)
+		if !ok {
+			return fmt.Errorf("enumgate: email module %T is not a sender", mod)
+		}
+		cfg.Email = s
+	}
+	a.engine, err = challenge.New(cfg)
+	if err != nil {
+		return fmt.Errorf("enumgate: %w", err)
+	}
+	return nil
+}
+
+// logEvent logs an engine event. Events never carry codes, answers,
+// questions or keys.
+func (a *App) logEvent(e challenge.Event) {
+	lvl := zap.InfoLevel
+	if e.Err != nil {
+		lvl = zap.ErrorLevel
+	}
+	ce := a.logger.Check(lvl, "challenge "+string(e.Kind))
+	if ce == nil {
+		return
+	}
+	fields := []zap.Field{zap.String("challenge", e.ChallengeID), zap.String("user", e.User)}
+	if e.Operation != "" {
+		fields = append(fields, zap.String("operation", e.Operation))
+	}
+	if e.Method != "" {
+		fields = append(fields, zap.String("method", string(e.Method)))
+	}
+	if e.Kind == challenge.EventWrongAnswer {
+		fields = append(fields, zap.Int("attempts_left", e.AttemptsLeft))
+	}
+	if e.Err != nil {
+		fields = append(fields, zap.Error(e.Err))
+	}
+	ce.Write(fields...)
+}
+
+// Engine returns the provisioned challenge engine.
+func (a *App) Engine() *challenge.Engine { return a.engine }
+
+// Start implements caddy.App.
+func (a *App) Start() error { return nil }
+
+// Stop implements caddy.App.
+func (a *App) Stop() error { return nil }
+
+// Interface guards.
+var (
+	_ caddy.App         = (*App)(nil)
+	_ caddy.Provisioner = (*App)(nil)
+)

@@ -1,0 +1,276 @@
+package caddymodule
+
+import (
+	"encoding/json"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/dustin/go-humanize"
+)
+
+func init() {
+	httpcaddyfile.RegisterHandlerDirective("enumgate", parseHandler)
+	// After authentication, so the user exists; before proxying.
+	httpcaddyfile.RegisterDirectiveOrder("enumgate", httpcaddyfile.After, "forward_auth")
+	httpcaddyfile.RegisterGlobalOption("enumgate", parseApp)
+}
+
+func parseHandler(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
+	var m Handler
+	err := m.UnmarshalCaddyfile(h.Dispenser)
+	return &m, err
+}
+
+// UnmarshalCaddyfile sets up the handler from Caddyfile tokens. Syntax:
+//
+//	enumgate {
+//		user <placeholder>
+//		session <placeholder>
+//		protect <operation> [<HTTP methods>...] <paths...> {
+//			when <field> <op> <value>
+//			amount <field>
+//			payee <field>
+//			methods <enum|sms|email>...
+//			ttl <duration>
+//			max_attempts <n>
+//		}
+//		methods <enum|sms|email>...
+//		ttl <duration>
+//		max_attempts <n>
+//		max_body <size>
+//		prefix <path>
+//		login_url <url>
+//	}
+//
+// HTTP methods are upper-case tokens; paths start with / or *.
+func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next() // directive name
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	for d.NextBlock(0) {
+		switch d.Val() {
+		case "user":
+			if !d.AllArgs(&h.User) {
+				return d.ArgErr()
+			}
+		case "session":
+			if !d.AllArgs(&h.Session) {
+				return d.ArgErr()
+			}
+		case "prefix":
+			if !d.AllArgs(&h.Prefix) {
+				return d.ArgErr()
+			}
+		case "login_url":
+			if !d.AllArgs(&h.LoginURL) {
+				return d.ArgErr()
+			}
+		case "methods":
+			h.Methods = d.RemainingArgs()
+			if len(h.Methods) == 0 {
+				return d.ArgErr()
+			}
+		case "ttl":
+			v, err := durationArg(d)
+			if err != nil {
+				return err
+			}
+			h.TTL = v
+		case "max_attempts":
+			n, err := intArg(d, 1, 20)
+			if err != nil {
+				return err
+			}
+			h.MaxAttempts = n
+		case "max_body":
+			n, err := sizeArg(d)
+			if err != nil {
+				return err
+			}
+			h.MaxBody = n
+		case "protect":
+			r, err := parseRule(d)
+			if err != nil {
+				return err
+			}
+			h.Protect = append(h.Protect, r)
+		default:
+			return d.Errf("unknown enumgate subdirective %q", d.Val())
+		}
+	}
+	return nil
+}
+
+func parseRule(d *caddyfile.Dispenser) (Rule, error) {
+	args := d.RemainingArgs()
+	if len(args) < 2 {
+		return Rule{}, d.Errf("protect needs an operation name and at least one path: protect transfer POST /transfer")
+	}
+	r := Rule{Operation: args[0]}
+	for _, a := range args[1:] {
+		switch {
+		case strings.HasPrefix(a, "/") || strings.HasPrefix(a, "*"):
+			r.Paths = append(r.Paths, a)
+		case len(r.Paths) == 0 && a == strings.ToUpper(a):
+			r.HTTPMethods = append(r.HTTPMethods, a)
+		default:
+			return Rule{}, d.Errf("protect %s: %q is neither an upper-case HTTP method (before the paths) nor a path starting with / or *", r.Operation, a)
+		}
+	}
+	if len(r.Paths) == 0 {
+		return Rule{}, d.Errf("protect %s: at least one path is required", r.Operation)
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		switch d.Val() {
+		case "when":
+			args := d.RemainingArgs()
+			if len(args) != 3 {
+				return Rule{}, d.Errf("when needs a field, an operator and a value: when amount > 1000")
+			}
+			r.When = append(r.When, strings.Join(args, " "))
+		case "amount":
+			if !d.AllArgs(&r.Amount) {
+				return Rule{}, d.ArgErr()
+			}
+		case "payee":
+			if !d.AllArgs(&r.Payee) {
+				return Rule{}, d.ArgErr()
+			}
+		case "methods":
+			r.Methods = d.RemainingArgs()
+			if len(r.Methods) == 0 {
+				return Rule{}, d.ArgErr()
+			}
+		case "ttl":
+			v, err := durationArg(d)
+			if err != nil {
+				return Rule{}, err
+			}
+			r.TTL = v
+		case "max_attempts":
+			n, err := intArg(d, 1, 20)
+			if err != nil {
+				return Rule{}, err
+			}
+			r.MaxAttempts = n
+		default:
+			return Rule{}, d.Errf("unknown protect option %q", d.Val())
+		}
+	}
+	return r, nil
+}
+
+func durationArg(d *caddyfile.Dispenser) (caddy.Duration, error) {
+	var s string
+	if !d.AllArgs(&s) {
+		return 0, d.ArgErr()
+	}
+	v, err := caddy.ParseDuration(s)
+	if err != nil || v <= 0 {
+		return 0, d.Errf("invalid duration %q", s)
+	}
+	return caddy.Duration(v), nil
+}
+
+func intArg(d *caddyfile.Dispenser, lo, hi int) (int, error) {
+	var s string
+	if !d.AllArgs(&s) {
+		return 0, d.ArgErr()
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < lo || n > hi {
+		return 0, d.Errf("%s: %q is not a whole number from %d to %d", d.Val(), s, lo, hi)
+	}
+	return n, nil
+}
+
+func sizeArg(d *caddyfile.Dispenser) (int64, error) {
+	var s string
+	if !d.AllArgs(&s) {
+		return 0, d.ArgErr()
+	}
+	n, err := humanize.ParseBytes(s)
+	if err != nil || n == 0 || n > 1<<40 {
+		return 0, d.Errf("invalid size %q (e.g. 64KiB)", s)
+	}
+	return int64(n), nil
+}
+
+// parseApp parses the `enumgate` global option. Syntax:
+//
+//	enumgate {
+//		secret <secret>
+//		store <backend> [<args...>] [{ ... }]
+//		users <source> [<args...>] [{ ... }]
+//		sms <sender> [<args...>] [{ ... }]
+//		email <sender> [<args...>] [{ ... }]
+//		question_length <n>
+//		code_length <n>
+//		resend_cooldown <duration>
+//		time_window <steps>
+//	}
+func parseApp(d *caddyfile.Dispenser, _ any) (any, error) {
+	var a App
+	d.Next() // option name
+	if d.NextArg() {
+		return nil, d.ArgErr()
+	}
+	var warnings []caddyconfig.Warning
+	guest := func(namespace, inlineKey string) (json.RawMessage, error) {
+		if !d.NextArg() {
+			return nil, d.ArgErr()
+		}
+		name := d.Val()
+		mod, err := caddyfile.UnmarshalModule(d, namespace+"."+name)
+		if err != nil {
+			return nil, err
+		}
+		return caddyconfig.JSONModuleObject(mod, inlineKey, name, &warnings), nil
+	}
+	for d.NextBlock(0) {
+		var err error
+		switch d.Val() {
+		case "secret":
+			if !d.AllArgs(&a.Secret) {
+				return nil, d.ArgErr()
+			}
+		case "store":
+			a.StoreRaw, err = guest("enumgate.stores", "backend")
+		case "users":
+			a.UsersRaw, err = guest("enumgate.users", "source")
+		case "sms":
+			a.SMSRaw, err = guest("enumgate.senders", "sender")
+		case "email":
+			a.EmailRaw, err = guest("enumgate.senders", "sender")
+		case "question_length":
+			a.QuestionLength, err = intArg(d, 4, 64)
+		case "code_length":
+			a.CodeLength, err = intArg(d, 4, 10)
+		case "time_window":
+			a.TimeWindow, err = intArg(d, 1, 10)
+		case "resend_cooldown":
+			var v caddy.Duration
+			v, err = durationArg(d)
+			if v > caddy.Duration(time.Hour) {
+				err = d.Errf("resend_cooldown %s is longer than an hour", time.Duration(v))
+			}
+			a.ResendCooldown = v
+		default:
+			return nil, d.Errf("unknown enumgate global option %q", d.Val())
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return httpcaddyfile.App{Name: "enumgate", Value: caddyconfig.JSON(a, &warnings)}, nil
+}
+
+// Interface guard.
+var _ caddyfile.Unmarshaler = (*Handler)(nil)

@@ -1,0 +1,337 @@
+package caddymodule
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+
+	"github.com/enumgate/enumgate/challenge"
+	"github.com/enumgate/enumgate/policy"
+)
+
+func init() {
+	caddy.RegisterModule(Handler{})
+}
+
+// Defaults of Handler fields.
+const (
+	DefaultUser    = "{http.auth.user.id}"
+	DefaultSession = "{http.request.header.Authorization}"
+	DefaultPrefix  = "/.enumgate/"
+	DefaultMaxBody = 64 << 10
+)
+
+// Handler is the `http.handlers.enumgate` middleware. Requests that match
+// a protect rule are held: the body is read (up to max_body), the request
+// is stashed and a challenge issued; browsers are sent to the challenge
+// page, API clients get a 401 with the challenge. After a correct answer
+// the stashed request — exactly as received, plus a signed
+// Enumgate-Confirmed header — goes to the next handler, and its response
+// is the response to the answer. Every other request passes straight
+// through. An inbound Enumgate-Confirmed header is always removed.
+type Handler struct {
+	// User is the placeholder that yields the authenticated user's id.
+	// Requests that match a rule without a user get 401 and are never
+	// forwarded. Default: {http.auth.user.id} (set by basic_auth or
+	// forward_auth with copy_headers); a header set by an SSO layer in
+	// front works too, e.g. {http.request.header.X-User}.
+	User string `json:"user,omitempty"`
+
+	// Session is the placeholder whose value binds a challenge to the
+	// session it was issued in (kept as a keyed hash), e.g. a session
+	// cookie: {http.request.cookie.session}. Default:
+	// {http.request.header.Authorization}.
+	Session string `json:"session,omitempty"`
+
+	// Protect lists the rules; the first that matches a request applies.
+	Protect []Rule `json:"protect,omitempty"`
+
+	// Methods are the confirmation methods offered, in order of
+	// preference, for rules that name none. Default: enum sms email.
+	Methods []string `json:"methods,omitempty"`
+
+	// TTL is how long a challenge lives, for rules that set none.
+	// Default 5m.
+	TTL caddy.Duration `json:"ttl,omitempty"`
+
+	// MaxAttempts is the wrong-answer budget of a challenge, for rules that
+	// set none. Default 3.
+	MaxAttempts int `json:"max_attempts,omitempty"`
+
+	// MaxBody is the largest body a protected request may have, in bytes;
+	// larger requests get 413 and are not forwarded. Default 64 KiB.
+	MaxBody int64 `json:"max_body,omitempty"`
+
+	// Prefix is the path under which the gateway serves its pages and API.
+	// It must start and end with "/". Default /.enumgate/.
+	Prefix string `json:"prefix,omitempty"`
+
+	// LoginURL, if set, is where browsers without a user are redirected
+	// (303) instead of getting a 401 page.
+	LoginURL string `json:"login_url,omitempty"`
+
+	engine  *challenge.Engine
+	policy  *policy.Policy
+	methods []challenge.Method
+	logger  *zap.Logger
+	pages   *pages
+}
+
+// Rule is one protect rule: which requests it catches and how they are
+// confirmed.
+type Rule struct {
+	// Operation names what the request does: transfer, withdrawal,
+	// new_correspondent or any name of [a-z0-9_]. Required.
+	Operation string `json:"operation"`
+	// HTTPMethods are the request methods caught; empty means any.
+	HTTPMethods []string `json:"http_methods,omitempty"`
+	// Paths are the path patterns caught: exact (/transfer), prefix
+	// (/api/transfers*), suffix (*.json) or globs (/u/*/pay). Matching is
+	// case-insensitive on the cleaned path. At least one.
+	Paths []string `json:"paths"`
+	// Methods are the confirmation methods offered, in order of
+	// preference. Default: the handler's methods.
+	Methods []string `json:"methods,omitempty"`
+	// TTL overrides the handler's ttl.
+	TTL caddy.Duration `json:"ttl,omitempty"`
+	// MaxAttempts overrides the handler's max_attempts.
+	MaxAttempts int `json:"max_attempts,omitempty"`
+	// When lists conditions on body fields that must all hold for the
+	// request to be protected, e.g. "amount > 1000". A condition that
+	// cannot be decided (missing field, unparseable body) protects the
+	// request.
+	When []string `json:"when,omitempty"`
+	// Amount is the body field shown to the user as the amount.
+	Amount string `json:"amount,omitempty"`
+	// Payee is the body field shown to the user as the payee.
+	Payee string `json:"payee,omitempty"`
+}
+
+// CaddyModule returns the Caddy module information.
+func (Handler) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "http.handlers.enumgate",
+		New: func() caddy.Module { return new(Handler) },
+	}
+}
+
+// Provision compiles the rules and binds the handler to the enumgate app.
+func (h *Handler) Provision(ctx caddy.Context) error {
+	h.logger = ctx.Logger()
+	if h.User == "" {
+		h.User = DefaultUser
+	}
+	if h.Session == "" {
+		h.Session = DefaultSession
+	}
+	if h.Prefix == "" {
+		h.Prefix = DefaultPrefix
+	}
+	if h.MaxBody == 0 {
+		h.MaxBody = DefaultMaxBody
+	}
+	if len(h.Methods) == 0 {
+		h.Methods = []string{"enum", "sms", "email"}
+	}
+	for _, m := range h.Methods {
+		cm, err := challenge.ParseMethod(m)
+		if err != nil {
+			return fmt.Errorf("enumgate: methods: %w", err)
+		}
+		h.methods = append(h.methods, cm)
+	}
+	rules := make([]policy.Rule, 0, len(h.Protect))
+	for i, r := range h.Protect {
+		pr := policy.Rule{
+			Operation: r.Operation, HTTPMethods: r.HTTPMethods, Paths: r.Paths, Confirm: r.Methods,
+			TTL: time.Duration(r.TTL), MaxAttempts: r.MaxAttempts, AmountField: r.Amount, PayeeField: r.Payee,
+		}
+		for _, w := range r.When {
+			c, err := policy.ParseCondition(w)
+			if err != nil {
+				return fmt.Errorf("enumgate: rule %d (%s): %w", i, r.Operation, err)
+			}
+			pr.When = append(pr.When, c)
+		}
+		rules = append(rules, pr)
+	}
+	var err error
+	if h.policy, err = policy.Compile(rules); err != nil {
+		return fmt.Errorf("enumgate: %w", err)
+	}
+	appIface, err := ctx.App("enumgate")
+	if err != nil {
+		return fmt.Errorf("enumgate: %w", err)
+	}
+	h.engine = appIface.(*App).Engine()
+	if h.pages, err = loadPages(); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Validate checks the handler's settings.
+func (h *Handler) Validate() error {
+	if !strings.HasPrefix(h.Prefix, "/") || !strings.HasSuffix(h.Prefix, "/") || len(h.Prefix) < 3 {
+		return fmt.Errorf("enumgate: prefix %q must start and end with / and name a path", h.Prefix)
+	}
+	if h.MaxBody < 0 || h.MaxBody > 64<<20 {
+		return fmt.Errorf("enumgate: max_body %d out of range 0..64MiB", h.MaxBody)
+	}
+	if h.TTL != 0 && (time.Duration(h.TTL) < policy.MinTTL || time.Duration(h.TTL) > policy.MaxTTL) {
+		return fmt.Errorf("enumgate: ttl %s out of range %s..%s", time.Duration(h.TTL), policy.MinTTL, policy.MaxTTL)
+	}
+	if h.MaxAttempts < 0 || h.MaxAttempts > policy.MaxMaxAttempts {
+		return fmt.Errorf("enumgate: max_attempts %d out of range 1..%d", h.MaxAttempts, policy.MaxMaxAttempts)
+	}
+	if h.LoginURL != "" {
+		if u, err := url.Parse(h.LoginURL); err != nil || (u.Host != "" && u.Scheme != "https" && u.Scheme != "http") {
+			return fmt.Errorf("enumgate: login_url %q is not a URL", h.LoginURL)
+		}
+	}
+	return nil
+}
+
+// ServeHTTP implements caddyhttp.MiddlewareHandler. The unprotected path
+// (no rule matches) does one header delete, a prefix check and the policy
+// match, and allocates nothing.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	delete(r.Header, challenge.ConfirmedHeader)
+	if strings.HasPrefix(r.URL.Path, h.Prefix) {
+		return h.serveOwn(w, r, next)
+	}
+	rule := h.policy.Match(r.Method, r.URL.Path)
+	if rule == nil {
+		return next.ServeHTTP(w, r)
+	}
+	return h.protect(w, r, next, rule)
+}
+
+// subject resolves the user and session binding of a request.
+func (h *Handler) subject(r *http.Request) challenge.Subject {
+	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+	return challenge.Subject{User: repl.ReplaceKnown(h.User, ""), Session: repl.ReplaceKnown(h.Session, "")}
+}
+
+// wantsHTML reports whether the client is a browser rather than an API
+// client.
+func wantsHTML(r *http.Request) bool {
+	return strings.Contains(r.Header.Get("Accept"), "text/html")
+}
+
+func (h *Handler) protect(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler, rule *policy.Compiled) error {
+	who := h.subject(r)
+	if who.User == "" {
+		h.logger.Info("protected request without a user", zap.String("operation", rule.Rule.Operation), zap.String("path", r.URL.Path))
+		if h.LoginURL != "" && wantsHTML(r) {
+			http.Redirect(w, r, h.LoginURL, http.StatusSeeOther)
+			return nil
+		}
+		return h.fail(w, r, http.StatusUnauthorized, "unauthenticated", "Log in before confirming an operation.")
+	}
+	if r.ContentLength > h.MaxBody {
+		return h.fail(w, r, http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("The request body is larger than %d bytes.", h.MaxBody))
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.MaxBody))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return h.fail(w, r, http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("The request body is larger than %d bytes.", h.MaxBody))
+		}
+		return h.fail(w, r, http.StatusBadRequest, "bad_request", "The request body could not be read.")
+	}
+	decision, _ := rule.EvaluateRequest(r.Header.Get("Content-Type"), r.URL.RawQuery, body)
+	if !decision.Protected {
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		r.ContentLength = int64(len(body))
+		r.TransferEncoding = nil
+		return next.ServeHTTP(w, r)
+	}
+	methods := h.methods
+	if len(rule.Rule.Confirm) > 0 {
+		methods = methods[:0:0]
+		for _, m := range rule.Rule.Confirm {
+			methods = append(methods, challenge.Method(m))
+		}
+	}
+	ttl, attempts := rule.Rule.TTL, rule.Rule.MaxAttempts
+	if ttl == 0 {
+		ttl = time.Duration(h.TTL)
+	}
+	if attempts == 0 {
+		attempts = h.MaxAttempts
+	}
+	c, err := h.engine.Issue(r.Context(), challenge.Request{
+		Subject: who, Operation: rule.Rule.Operation, Amount: decision.Amount, Payee: decision.Payee,
+		Methods: methods, TTL: ttl, MaxAttempts: attempts,
+		Stash: &challenge.Stash{
+			Method: r.Method, Host: r.Host, URI: r.RequestURI, Proto: r.Proto, RemoteAddr: r.RemoteAddr,
+			Header: r.Header.Clone(), Body: body,
+		},
+	})
+	if err != nil {
+		return h.engineError(w, r, err, "")
+	}
+	h.logger.Info("protected request held",
+		zap.String("challenge", c.ID), zap.String("user", who.User),
+		zap.String("operation", c.Operation), zap.String("reason", decision.Reason))
+	if wantsHTML(r) {
+		http.Redirect(w, r, h.Prefix+"challenge/"+c.ID, http.StatusSeeOther)
+		return nil
+	}
+	w.Header().Set("WWW-Authenticate", `Enumgate challenge="`+c.ID+`"`)
+	return writeJSON(w, http.StatusUnauthorized, challengeCreated{
+		ChallengeID: c.ID, Operation: c.Operation, Amount: c.Amount, Payee: c.Payee, Methods: c.Methods,
+		ExpiresIn: secondsUntil(c.Expires), Href: h.Prefix + "api/challenges/" + c.ID,
+	})
+}
+
+// replay sends the confirmed, stashed request to the next handler: the
+// method, target, host, headers and body exactly as stashed, plus the
+// signed Enumgate-Confirmed header. The next handler's response is the
+// response to the answer.
+func (h *Handler) replay(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler, conf *challenge.Confirmation) error {
+	st := conf.Stash
+	u, err := url.ParseRequestURI(st.URI)
+	if err != nil {
+		return h.fail(w, r, http.StatusServiceUnavailable, "unavailable", "The confirmed request could not be replayed.")
+	}
+	out := r.Clone(r.Context())
+	out.Method, out.URL, out.RequestURI, out.Host = st.Method, u, st.URI, st.Host
+	out.Header = st.Header.Clone()
+	if out.Header == nil {
+		out.Header = make(http.Header)
+	}
+	out.Header.Set(challenge.ConfirmedHeader, conf.Header)
+	out.Body = io.NopCloser(bytes.NewReader(st.Body))
+	out.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(st.Body)), nil }
+	out.ContentLength = int64(len(st.Body))
+	out.TransferEncoding = nil
+	out.Form, out.PostForm, out.MultipartForm = nil, nil, nil
+	w.Header().Set("Enumgate-Result", "confirmed")
+	h.logger.Info("confirmed request replayed",
+		zap.String("challenge", conf.Challenge.ID), zap.String("user", conf.User),
+		zap.String("operation", conf.Challenge.Operation), zap.String("method", string(conf.Method)))
+	return next.ServeHTTP(w, out)
+}
+
+func secondsUntil(t time.Time) int {
+	s := int(time.Until(t).Round(time.Second) / time.Second)
+	return max(s, 0)
+}
+
+// Interface guards.
+var (
+	_ caddy.Provisioner           = (*Handler)(nil)
+	_ caddy.Validator             = (*Handler)(nil)
+	_ caddyhttp.MiddlewareHandler = (*Handler)(nil)
+)

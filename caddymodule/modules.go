@@ -1,0 +1,179 @@
+package caddymodule
+
+import (
+	"fmt"
+
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"go.uber.org/zap"
+
+	"github.com/enumgate/enumgate/challenge"
+	"github.com/enumgate/enumgate/challenge/store"
+	"github.com/enumgate/enumgate/challenge/store/memory"
+)
+
+func init() {
+	caddy.RegisterModule(MemoryStore{})
+	caddy.RegisterModule(FileUsers{})
+}
+
+// memoryPool holds the process's memory store so pending challenges
+// survive a config reload: the new config takes the store over before the
+// old one lets go of it.
+var memoryPool = caddy.NewUsagePool()
+
+const memoryPoolKey = "memory"
+
+type pooledMemory struct{ *memory.Store }
+
+func (p pooledMemory) Destruct() error { return p.Close() }
+
+// MemoryStore is the in-process challenge store (`enumgate.stores.memory`),
+// the default. It is bounded: when full it refuses new challenges (the
+// customer gets a 503) and never evicts a pending one. It survives config
+// reloads; it is not shared between gateways and is lost on restart — use
+// Redis for several gateways.
+type MemoryStore struct {
+	// MaxChallenges is the most pending challenges held. Default 100000.
+	MaxChallenges int `json:"max_challenges,omitempty"`
+	// MaxBytes is the most bytes of stashed requests held. Default 256 MiB.
+	MaxBytes int64 `json:"max_bytes,omitempty"`
+
+	store *memory.Store
+}
+
+// CaddyModule returns the Caddy module information.
+func (MemoryStore) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "enumgate.stores.memory",
+		New: func() caddy.Module { return new(MemoryStore) },
+	}
+}
+
+// Provision takes the process's memory store from the pool, creating it
+// on first use. Limits apply when the store is created: a reload that
+// changes them keeps the running store (and its pending challenges).
+func (m *MemoryStore) Provision(ctx caddy.Context) error {
+	if m.MaxChallenges < 0 || m.MaxBytes < 0 {
+		return fmt.Errorf("enumgate memory store: limits must not be negative")
+	}
+	v, loaded, err := memoryPool.LoadOrNew(memoryPoolKey, func() (caddy.Destructor, error) {
+		return pooledMemory{memory.New(memory.Options{MaxChallenges: m.MaxChallenges, MaxBytes: m.MaxBytes})}, nil
+	})
+	if err != nil {
+		return err
+	}
+	m.store = v.(pooledMemory).Store
+	if loaded {
+		ctx.Logger().Debug("reusing memory store", zap.Int("pending", m.store.Len()))
+	}
+	return nil
+}
+
+// Cleanup releases this config's hold on the pooled store.
+func (m *MemoryStore) Cleanup() error {
+	_, err := memoryPool.Delete(memoryPoolKey)
+	return err
+}
+
+// ChallengeStore implements StoreModule.
+func (m *MemoryStore) ChallengeStore() store.Store { return m.store }
+
+// UnmarshalCaddyfile sets up the store from Caddyfile tokens. Syntax:
+//
+//	store memory {
+//		max_challenges <n>
+//		max_bytes <size>
+//	}
+func (m *MemoryStore) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next() // module name
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	for d.NextBlock(0) {
+		switch d.Val() {
+		case "max_challenges":
+			n, err := intArg(d, 1, 1<<30)
+			if err != nil {
+				return err
+			}
+			m.MaxChallenges = n
+		case "max_bytes":
+			n, err := sizeArg(d)
+			if err != nil {
+				return err
+			}
+			m.MaxBytes = n
+		default:
+			return d.Errf("unknown memory store option %q", d.Val())
+		}
+	}
+	return nil
+}
+
+// FileUsers is a user directory read from a JSON file
+// (`enumgate.users.file`) that the operator owns: read at provision time
+// (and again at every reload), never written. See challenge.FileDirectory
+// for the format.
+type FileUsers struct {
+	// Path is the JSON file's path. Required.
+	Path string `json:"path,omitempty"`
+
+	dir *challenge.FileDirectory
+}
+
+// CaddyModule returns the Caddy module information.
+func (FileUsers) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "enumgate.users.file",
+		New: func() caddy.Module { return new(FileUsers) },
+	}
+}
+
+// Provision reads and validates the file.
+func (f *FileUsers) Provision(ctx caddy.Context) error {
+	if f.Path == "" {
+		return fmt.Errorf("enumgate users file: path is required")
+	}
+	dir, err := challenge.LoadFile(caddy.NewReplacer().ReplaceKnown(f.Path, ""))
+	if err != nil {
+		return fmt.Errorf("enumgate: %w", err)
+	}
+	f.dir = dir
+	ctx.Logger().Info("loaded users", zap.String("path", f.Path), zap.Int("users", dir.Len()))
+	return nil
+}
+
+// Directory implements DirectoryModule.
+func (f *FileUsers) Directory() challenge.Directory { return f.dir }
+
+// UnmarshalCaddyfile sets up the directory from Caddyfile tokens. Syntax:
+//
+//	users file <path>
+func (f *FileUsers) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next() // module name
+	if !d.NextArg() {
+		return d.ArgErr()
+	}
+	f.Path = d.Val()
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	if d.NextBlock(0) {
+		return d.Errf("users file takes no block")
+	}
+	return nil
+}
+
+
+// Interface guards.
+var (
+	_ StoreModule           = (*MemoryStore)(nil)
+	_ caddy.Provisioner     = (*MemoryStore)(nil)
+	_ caddy.CleanerUpper    = (*MemoryStore)(nil)
+	_ caddyfile.Unmarshaler = (*MemoryStore)(nil)
+	_ DirectoryModule       = (*FileUsers)(nil)
+	_ caddy.Provisioner     = (*FileUsers)(nil)
+	_ caddyfile.Unmarshaler = (*FileUsers)(nil)
+)
