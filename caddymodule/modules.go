@@ -3,7 +3,6 @@ package caddymodule
 import (
 	"fmt"
 
-
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"go.uber.org/zap"
@@ -165,7 +164,6 @@ func (f *FileUsers) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	}
 	return nil
 }
-
 
 // Interface guards.
 var (
