@@ -1,0 +1,334 @@
+package main
+
+import (
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/enumgate/enumgate/challenge/ocra"
+	"github.com/enumgate/enumgate/challenge/ocra/enroll"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+const usage = `usage:
+  enum enroll URI                     store the device key of an enrolment URI
+  enum list                           list enrolled accounts: ISSUER ACCOUNT SUITE
+  enum answer [--account A] QUESTION  print the answer number to a question
+  enum ocra --suite SUITE --key HEX --question Q [--counter N]
+            [--pin PIN | --pin-hash HEX] [--session HEX] [--timestamp HEX] [--mutual]
+                                      compute one OCRA response (RFC 6287)
+Run "enum COMMAND -h" for the options of a command.
+`
+
+// usageError is bad input: exit status 2.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func badInput(format string, args ...any) error {
+	return &usageError{fmt.Sprintf(format, args...)}
+}
+
+// now is the clock; tests may replace it.
+var now = time.Now
+
+// run runs the command line args (without the program name) and returns the
+// exit status.
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		return fail(stderr, badInput("missing command (enroll, list, answer or ocra); run \"enum -h\" for usage"))
+	}
+	var err error
+	switch args[0] {
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	case "enroll":
+		err = cmdEnroll(args[1:], stdout)
+	case "list":
+		err = cmdList(args[1:], stdout)
+	case "answer":
+		err = cmdAnswer(args[1:], stdout)
+	case "ocra":
+		err = cmdOCRA(args[1:], stdout)
+	default:
+		err = badInput("unknown command %q (want enroll, list, answer or ocra); run \"enum -h\" for usage", args[0])
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	return fail(stderr, err)
+}
+
+// fail prints err as one line on stderr and returns its exit status.
+func fail(stderr io.Writer, err error) int {
+	if err == nil {
+		return 0
+	}
+	msg := strings.Join(strings.Fields(err.Error()), " ") // one line, whatever err says
+	fmt.Fprintln(stderr, "enum: "+msg)
+	var ue *usageError
+	if errors.As(err, &ue) || errors.Is(err, ocra.ErrInvalidSuite) || errors.Is(err, ocra.ErrInvalidInput) || errors.Is(err, enroll.ErrInvalid) {
+		return 2
+	}
+	return 1
+}
+
+// newFlags returns a flag set that reports errors instead of printing them.
+func newFlags(name string) *flag.FlagSet {
+	fs := flag.NewFlagSet("enum "+name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {} // parseFlags prints the usage for -h only
+	return fs
+}
+
+// printUsage prints the usage of a subcommand, flags spelled with "--".
+func printUsage(w io.Writer, fs *flag.FlagSet, synopsis string) {
+	sep := " "
+	if strings.HasPrefix(synopsis, "\n") {
+		sep = ""
+	}
+	fmt.Fprintf(w, "usage: %s%s%s\n", fs.Name(), sep, synopsis)
+	fs.VisitAll(func(f *flag.Flag) {
+		arg, help := flag.UnquoteUsage(f)
+		fmt.Fprintf(w, "  %s\n        %s\n", strings.TrimSpace("--"+f.Name+" "+arg), help)
+	})
+}
+
+// parseFlags parses args, allowing flags after positional arguments, and
+// returns the positional arguments. On -h it prints the usage to stdout and
+// returns flag.ErrHelp.
+func parseFlags(fs *flag.FlagSet, args []string, synopsis string, stdout io.Writer) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				printUsage(stdout, fs, synopsis)
+				return nil, err
+			}
+			return nil, badInput("%s: %v (run \"%s -h\" for usage)", strings.TrimPrefix(fs.Name(), "enum "), err, fs.Name())
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		if args[0] == "--" {
+			return append(pos, args[1:]...), nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
+
+// flagSet reports whether the flag name was given on the command line.
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
+}
+
+// parseHex decodes a hexadecimal flag value, with an optional 0x prefix.
+func parseHex(name, s string) ([]byte, error) {
+	s = strings.TrimPrefix(strings.TrimPrefix(s, "0x"), "0X")
+	b, err := hex.DecodeString(s)
+	if err != nil {
+		return nil, badInput("ocra: --%s: not hexadecimal: %v", name, err)
+	}
+	return b, nil
+}
+
+func cmdOCRA(args []string, stdout io.Writer) error {
+	const synopsis = "--suite SUITE --key HEX --question Q [--counter N] [--pin PIN | --pin-hash HEX] [--session HEX] [--timestamp HEX] [--mutual]"
+	fs := newFlags("ocra")
+	suiteStr := fs.String("suite", "", "OCRA `SUITE`, e.g. "+ocra.DefaultSuite+" (required)")
+	keyHex := fs.String("key", "", "the key, `HEX` (required)")
+	question := fs.String("question", "", "the question `Q`, in the suite's format (required)")
+	counter := fs.String("counter", "", "the counter C, decimal `N` from 0 to 18446744073709551615 (suites with C)")
+	pin := fs.String("pin", "", "the `PIN`, hashed with the suite's PIN hash (suites with P)")
+	pinHash := fs.String("pin-hash", "", "the hash of the PIN, `HEX` (instead of --pin)")
+	session := fs.String("session", "", "the session information, `HEX`, exactly nnn bytes (suites with Snnn)")
+	timestamp := fs.String("timestamp", "", "the number of time-steps T, `HEX`, e.g. 132d0b6 (suites with T; default: now)")
+	mutual := fs.Bool("mutual", false, "the question is two questions concatenated (mutual challenge-response)")
+	pos, err := parseFlags(fs, args, synopsis, stdout)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return badInput("ocra: unexpected argument %q (run \"enum ocra -h\" for usage)", pos[0])
+	}
+	for _, req := range []string{"suite", "key", "question"} {
+		if !flagSet(fs, req) {
+			return badInput("ocra: missing --%s (run \"enum ocra -h\" for usage)", req)
+		}
+	}
+	s, err := ocra.ParseSuite(*suiteStr)
+	if err != nil {
+		return err
+	}
+	key, err := parseHex("key", *keyHex)
+	if err != nil {
+		return err
+	}
+	in := ocra.Input{Question: *question, Mutual: *mutual, PIN: *pin}
+	if flagSet(fs, "counter") {
+		if in.Counter, err = strconv.ParseUint(*counter, 10, 64); err != nil {
+			return badInput("ocra: --counter: %q is not a decimal number from 0 to 18446744073709551615", *counter)
+		}
+		in.HasCounter = true
+	}
+	if flagSet(fs, "pin") && flagSet(fs, "pin-hash") {
+		return badInput("ocra: give --pin or --pin-hash, not both")
+	}
+	if flagSet(fs, "pin") && *pin == "" {
+		return badInput("ocra: --pin: empty PIN")
+	}
+	if flagSet(fs, "pin-hash") {
+		if in.PINHash, err = parseHex("pin-hash", *pinHash); err != nil {
+			return err
+		}
+		if len(in.PINHash) == 0 {
+			return badInput("ocra: --pin-hash: empty")
+		}
+	}
+	if flagSet(fs, "session") {
+		if in.Session, err = parseHex("session", *session); err != nil {
+			return err
+		}
+		if len(in.Session) == 0 {
+			return badInput("ocra: --session: empty")
+		}
+	}
+	switch {
+	case flagSet(fs, "timestamp"):
+		t := strings.TrimPrefix(strings.TrimPrefix(*timestamp, "0x"), "0X")
+		if in.Timestamp, err = strconv.ParseUint(t, 16, 64); err != nil {
+			return badInput("ocra: --timestamp: %q is not a hexadecimal number of time-steps (at most 16 digits)", *timestamp)
+		}
+		in.HasTimestamp = true
+	case s.TimeStep() != 0:
+		in.Timestamp, in.HasTimestamp = ocra.TimeSteps(now(), s.TimeStep()), true
+	}
+	r, err := s.Compute(key, in)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintln(stdout, r)
+	return err
+}
+
+func cmdEnroll(args []string, stdout io.Writer) error {
+	fs := newFlags("enroll")
+	pos, err := parseFlags(fs, args, "URI\n  URI: enumgate://enroll?secret=BASE32[&suite=SUITE]&issuer=ISSUER&account=ACCOUNT", stdout)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return badInput("enroll: want exactly one enrolment URI (enumgate://enroll?secret=...&issuer=...&account=...), got %d arguments", len(pos))
+	}
+	e, err := enroll.Parse(pos[0])
+	if err != nil {
+		return err
+	}
+	st, err := openStore()
+	if err != nil {
+		return err
+	}
+	replaced := st.put(e)
+	if err := st.save(); err != nil {
+		return err
+	}
+	verb := "enrolled"
+	if replaced {
+		verb = "replaced"
+	}
+	_, err = fmt.Fprintf(stdout, "%s %s (%s)\n", verb, displayName(e), e.Suite)
+	return err
+}
+
+func cmdList(args []string, stdout io.Writer) error {
+	fs := newFlags("list")
+	pos, err := parseFlags(fs, args, "\n  prints ISSUER ACCOUNT SUITE for each enrolled account", stdout)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return badInput("list: unexpected argument %q", pos[0])
+	}
+	st, err := openStore()
+	if err != nil {
+		return err
+	}
+	for _, d := range st.devices {
+		if _, err := fmt.Fprintf(stdout, "%s %s %s\n", listField(d.Issuer), listField(d.Account), d.Suite); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// listField quotes a field of enum list that would otherwise not be one
+// space-separated word.
+func listField(s string) string {
+	if s == "" || strings.ContainsAny(s, " \t\"\\") || strings.ContainsFunc(s, func(r rune) bool { return r > 0x7e || r < 0x20 }) {
+		return strconv.Quote(s)
+	}
+	return s
+}
+
+func displayName(e enroll.Enrollment) string { return e.Issuer + ":" + e.Account }
+
+func cmdAnswer(args []string, stdout io.Writer) error {
+	fs := newFlags("answer")
+	account := fs.String("account", "", "the `ACCOUNT` (or ISSUER:ACCOUNT) to answer for; required if several are enrolled")
+	pos, err := parseFlags(fs, args, "[--account ACCOUNT | --account ISSUER:ACCOUNT] QUESTION", stdout)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return badInput("answer: want exactly one QUESTION, got %d arguments (run \"enum answer -h\" for usage)", len(pos))
+	}
+	st, err := openStore()
+	if err != nil {
+		return err
+	}
+	e, err := st.find(*account, flagSet(fs, "account"))
+	if err != nil {
+		return err
+	}
+	s, err := ocra.ParseSuite(e.Suite)
+	if err != nil {
+		return err
+	}
+	var needs []string
+	if s.HasCounter() {
+		needs = append(needs, "a counter")
+	}
+	if s.PINHash() != "" {
+		needs = append(needs, "a PIN")
+	}
+	if s.SessionLen() != 0 {
+		needs = append(needs, "session information")
+	}
+	if len(needs) > 0 {
+		return badInput("answer: suite %s of %s needs %s; use \"enum ocra\"", s, displayName(e), strings.Join(needs, " and "))
+	}
+	in := ocra.Input{Question: pos[0]}
+	if s.TimeStep() != 0 {
+		in.Timestamp, in.HasTimestamp = ocra.TimeSteps(now(), s.TimeStep()), true
+	}
+	r, err := s.Compute(e.Key, in)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintln(stdout, r)
+	return err
+}
