@@ -272,7 +272,7 @@ func (h *Handler) protect(w http.ResponseWriter, r *http.Request, next caddyhttp
 	}
 	c, err := h.engine.Issue(r.Context(), challenge.Request{
 		Subject: who, Operation: rule.Rule.Operation, Amount: decision.Amount, Payee: decision.Payee,
-		Methods: methods, TTL: ttl, MaxAttempts: attempts,
+		Methods: methods, TTL: ttl, MaxAttempts: attempts, ReturnTo: sameOriginReferer(r),
 		Stash: &challenge.Stash{
 			Method: r.Method, Host: r.Host, URI: r.RequestURI, Proto: r.Proto, RemoteAddr: r.RemoteAddr,
 			Header: r.Header.Clone(), Body: body,
@@ -322,6 +322,20 @@ func (h *Handler) replay(w http.ResponseWriter, r *http.Request, next caddyhttp.
 		zap.String("challenge", conf.Challenge.ID), zap.String("user", conf.User),
 		zap.String("operation", conf.Challenge.Operation), zap.String("method", string(conf.Method)))
 	return next.ServeHTTP(w, out)
+}
+
+// sameOriginReferer returns the path and query of the request's Referer
+// if it is on this host, else "".
+func sameOriginReferer(r *http.Request) string {
+	ref := r.Header.Get("Referer")
+	if ref == "" || len(ref) > 2048 {
+		return ""
+	}
+	u, err := url.Parse(ref)
+	if err != nil || u.Host != r.Host || (u.Scheme != "http" && u.Scheme != "https") || !strings.HasPrefix(u.Path, "/") || strings.HasPrefix(u.Path, "//") {
+		return ""
+	}
+	return u.RequestURI()
 }
 
 func secondsUntil(t time.Time) int {

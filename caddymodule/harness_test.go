@@ -359,6 +359,17 @@ func (downStore) Attempt(context.Context, string, store.Owner, []byte, time.Time
 	return store.Result{}, errDown
 }
 func (downStore) Delete(context.Context, string, store.Owner) error { return errDown }
+func (downStore) Failure(context.Context, string, int, time.Duration, time.Time) (time.Time, error) {
+	return time.Time{}, errDown
+}
+func (downStore) Success(context.Context, string) error { return errDown }
+func (downStore) LockedUntil(context.Context, string, time.Time) (time.Time, error) {
+	return time.Time{}, errDown
+}
+func (downStore) Unlock(context.Context, string) error { return errDown }
+func (downStore) SpendSMS(context.Context, string, string, store.SMSLimits, time.Time) error {
+	return errDown
+}
 
 func init() { caddy.RegisterModule(failingStore{}) }
 

@@ -165,8 +165,12 @@ func (h *Handler) servePage(w http.ResponseWriter, r *http.Request, next caddyht
 				return h.replay(w, r, next, conf)
 			}
 		case "cancel":
+			home := d.Home
+			if c, gerr := h.engine.Get(ctx, id, who); gerr == nil && c.ReturnTo != "" {
+				home = c.ReturnTo
+			}
 			if err = h.engine.Cancel(ctx, id, who); err == nil || errors.Is(err, challenge.ErrUnknown) {
-				http.Redirect(w, r, d.Home, http.StatusSeeOther)
+				http.Redirect(w, r, home, http.StatusSeeOther)
 				return nil
 			}
 		default:

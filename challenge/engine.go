@@ -96,6 +96,38 @@ func (e *WrongAnswerError) Error() string {
 	return fmt.Sprintf("wrong answer, %d attempts left", e.AttemptsLeft)
 }
 
+// LockedError reports a user locked after too many consecutive failed
+// confirmations. It says nothing about which factor was wrong.
+type LockedError struct {
+	// Until is when the lock ends by itself.
+	Until time.Time
+}
+
+// Error implements error.
+func (e *LockedError) Error() string {
+	return "account temporarily locked until " + e.Until.UTC().Format(time.RFC3339)
+}
+
+// Is makes errors.Is(err, ErrLocked) true.
+func (e *LockedError) Is(target error) bool { return target == ErrLocked }
+
+// ErrLocked matches every *LockedError.
+var ErrLocked = errors.New("account temporarily locked")
+
+// SMSLimitError reports an SMS refused by a cost control; the user should
+// choose another method.
+type SMSLimitError struct {
+	// Limit names the limit (store.LimitUserHourly, ...).
+	Limit string
+	// Wait is how long until the limit allows an SMS again.
+	Wait time.Duration
+}
+
+// Error implements error.
+func (e *SMSLimitError) Error() string {
+	return fmt.Sprintf("sms limit %s reached; choose another method or wait %s", e.Limit, e.Wait.Round(time.Second))
+}
+
 // CooldownError reports a resend before the method's cooldown ended.
 type CooldownError struct {
 	// Wait is how long until the method may be begun again.
@@ -126,7 +158,17 @@ const (
 	DefaultTimeWindow     = 1
 	DefaultTTL            = 5 * time.Minute
 	DefaultMaxAttempts    = 3
+	DefaultLockoutAfter   = 5
+	DefaultLockoutFor     = 30 * time.Minute
 )
+
+// DefaultSMSLimits are the SMS cost controls used unless configured.
+var DefaultSMSLimits = store.SMSLimits{
+	UserCooldown:  30 * time.Second,
+	PhoneCooldown: 30 * time.Second,
+	UserHourly:    10,
+	DailyBudget:   10000,
+}
 
 // Config configures an Engine.
 type Config struct {
@@ -153,6 +195,19 @@ type Config struct {
 	// TimeWindow is how many time steps either side of now a time-based
 	// (T) suite's answer is accepted for. Default 1.
 	TimeWindow int
+	// LockoutAfter is how many consecutive failed confirmations (wrong
+	// answers, across challenges) lock a user. Default 5, as PSD2's RTS
+	// allows at most.
+	LockoutAfter int
+	// LockoutFor is how long a lock lasts before it lifts by itself.
+	// Default 30 minutes.
+	LockoutFor time.Duration
+	// SMSLimits are the SMS cost controls. The zero value means
+	// DefaultSMSLimits; set NoSMSLimits to disable them all.
+	SMSLimits store.SMSLimits
+	// NoSMSLimits disables the SMS cost controls (not the per-challenge
+	// resend cooldown).
+	NoSMSLimits bool
 	// Now is the clock; time.Now if nil.
 	Now func() time.Time
 	// Rand is the randomness source; crypto/rand.Reader if nil.
@@ -200,6 +255,24 @@ func New(cfg Config) (*Engine, error) {
 	}
 	if cfg.TimeWindow < 0 || cfg.TimeWindow > 10 {
 		return nil, fmt.Errorf("challenge: time window %d out of range 0..10", cfg.TimeWindow)
+	}
+	if cfg.LockoutAfter == 0 {
+		cfg.LockoutAfter = DefaultLockoutAfter
+	}
+	if cfg.LockoutAfter < 1 || cfg.LockoutAfter > 100 {
+		return nil, fmt.Errorf("challenge: lockout after %d failures out of range 1..100", cfg.LockoutAfter)
+	}
+	if cfg.LockoutFor == 0 {
+		cfg.LockoutFor = DefaultLockoutFor
+	}
+	if cfg.LockoutFor < time.Second {
+		return nil, fmt.Errorf("challenge: lockout duration %s too short", cfg.LockoutFor)
+	}
+	if cfg.SMSLimits == (store.SMSLimits{}) && !cfg.NoSMSLimits {
+		cfg.SMSLimits = DefaultSMSLimits
+	}
+	if cfg.NoSMSLimits {
+		cfg.SMSLimits = store.SMSLimits{}
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -266,6 +339,9 @@ type Request struct {
 	MaxAttempts int
 	// Stash is the request to replay after confirmation. Required.
 	Stash *Stash
+	// ReturnTo is the same-origin path (with query) the user came from,
+	// where cancelling returns to; optional.
+	ReturnTo string
 }
 
 // Challenge is the view of a challenge that pages and the API show.
@@ -278,6 +354,8 @@ type Challenge struct {
 	Amount string
 	// Payee is the payee shown to the user, if known.
 	Payee string
+	// ReturnTo is where cancelling returns to ("" if unknown).
+	ReturnTo string
 	// Methods are the offered methods, in order of preference.
 	Methods []Method
 	// State is where the challenge stands.
@@ -298,7 +376,7 @@ type Challenge struct {
 
 func view(r *store.Record) *Challenge {
 	c := &Challenge{
-		ID: r.ID, Operation: r.Operation, Amount: r.Amount, Payee: r.Payee,
+		ID: r.ID, Operation: r.Operation, Amount: r.Amount, Payee: r.Payee, ReturnTo: r.ReturnTo,
 		Method: Method(r.Method), Question: r.Question, SentTo: r.SentTo,
 		ResendAt: r.ResendAt[r.Method], AttemptsLeft: r.AttemptsLeft, Expires: r.Expires,
 	}
@@ -356,6 +434,32 @@ func (e *Engine) lookup(ctx context.Context, user string) (*User, error) {
 	return u, nil
 }
 
+// checkLock returns a *LockedError if the user is locked.
+func (e *Engine) checkLock(ctx context.Context, user string, now time.Time) error {
+	until, err := e.cfg.Store.LockedUntil(ctx, user, now)
+	if err != nil {
+		return fmt.Errorf("%w: store: %w", ErrUnavailable, err)
+	}
+	if !until.IsZero() {
+		return &LockedError{Until: until}
+	}
+	return nil
+}
+
+// failed counts a failed confirmation and returns a *LockedError if it
+// locked the user, else orig.
+func (e *Engine) failed(ctx context.Context, id, user string, orig error, now time.Time) error {
+	until, err := e.cfg.Store.Failure(ctx, user, e.cfg.LockoutAfter, e.cfg.LockoutFor, now)
+	if err != nil {
+		return fmt.Errorf("%w: store: %w", ErrUnavailable, err)
+	}
+	if !until.IsZero() {
+		e.emit(Event{Kind: EventLocked, ChallengeID: id, User: user})
+		return &LockedError{Until: until}
+	}
+	return orig
+}
+
 // idLen is the length of a challenge id: 16 random bytes, base64url.
 const idLen = 22
 
@@ -389,6 +493,9 @@ func (e *Engine) Issue(ctx context.Context, req Request) (*Challenge, error) {
 	if req.Stash == nil || req.Operation == "" || req.Subject.User == "" {
 		return nil, fmt.Errorf("%w: a challenge needs a user, an operation and a stash", ErrMalformed)
 	}
+	if err := e.checkLock(ctx, req.Subject.User, e.cfg.Now()); err != nil {
+		return nil, err
+	}
 	u, err := e.lookup(ctx, req.Subject.User)
 	if err != nil {
 		return nil, err
@@ -413,7 +520,7 @@ func (e *Engine) Issue(ctx context.Context, req Request) (*Challenge, error) {
 	now := e.cfg.Now()
 	r := &store.Record{
 		ID: id, User: o.User, Session: o.Session, Operation: req.Operation,
-		Amount: req.Amount, Payee: req.Payee, Methods: methods,
+		Amount: req.Amount, Payee: req.Payee, ReturnTo: req.ReturnTo, Methods: methods,
 		Digest: digest(enc), Stash: enc, Created: now, Expires: now.Add(ttl),
 		MaxAttempts: attempts, AttemptsLeft: attempts,
 	}
@@ -468,11 +575,14 @@ func (e *Engine) Begin(ctx context.Context, id string, s Subject, m Method) (*Ch
 	if !c.Offers(m) {
 		return nil, fmt.Errorf("%w: %q", ErrMethodNotOffered, m)
 	}
+	now := e.cfg.Now()
+	if err := e.checkLock(ctx, s.User, now); err != nil {
+		return nil, err
+	}
 	u, err := e.lookup(ctx, s.User)
 	if err != nil {
 		return nil, err
 	}
-	now := e.cfg.Now()
 	b := store.Begin{Method: string(m)}
 	var msg *Message
 	switch m {
@@ -516,6 +626,17 @@ func (e *Engine) Begin(ctx context.Context, id string, s Subject, m Method) (*Ch
 			return nil, &CooldownError{Wait: ce.Until.Sub(now)}
 		}
 		return nil, storeErr(err)
+	}
+	if m == MethodSMS {
+		err := e.cfg.Store.SpendSMS(ctx, o.User, u.Phone, e.cfg.SMSLimits, now)
+		var le *store.LimitError
+		switch {
+		case errors.As(err, &le):
+			e.emit(Event{Kind: EventSMSLimited, ChallengeID: id, User: o.User, Operation: c.Operation, Method: m})
+			return nil, &SMSLimitError{Limit: le.Limit, Wait: le.Until.Sub(now)}
+		case err != nil:
+			return nil, fmt.Errorf("%w: store: %w", ErrUnavailable, err)
+		}
 	}
 	if msg != nil {
 		msg.User, msg.Operation, msg.ChallengeID = o.User, c.Operation, id
@@ -684,6 +805,9 @@ func (e *Engine) Verify(ctx context.Context, id string, s Subject, answer string
 	}
 	o := e.owner(s)
 	now := e.cfg.Now()
+	if err := e.checkLock(ctx, o.User, now); err != nil {
+		return nil, err
+	}
 	res, err := e.cfg.Store.Attempt(ctx, id, o, e.answerMAC(id, a), now)
 	if err != nil {
 		return nil, storeErr(err)
@@ -691,11 +815,17 @@ func (e *Engine) Verify(ctx context.Context, id string, s Subject, answer string
 	switch res.Outcome {
 	case store.Wrong:
 		e.emit(Event{Kind: EventWrongAnswer, ChallengeID: id, User: o.User, AttemptsLeft: res.AttemptsLeft})
-		return nil, &WrongAnswerError{AttemptsLeft: res.AttemptsLeft}
+		return nil, e.failed(ctx, id, o.User, &WrongAnswerError{AttemptsLeft: res.AttemptsLeft}, now)
 	case store.Exhausted:
 		e.emit(Event{Kind: EventExhausted, ChallengeID: id, User: o.User})
-		return nil, ErrTooManyAttempts
+		return nil, e.failed(ctx, id, o.User, ErrTooManyAttempts, now)
 	case store.Confirmed:
+		// The challenge is consumed: a failure to reset the failure count
+		// must not lose the confirmed request. It is reported, and at worst
+		// the user is locked a little early.
+		if err := e.cfg.Store.Success(ctx, o.User); err != nil {
+			e.emit(Event{Kind: EventConfirmed, ChallengeID: id, User: o.User, Err: fmt.Errorf("resetting failures: %w", err)})
+		}
 	default:
 		return nil, fmt.Errorf("%w: store returned outcome %v", ErrUnavailable, res.Outcome)
 	}

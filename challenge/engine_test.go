@@ -594,6 +594,17 @@ func (brokenStore) Attempt(context.Context, string, store.Owner, []byte, time.Ti
 	return store.Result{}, errBroken
 }
 func (brokenStore) Delete(context.Context, string, store.Owner) error { return errBroken }
+func (brokenStore) Failure(context.Context, string, int, time.Duration, time.Time) (time.Time, error) {
+	return time.Time{}, errBroken
+}
+func (brokenStore) Success(context.Context, string) error { return errBroken }
+func (brokenStore) LockedUntil(context.Context, string, time.Time) (time.Time, error) {
+	return time.Time{}, errBroken
+}
+func (brokenStore) Unlock(context.Context, string) error { return errBroken }
+func (brokenStore) SpendSMS(context.Context, string, string, store.SMSLimits, time.Time) error {
+	return errBroken
+}
 
 func TestCancelRemovesTheChallenge(t *testing.T) {
 	f := newFixture(t)
@@ -672,5 +683,89 @@ func TestFormTokenIsBoundToChallengeAndSession(t *testing.T) {
 		if got := f.eng.CheckFormToken(tt.id, tt.who, tt.token); got != tt.ok {
 			t.Errorf("%s: CheckFormToken = %v, want %v", tt.name, got, tt.ok)
 		}
+	}
+}
+
+func TestConsecutiveFailuresLockTheUser(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	// Five wrong answers across two challenges (three attempts each).
+	first := f.issue(t, alice)
+	f.beginEnum(t, first.ID)
+	for range 3 {
+		f.eng.Verify(ctx, first.ID, alice, "00000000")
+	}
+	second := f.issue(t, alice)
+	answer := f.beginEnum(t, second.ID)
+	if _, err := f.eng.Verify(ctx, second.ID, alice, "00000000"); !errors.As(err, new(*challenge.WrongAnswerError)) {
+		t.Fatalf("fourth failure = %v, want a wrong answer", err)
+	}
+	var le *challenge.LockedError
+	if _, err := f.eng.Verify(ctx, second.ID, alice, "00000000"); !errors.As(err, &le) || !le.Until.Equal(t0.Add(30*time.Minute)) {
+		t.Fatalf("fifth failure = %v, want locked until %v", err, t0.Add(30*time.Minute))
+	}
+	// Locked: even the right answer, a new method or a new challenge is refused.
+	if _, err := f.eng.Verify(ctx, second.ID, alice, answer); !errors.Is(err, challenge.ErrLocked) {
+		t.Fatalf("right answer while locked = %v", err)
+	}
+	if _, err := f.eng.Begin(ctx, second.ID, alice, challenge.MethodSMS); !errors.Is(err, challenge.ErrLocked) {
+		t.Fatalf("Begin while locked = %v", err)
+	}
+	if _, err := f.eng.Issue(ctx, challenge.Request{Subject: alice, Operation: "transfer", Stash: stash()}); !errors.Is(err, challenge.ErrLocked) {
+		t.Fatalf("Issue while locked = %v", err)
+	}
+	if len(f.sms.msgs) != 0 {
+		t.Fatal("an SMS was sent to a locked user")
+	}
+	// Another user is not affected; the lock lifts by itself.
+	if _, err := f.eng.Issue(ctx, challenge.Request{Subject: challenge.Subject{User: "bob"}, Operation: "transfer", Stash: stash()}); err != nil {
+		t.Fatalf("bob's Issue = %v", err)
+	}
+	f.clock.Add(30 * time.Minute)
+	third := f.issue(t, alice)
+	if _, err := f.eng.Verify(ctx, third.ID, alice, f.beginEnum(t, third.ID)); err != nil {
+		t.Fatalf("confirmation after the lock lifted = %v", err)
+	}
+}
+
+func TestASuccessResetsTheFailureRun(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	for range 3 {
+		c := f.issue(t, alice)
+		answer := f.beginEnum(t, c.ID)
+		for range 2 {
+			f.eng.Verify(ctx, c.ID, alice, "00000000")
+		}
+		if _, err := f.eng.Verify(ctx, c.ID, alice, answer); err != nil {
+			t.Fatalf("Verify after two failures = %v (6 failures in all, but never 5 in a row)", err)
+		}
+	}
+}
+
+func TestSMSLimitsOfferOtherMethods(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	for i := range 10 {
+		c := f.issue(t, alice)
+		if _, err := f.eng.Begin(ctx, c.ID, alice, challenge.MethodSMS); err != nil {
+			t.Fatalf("SMS %d = %v", i+1, err)
+		}
+		f.clock.Add(31 * time.Second) // past the user and phone cooldowns
+	}
+	c := f.issue(t, alice)
+	var le *challenge.SMSLimitError
+	if _, err := f.eng.Begin(ctx, c.ID, alice, challenge.MethodSMS); !errors.As(err, &le) || le.Limit != store.LimitUserHourly {
+		t.Fatalf("eleventh SMS in the hour = %v, want the hourly limit", err)
+	}
+	if len(f.sms.msgs) != 10 {
+		t.Fatalf("%d SMS sent, want 10", len(f.sms.msgs))
+	}
+	if _, err := f.eng.Begin(ctx, c.ID, alice, challenge.MethodEnum); err != nil {
+		t.Fatalf("E-num after the SMS limit = %v", err)
+	}
+	c2 := f.issue(t, alice)
+	if _, err := f.eng.Begin(ctx, c2.ID, alice, challenge.MethodSMS); !errors.As(err, &le) {
+		t.Fatalf("SMS right after another = %v", err)
 	}
 }

@@ -12,6 +12,8 @@ const (
 	EventExhausted   EventKind = "attempts_exhausted"
 	EventConfirmed   EventKind = "confirmed"
 	EventCancelled   EventKind = "cancelled"
+	EventLocked      EventKind = "user_locked"
+	EventSMSLimited  EventKind = "sms_limited"
 )
 
 // Event reports one step for journals and logs. It never carries codes,

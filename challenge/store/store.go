@@ -108,6 +108,9 @@ type Record struct {
 	Amount string `json:"amount,omitempty"`
 	// Payee is the payee shown to the user, if the policy extracted one.
 	Payee string `json:"payee,omitempty"`
+	// ReturnTo is the same-origin path the user came from, where a
+	// cancelled confirmation returns to.
+	ReturnTo string `json:"return_to,omitempty"`
 	// Methods are the confirmation methods offered, in order of preference.
 	Methods []string `json:"methods"`
 	// Digest is the SHA-256 of Stash, checked again before replay.
@@ -208,6 +211,75 @@ type Store interface {
 	// Delete removes the challenge if it belongs to o (cancellation). It
 	// returns ErrNotFound otherwise.
 	Delete(ctx context.Context, id string, o Owner) error
+
+	Regulator
+}
+
+// Regulator keeps the protections that span challenges: the per-user
+// lockout after consecutive failed confirmations, and the SMS cost
+// controls. Like challenge state, it lives in the store (shared by every
+// gateway) and each method is one atomic operation.
+type Regulator interface {
+	// Failure counts one failed confirmation (a wrong answer) for user.
+	// When the count of consecutive failures reaches limit, the user is
+	// locked until now+lockFor and the count starts again; the lock's end
+	// is returned (zero while not locked).
+	Failure(ctx context.Context, user string, limit int, lockFor time.Duration, now time.Time) (time.Time, error)
+	// Success ends the user's run of consecutive failures.
+	Success(ctx context.Context, user string) error
+	// LockedUntil returns the end of the user's lock, or the zero time if
+	// the user is not locked at now.
+	LockedUntil(ctx context.Context, user string, now time.Time) (time.Time, error)
+	// Unlock lifts the user's lock and clears the failure count (operator
+	// recovery).
+	Unlock(ctx context.Context, user string) error
+	// SpendSMS checks one SMS to phone for user against every limit in l
+	// and, only if all allow it, counts it — in one atomic step. It
+	// returns a *LimitError naming the first limit that refuses.
+	SpendSMS(ctx context.Context, user, phone string, l SMSLimits, now time.Time) error
+}
+
+// SMSLimits are the SMS cost controls. A zero field disables its limit.
+type SMSLimits struct {
+	// UserCooldown is the least time between two SMS to one user.
+	UserCooldown time.Duration
+	// PhoneCooldown is the least time between two SMS to one phone.
+	PhoneCooldown time.Duration
+	// UserHourly is the most SMS one user gets in one UTC clock hour.
+	UserHourly int
+	// DailyBudget is the most SMS the whole deployment sends in a UTC day.
+	DailyBudget int
+}
+
+// Limit names for LimitError.
+const (
+	LimitUserCooldown  = "user_cooldown"
+	LimitPhoneCooldown = "phone_cooldown"
+	LimitUserHourly    = "user_hourly"
+	LimitDailyBudget   = "daily_budget"
+)
+
+// LimitError reports an SMS refused by a cost control.
+type LimitError struct {
+	// Limit is the limit that refused (LimitUserCooldown, ...).
+	Limit string
+	// Until is when the limit allows an SMS again.
+	Until time.Time
+}
+
+// Error implements error.
+func (e *LimitError) Error() string {
+	return fmt.Sprintf("sms limit %s reached until %s", e.Limit, e.Until.UTC().Format(time.RFC3339))
+}
+
+// HourStart and DayStart return the UTC clock hour and day that contain t:
+// the windows of SMSLimits.UserHourly and SMSLimits.DailyBudget.
+func HourStart(t time.Time) time.Time { return t.UTC().Truncate(time.Hour) }
+
+// DayStart returns the start of the UTC day that contains t.
+func DayStart(t time.Time) time.Time {
+	y, m, d := t.UTC().Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
 }
 
 // ErrExhausted reports a challenge whose attempt budget is spent.

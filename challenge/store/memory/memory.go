@@ -53,6 +53,12 @@ type Store struct {
 	stop   chan struct{}
 	done   chan struct{}
 	closed sync.Once
+
+	regMu    sync.Mutex
+	users    map[string]*userReg
+	phones   map[string]time.Time
+	day      time.Time
+	dayCount int
 }
 
 type shard struct {
@@ -74,7 +80,10 @@ func New(opts Options) *Store {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	s := &Store{opts: opts, seed: maphash.MakeSeed(), stop: make(chan struct{}), done: make(chan struct{})}
+	s := &Store{
+		opts: opts, seed: maphash.MakeSeed(), stop: make(chan struct{}), done: make(chan struct{}),
+		users: make(map[string]*userReg), phones: make(map[string]time.Time),
+	}
 	for i := range s.shards {
 		s.shards[i].m = make(map[string]*store.Record)
 	}
@@ -237,6 +246,7 @@ func (s *Store) Sweep(now time.Time) int {
 		}
 		sh.mu.Unlock()
 	}
+	s.sweepRegulation(now)
 	return n
 }
 

@@ -44,6 +44,7 @@ func NewRecord() *store.Record {
 		Operation:    "transfer",
 		Amount:       "10.00",
 		Payee:        "Z123",
+		ReturnTo:     "/pay?step=2",
 		Methods:      []string{"enum", "sms"},
 		Digest:       d[:],
 		Stash:        stash,
@@ -82,7 +83,7 @@ func Run(t *testing.T, f Factory) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got.ID != r.ID || got.Operation != "transfer" || got.Amount != "10.00" || got.Payee != "Z123" ||
+		if got.ID != r.ID || got.Operation != "transfer" || got.Amount != "10.00" || got.Payee != "Z123" || got.ReturnTo != "/pay?step=2" ||
 			!bytes.Equal(got.Stash, r.Stash) || !bytes.Equal(got.Digest, r.Digest) || got.AttemptsLeft != 3 ||
 			got.MaxAttempts != 3 || !got.Expires.Equal(r.Expires) || len(got.Methods) != 2 || got.Method != "" {
 			t.Fatalf("Get returned %+v", got)
@@ -331,6 +332,151 @@ func Run(t *testing.T, f Factory) {
 		wg.Wait()
 		if wrongs.Load() != 2 || exhausted.Load() != 48 {
 			t.Fatalf("wrong %d, exhausted %d; want 2 and 48", wrongs.Load(), exhausted.Load())
+		}
+	})
+
+	t.Run("consecutive failures lock the user for a while", func(t *testing.T) {
+		s := f(t)
+		user := fmt.Sprintf("lock-%d", idSeq.Add(1))
+		for i := 1; i <= 4; i++ {
+			if until, err := s.Failure(ctx, user, 5, 30*time.Minute, t0); err != nil || !until.IsZero() {
+				t.Fatalf("failure %d = %v, %v; want no lock", i, until, err)
+			}
+		}
+		until, err := s.Failure(ctx, user, 5, 30*time.Minute, t0)
+		if err != nil || !until.Equal(t0.Add(30*time.Minute)) {
+			t.Fatalf("fifth failure = %v, %v; want locked until %v", until, err, t0.Add(30*time.Minute))
+		}
+		if got, _ := s.LockedUntil(ctx, user, t0.Add(29*time.Minute)); !got.Equal(until) {
+			t.Fatalf("LockedUntil during the lock = %v", got)
+		}
+		if got, _ := s.LockedUntil(ctx, user, t0.Add(30*time.Minute)); !got.IsZero() {
+			t.Fatalf("LockedUntil after the lock = %v, want none (auto-unlock)", got)
+		}
+		if got, _ := s.LockedUntil(ctx, "someone-else", t0); !got.IsZero() {
+			t.Fatalf("another user is locked: %v", got)
+		}
+	})
+
+	t.Run("a success ends the run of failures", func(t *testing.T) {
+		s := f(t)
+		user := fmt.Sprintf("succ-%d", idSeq.Add(1))
+		for range 4 {
+			s.Failure(ctx, user, 5, time.Minute, t0)
+		}
+		if err := s.Success(ctx, user); err != nil {
+			t.Fatal(err)
+		}
+		if until, _ := s.Failure(ctx, user, 5, time.Minute, t0); !until.IsZero() {
+			t.Fatalf("failure after a success locked: %v", until)
+		}
+	})
+
+	t.Run("unlock lifts a lock", func(t *testing.T) {
+		s := f(t)
+		user := fmt.Sprintf("unl-%d", idSeq.Add(1))
+		s.Failure(ctx, user, 1, time.Hour, t0)
+		if got, _ := s.LockedUntil(ctx, user, t0); got.IsZero() {
+			t.Fatal("not locked")
+		}
+		if err := s.Unlock(ctx, user); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := s.LockedUntil(ctx, user, t0); !got.IsZero() {
+			t.Fatalf("still locked until %v", got)
+		}
+	})
+
+	t.Run("concurrent failures lock exactly at the limit", func(t *testing.T) {
+		s := f(t)
+		user := fmt.Sprintf("conc-%d", idSeq.Add(1))
+		var unlocked atomic.Int32
+		var wg sync.WaitGroup
+		for range 50 {
+			wg.Go(func() {
+				until, err := s.Failure(ctx, user, 5, time.Hour, t0)
+				if err != nil {
+					t.Error(err)
+				}
+				if until.IsZero() {
+					unlocked.Add(1)
+				}
+			})
+		}
+		wg.Wait()
+		if unlocked.Load() != 4 {
+			t.Fatalf("%d failures returned no lock, want exactly 4", unlocked.Load())
+		}
+	})
+
+	t.Run("sms limits refuse and say until when", func(t *testing.T) {
+		s := f(t)
+		n := idSeq.Add(1)
+		u1, u2 := fmt.Sprintf("sms-a-%d", n), fmt.Sprintf("sms-b-%d", n)
+		p1, p2 := fmt.Sprintf("+7900%07d", n), fmt.Sprintf("+7901%07d", n)
+		l := store.SMSLimits{UserCooldown: time.Minute, PhoneCooldown: 30 * time.Second, UserHourly: 2}
+		limit := func(err error) string {
+			var le *store.LimitError
+			if errors.As(err, &le) {
+				return le.Limit
+			}
+			if err != nil {
+				return err.Error()
+			}
+			return ""
+		}
+		steps := []struct {
+			user, phone string
+			at          time.Duration
+			want        string
+		}{
+			{u1, p1, 0, ""},
+			{u1, p1, 10 * time.Second, store.LimitUserCooldown},
+			{u2, p1, 10 * time.Second, store.LimitPhoneCooldown},
+			{u2, p2, 10 * time.Second, ""},
+			{u1, p1, time.Minute, ""},
+			{u1, p1, 3 * time.Minute, store.LimitUserHourly},
+			{u1, p1, time.Hour, ""}, // the next clock hour
+		}
+		for i, st := range steps {
+			if got := limit(s.SpendSMS(ctx, st.user, st.phone, l, t0.Add(st.at))); got != st.want {
+				t.Fatalf("step %d: SpendSMS = %q, want %q", i, got, st.want)
+			}
+		}
+		if err := s.SpendSMS(ctx, u1, p1, l, t0.Add(time.Hour+2*time.Minute)); err != nil {
+			t.Fatalf("second SMS of the hour: %v", err)
+		}
+		var le *store.LimitError
+		err := s.SpendSMS(ctx, u1, p1, l, t0.Add(time.Hour+4*time.Minute))
+		if !errors.As(err, &le) || le.Limit != store.LimitUserHourly || !le.Until.Equal(t0.Add(2*time.Hour)) {
+			t.Fatalf("hourly limit error = %v, want %s until %v", err, store.LimitUserHourly, t0.Add(2*time.Hour))
+		}
+	})
+
+	t.Run("the daily budget holds under concurrency", func(t *testing.T) {
+		s := f(t)
+		n := idSeq.Add(1)
+		day := t0.AddDate(0, 0, int(n)) // a day no other subtest touched
+		l := store.SMSLimits{DailyBudget: 10}
+		var sent, refused atomic.Int32
+		var wg sync.WaitGroup
+		for i := range 40 {
+			wg.Go(func() {
+				err := s.SpendSMS(ctx, fmt.Sprintf("bud-%d-%d", n, i), fmt.Sprintf("+7902%03d%04d", n%1000, i), l, day)
+				var le *store.LimitError
+				switch {
+				case err == nil:
+					sent.Add(1)
+				case errors.As(err, &le) && le.Limit == store.LimitDailyBudget:
+					refused.Add(1)
+				default:
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+		if sent.Load() != 10 || refused.Load() != 30 {
+			t.Fatalf("sent %d, refused %d; want 10 and 30", sent.Load(), refused.Load())
 		}
 	})
 }
