@@ -1,0 +1,413 @@
+package policy
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Limits checked by Compile.
+const (
+	MaxOperationLen      = 64
+	MaxMethodLen         = 32
+	MaxPathsPerRule      = 64
+	MaxConditionsPerRule = 16
+	MinTTL               = 30 * time.Second
+	MaxTTL               = 24 * time.Hour
+	MaxMaxAttempts       = 20
+)
+
+// Confirmation methods a rule may allow.
+const (
+	MethodEnum  = "enum"
+	MethodSMS   = "sms"
+	MethodEmail = "email"
+)
+
+// Rule is one operator rule, as written in config (Caddyfile:
+// `protect transfer POST /transfer /api/transfers*`).
+type Rule struct {
+	// Operation names what the request does: "transfer", "withdrawal",
+	// "new_correspondent" or any operator name of 1-64 characters of
+	// [a-z0-9_].
+	Operation string
+	// HTTPMethods lists the request methods the rule applies to, e.g.
+	// ["POST"]; empty means any method. Each must be an RFC 9110 token;
+	// Compile upper-cases them. Matching is case-insensitive, and GET also
+	// covers HEAD.
+	HTTPMethods []string
+	// Paths lists the path patterns the rule applies to (at least one). See
+	// Policy.Match for their syntax and semantics.
+	Paths []string
+	// Confirm lists the allowed confirmation methods in order of
+	// preference ("enum", "sms", "email"; Compile lower-cases them); empty
+	// means the caller's default.
+	Confirm []string
+	// TTL is how long a challenge lives; 0 means the caller's default,
+	// otherwise it must be between 30s and 24h.
+	TTL time.Duration
+	// MaxAttempts is the wrong-answer budget of a challenge; 0 means the
+	// caller's default, otherwise it must be between 1 and 20.
+	MaxAttempts int
+	// When lists conditions on the body that must all hold for the request
+	// to be protected; empty means always protected. Conditions that cannot
+	// be decided fail closed (see Compiled.EvaluateRequest).
+	When []Condition
+	// AmountField is the dotted body field shown as the amount, e.g.
+	// "amount"; empty shows none.
+	AmountField string
+	// PayeeField is the dotted body field shown as the payee, e.g. "to" or
+	// "payee.wallet"; empty shows none.
+	PayeeField string
+}
+
+// RuleError is the error Compile returns for an invalid rule. The Caddy
+// layer may use Index to add the file and line of the rule.
+type RuleError struct {
+	Index     int    // position of the rule in the slice given to Compile, from 0
+	Operation string // the rule's Operation as written
+	Err       error  // what is wrong
+}
+
+// Error formats the error as `rule 2 (transfer): path "x" must start with "/" or "*"`.
+func (e *RuleError) Error() string {
+	op := e.Operation
+	if validOperation(op) != nil {
+		op = fmt.Sprintf("%q", op)
+	}
+	return fmt.Sprintf("rule %d (%s): %v", e.Index, op, e.Err)
+}
+
+// Unwrap returns the underlying error.
+func (e *RuleError) Unwrap() error { return e.Err }
+
+// Policy is a compiled, immutable list of rules. It is safe for concurrent
+// use. The zero value and nil match nothing.
+type Policy struct {
+	rules []*Compiled
+}
+
+// Compiled is one validated rule, ready to match and evaluate. It is
+// immutable and safe for concurrent use.
+type Compiled struct {
+	// Rule is the rule as normalised by Compile (methods upper-cased,
+	// confirmation methods lower-cased). It is a copy: changing it changes
+	// nothing in the compiled policy.
+	Rule Rule
+	// Index is the rule's position in the slice given to Compile.
+	Index int
+
+	methods  []string // upper-cased; GET implies HEAD
+	mbits    uint16   // methods that are in knownMethods
+	patterns []pattern
+	conds    []compiledCond
+}
+
+// Compile validates rules and compiles them into a Policy. Rules keep their
+// order: the first rule that matches a request wins. An error is a
+// *RuleError naming the first invalid rule and what is wrong with it.
+// Compiling no rules gives a Policy that matches nothing.
+func Compile(rules []Rule) (*Policy, error) {
+	p := &Policy{rules: make([]*Compiled, 0, len(rules))}
+	for i, r := range rules {
+		c, err := compileRule(r)
+		if err != nil {
+			return nil, &RuleError{Index: i, Operation: r.Operation, Err: err}
+		}
+		c.Index = i
+		p.rules = append(p.rules, c)
+	}
+	return p, nil
+}
+
+func validOperation(op string) error {
+	if op == "" || len(op) > MaxOperationLen {
+		return fmt.Errorf("operation name %q must be 1-%d characters of [a-z0-9_]", op, MaxOperationLen)
+	}
+	for i := 0; i < len(op); i++ {
+		if c := op[i]; !('a' <= c && c <= 'z' || isDigit(c) || c == '_') {
+			return fmt.Errorf("operation name %q must be 1-%d characters of [a-z0-9_]", op, MaxOperationLen)
+		}
+	}
+	return nil
+}
+
+// isTokenByte reports whether c is a tchar of RFC 9110 section 5.6.2.
+func isTokenByte(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || isDigit(c) ||
+		strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
+}
+
+func compileRule(r Rule) (*Compiled, error) {
+	if err := validOperation(r.Operation); err != nil {
+		return nil, err
+	}
+	c := &Compiled{}
+	norm := Rule{
+		Operation:   r.Operation,
+		TTL:         r.TTL,
+		MaxAttempts: r.MaxAttempts,
+		AmountField: r.AmountField,
+		PayeeField:  r.PayeeField,
+	}
+
+	// Methods.
+	hasGet, hasHead := false, false
+	for _, m := range r.HTTPMethods {
+		if m == "" || len(m) > MaxMethodLen {
+			return nil, fmt.Errorf("method %q must be 1-%d characters", m, MaxMethodLen)
+		}
+		for i := 0; i < len(m); i++ {
+			if !isTokenByte(m[i]) {
+				return nil, fmt.Errorf("method %q is not a valid HTTP method token", m)
+			}
+		}
+		m = strings.ToUpper(m)
+		for _, have := range norm.HTTPMethods {
+			if have == m {
+				return nil, fmt.Errorf("duplicate method %q", m)
+			}
+		}
+		norm.HTTPMethods = append(norm.HTTPMethods, m)
+		hasGet = hasGet || m == "GET"
+		hasHead = hasHead || m == "HEAD"
+	}
+	c.methods = append([]string(nil), norm.HTTPMethods...)
+	if hasGet && !hasHead {
+		c.methods = append(c.methods, "HEAD")
+	}
+	for _, m := range c.methods {
+		c.mbits |= methodBit(m)
+	}
+
+	// Paths.
+	if len(r.Paths) == 0 {
+		return nil, errors.New("no paths")
+	}
+	if len(r.Paths) > MaxPathsPerRule {
+		return nil, fmt.Errorf("more than %d paths", MaxPathsPerRule)
+	}
+	for i, raw := range r.Paths {
+		for _, prev := range r.Paths[:i] {
+			if prev == raw {
+				return nil, fmt.Errorf("duplicate path %q", raw)
+			}
+		}
+		pat, err := compilePattern(raw)
+		if err != nil {
+			return nil, err
+		}
+		c.patterns = append(c.patterns, pat)
+	}
+	norm.Paths = append([]string(nil), r.Paths...)
+
+	// Confirmation methods.
+	for _, m := range r.Confirm {
+		lm := strings.ToLower(m)
+		switch lm {
+		case MethodEnum, MethodSMS, MethodEmail:
+		default:
+			return nil, fmt.Errorf("confirmation method %q is not one of enum, sms, email", m)
+		}
+		for _, have := range norm.Confirm {
+			if have == lm {
+				return nil, fmt.Errorf("duplicate confirmation method %q", lm)
+			}
+		}
+		norm.Confirm = append(norm.Confirm, lm)
+	}
+
+	// Challenge settings.
+	if r.TTL != 0 && (r.TTL < MinTTL || r.TTL > MaxTTL) {
+		return nil, fmt.Errorf("ttl %v must be 0 (inherit) or between %v and %v", r.TTL, MinTTL, MaxTTL)
+	}
+	if r.MaxAttempts != 0 && (r.MaxAttempts < 1 || r.MaxAttempts > MaxMaxAttempts) {
+		return nil, fmt.Errorf("max_attempts %d must be 0 (inherit) or between 1 and %d", r.MaxAttempts, MaxMaxAttempts)
+	}
+
+	// Body fields.
+	if len(r.When) > MaxConditionsPerRule {
+		return nil, fmt.Errorf("more than %d conditions", MaxConditionsPerRule)
+	}
+	for i, cond := range r.When {
+		cc, err := compileCondition(cond)
+		if err != nil {
+			return nil, fmt.Errorf("condition %d (%s %s %q): %w", i, cond.Field, cond.Op, cond.Value, err)
+		}
+		c.conds = append(c.conds, cc)
+	}
+	norm.When = append([]Condition(nil), r.When...)
+	if r.AmountField != "" {
+		if err := validateField(r.AmountField); err != nil {
+			return nil, fmt.Errorf("amount field: %w", err)
+		}
+	}
+	if r.PayeeField != "" {
+		if err := validateField(r.PayeeField); err != nil {
+			return nil, fmt.Errorf("payee field: %w", err)
+		}
+	}
+	c.Rule = norm
+	return c, nil
+}
+
+// Rules returns the compiled rules in order. The slice is a copy; the
+// rules themselves are shared and must not be modified.
+func (p *Policy) Rules() []*Compiled {
+	if p == nil {
+		return nil
+	}
+	return append([]*Compiled(nil), p.rules...)
+}
+
+// Match returns the first rule (in the order given to Compile) that applies
+// to a request with this method and path, or nil if none does. path must be
+// the URL's decoded path (r.URL.Path in net/http).
+//
+// # Methods
+//
+// A rule with no methods applies to every method. Otherwise the request's
+// method must equal one of the rule's methods ignoring case ("post" is
+// POST: some frameworks upper-case the method), and a rule listing GET also
+// applies to HEAD (most frameworks run the GET handler for HEAD).
+//
+// # Paths
+//
+// The path is compared in canonical form: ASCII and Unicode letters folded
+// to lower case (so "/TRANSFER" and "/tranſfer" are "/transfer"), rooted,
+// with "//", "/./" and "/../" resolved, and without a trailing slash
+// ("/transfer/", "//transfer" and "/x/../transfer" are "/transfer").
+// Patterns are folded the same way. A trailing slash is insignificant on
+// both sides: a pattern matches a path if it matches the path with or
+// without one (so "/api/transfers/*" also covers "/api/transfers").
+//
+// Because upstreams differ, a path may have several readings, and a rule
+// applies if any reading matches: the plain one above, and every
+// combination of one more round of percent-decoding, truncation at NUL,
+// "\" as a separator, removal of ";" path parameters from each segment
+// ("/transfer;jsessionid=x" and "/x/..;/transfer" are "/transfer"), and
+// removal of Windows trailing dots and spaces ("/transfer." is
+// "/transfer"). Each of these readings is also read as routing frameworks
+// do: without the extension of the last segment ("/transfer.json" is
+// "/transfer", as in Rails formats and Spring suffix patterns), and without
+// a PHP front controller segment ("/index.php/transfer" is "/transfer").
+//
+// # Patterns
+//
+// Patterns follow Caddy's path matcher, with the differences noted:
+//
+//   - "/transfer": exact match.
+//   - "/api/transfers*": prefix match ("*" at the end matches anything,
+//     including "/").
+//   - "*.json": suffix match ("*" at the start matches anything).
+//   - "*/pay/*": substring match.
+//   - "/u/*/pay", "/a/*/b*", "/v?/x", "/[ab]/x": globs as in path.Match: a
+//     "*" inside the pattern matches within one segment, "?" one rune other
+//     than "/", "[...]" a character class, "\" escapes. Unlike Caddy, a "*"
+//     at either end of a glob matches across "/" (so "/a/*/b*" covers
+//     "/a/x/b/c"), and "**" anywhere matches across "/".
+//   - "*": every path.
+//
+// Patterns must start with "/" or "*", be at most MaxPatternLen bytes, and
+// may not contain "%" (compare decoded paths), ";", "{" or "}", or an
+// empty, "." or ".." segment (which no cleaned path has).
+//
+// # Cost
+//
+// A path already in canonical form (the common case: lower-case ASCII,
+// clean, without '%', ';', '\' or NUL, no segment ending in '.' or ' ', and
+// no "*.php" segment other than the first) is matched without allocating.
+// Other paths allocate their readings; a hostile path costs time linear in
+// its length (at most 48 readings, each read up to 4 ways).
+func (p *Policy) Match(method, path string) *Compiled {
+	if p == nil || len(p.rules) == 0 {
+		return nil
+	}
+	mbit := methodBit(method)
+	var buf [4]string
+	var readings []string
+	if canonical, plain := scanPath(path); canonical {
+		if plain {
+			// The common case: the path is its only reading.
+			for _, c := range p.rules {
+				if c.methodMatchesBit(method, mbit) && c.pathMatches(path) {
+					return c
+				}
+			}
+			return nil
+		}
+		readings = frameworkReadings(buf[:0], path)
+	} else {
+		for _, q := range pathReadings(path) {
+			readings = frameworkReadings(readings, q)
+		}
+	}
+	for _, c := range p.rules {
+		if !c.methodMatchesBit(method, mbit) {
+			continue
+		}
+		for _, q := range readings {
+			if c.pathMatches(q) {
+				return c
+			}
+		}
+	}
+	return nil
+}
+
+// knownMethods are matched by bit, so that the common case costs one
+// comparison per rule.
+var knownMethods = [...]string{"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE"}
+
+// methodBit returns the bit of a known method (compared ignoring case), or 0.
+func methodBit(m string) uint16 {
+	for i, k := range knownMethods {
+		if m == k {
+			return 1 << i
+		}
+	}
+	for i, k := range knownMethods {
+		if strings.EqualFold(m, k) {
+			return 1 << i
+		}
+	}
+	return 0
+}
+
+func (c *Compiled) methodMatches(method string) bool {
+	return c.methodMatchesBit(method, methodBit(method))
+}
+
+// methodMatchesBit is methodMatches with methodBit(method) precomputed.
+func (c *Compiled) methodMatchesBit(method string, bit uint16) bool {
+	if len(c.methods) == 0 {
+		return true
+	}
+	if bit != 0 {
+		return c.mbits&bit != 0
+	}
+	for _, m := range c.methods {
+		if strings.EqualFold(method, m) {
+			return true
+		}
+	}
+	return false
+}
+
+// pathMatches reports whether the canonical path q matches any pattern.
+func (c *Compiled) pathMatches(q string) bool {
+	for i := range c.patterns {
+		if c.patterns[i].match(q) {
+			return true
+		}
+	}
+	return false
+}
+
+// NeedsBody reports whether Evaluate needs the request body: the rule has
+// conditions or shows an amount or payee. If it is false, the caller may
+// call Evaluate with a nil body.
+func (c *Compiled) NeedsBody() bool {
+	return len(c.conds) > 0 || c.Rule.AmountField != "" || c.Rule.PayeeField != ""
+}
