@@ -211,9 +211,26 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 	rule := h.policy.Match(r.Method, r.URL.Path)
 	if rule == nil {
-		return next.ServeHTTP(w, r)
+		if m := methodOverride(r.Header); m != "" {
+			rule = h.policy.Match(m, r.URL.Path)
+		}
+		if rule == nil {
+			return next.ServeHTTP(w, r)
+		}
 	}
 	return h.protect(w, r, next, rule)
+}
+
+// methodOverride returns the method a method-override header asks for,
+// if the request has one: many frameworks honour these headers, so a GET
+// carrying "X-HTTP-Method-Override: POST" must be judged as a POST.
+func methodOverride(h http.Header) string {
+	for _, k := range [...]string{"X-Http-Method-Override", "X-Http-Method", "X-Method-Override"} {
+		if v := h[k]; len(v) > 0 {
+			return v[0]
+		}
+	}
+	return ""
 }
 
 // subject resolves the user and session binding of a request.

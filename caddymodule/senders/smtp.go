@@ -188,6 +188,10 @@ func (s *SMTP) Validate() error {
 		if !isLoopbackHost(s.host) {
 			return fmt.Errorf("smtp: tls none is only allowed for a loopback server, not %q", s.host)
 		}
+		// net/smtp sends PLAIN credentials in clear only to these names.
+		if s.Username != "" && s.host != "localhost" && s.host != "127.0.0.1" && s.host != "::1" {
+			return fmt.Errorf("smtp: with tls none, credentials are only sent to localhost, 127.0.0.1 or ::1, not %q", s.host)
+		}
 	default:
 		return fmt.Errorf("smtp: unknown tls mode %q (want starttls, implicit or none)", s.TLS)
 	}
@@ -244,7 +248,10 @@ func (s *SMTP) compose(to *mail.Address, text string, now time.Time) ([]byte, er
 	}
 	header("From", s.from.String())
 	header("To", to.String())
-	header("Subject", mime.QEncoding.Encode("utf-8", s.Subject))
+	// Encoded words are at most 75 characters; fold between them so the
+	// line stays short (unfolding restores the single space).
+	subject := mime.QEncoding.Encode("utf-8", s.Subject)
+	header("Subject", strings.ReplaceAll(subject, "?= =?", "?=\r\n =?"))
 	header("Date", now.Format(time.RFC1123Z))
 	header("Message-ID", id)
 	header("MIME-Version", "1.0")

@@ -301,7 +301,11 @@ func TestWebhookTimeout(t *testing.T) {
 
 func TestWebhookContextCancel(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		<-r.Context().Done()
+		_, _ = io.ReadAll(r.Body) // lets the server notice the client hanging up
+		select {
+		case <-time.After(5 * time.Second):
+		case <-r.Context().Done():
+		}
 	}))
 	defer srv.Close()
 
