@@ -1,0 +1,235 @@
+package demo
+
+import (
+	"fmt"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+
+	"github.com/enumgate/enumgate/challenge"
+)
+
+func init() {
+	caddy.RegisterModule(App{})
+}
+
+// Defaults and limits.
+const (
+	// DefaultMaxAge is how old an Enumgate-Confirmed header may be before
+	// the app stops reporting it as a confirmation.
+	DefaultMaxAge = 2 * time.Minute
+
+	// SecretEnv is the environment variable the secret is read from when
+	// the config does not give one.
+	SecretEnv = "ENUMGATE_SECRET"
+
+	// UserHeader is the request header that names the logged-in user; the
+	// gateway sets it from its authentication.
+	UserHeader = "X-Demo-User"
+
+	// LoginURL is where the demo's users log in: the gateway.
+	LoginURL = "http://localhost:8080"
+
+	// PhoneURL is where the demo phone is shown: the app itself, directly,
+	// not through the gateway.
+	PhoneURL = "http://localhost:9080/phone"
+
+	maxUserLen = 256
+)
+
+// App is the demo payment app, a terminal HTTP handler: it serves every
+// request that reaches it (404 for paths it does not know) and never
+// calls the next handler.
+type App struct {
+	// Secret is the enumgate gateway's secret. The app derives from it the
+	// key that verifies Enumgate-Confirmed headers. Placeholders such as
+	// {env.ENUMGATE_SECRET} are expanded at provisioning; prefer one to a
+	// literal secret, which the admin API would show. Default: the value
+	// of the ENUMGATE_SECRET environment variable; if that is empty too,
+	// provisioning fails.
+	Secret string `json:"secret,omitempty"`
+
+	// MaxAge is how old an Enumgate-Confirmed header may be and still be
+	// reported as a confirmation; challenge ids seen are remembered for
+	// this long to refuse replays. Default: 2m.
+	MaxAge caddy.Duration `json:"max_age,omitempty"`
+
+	key    []byte
+	state  *state
+	logger *zap.Logger
+	now    func() time.Time
+}
+
+// CaddyModule returns the Caddy module information.
+func (App) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "http.handlers.enumgate_demo",
+		New: func() caddy.Module { return new(App) },
+	}
+}
+
+// Provision expands the secret, derives the confirmation key, applies
+// defaults and attaches the shared in-memory state.
+func (a *App) Provision(ctx caddy.Context) error {
+	a.logger = ctx.Logger()
+	secret := caddy.NewReplacer().ReplaceAll(a.Secret, "")
+	if secret == "" {
+		secret = os.Getenv(SecretEnv)
+	}
+	if secret == "" {
+		return fmt.Errorf("no secret: set secret (e.g. {env.%s}) or the %s environment variable to the gateway's secret", SecretEnv, SecretEnv)
+	}
+	a.key = challenge.ConfirmKey([]byte(secret))
+	if a.MaxAge == 0 {
+		a.MaxAge = caddy.Duration(DefaultMaxAge)
+	}
+	if a.now == nil {
+		a.now = time.Now
+	}
+	st, _, err := statePool.LoadOrNew(stateKey, func() (caddy.Destructor, error) {
+		return newState(), nil
+	})
+	if err != nil {
+		return fmt.Errorf("loading demo state: %w", err)
+	}
+	a.state = st.(*state)
+	return nil
+}
+
+// Validate checks the provisioned configuration.
+func (a *App) Validate() error {
+	if a.MaxAge <= 0 {
+		return fmt.Errorf("max_age must be positive, got %s", time.Duration(a.MaxAge))
+	}
+	return nil
+}
+
+// Cleanup releases the app's hold on the shared state.
+func (a *App) Cleanup() error {
+	if a.state == nil {
+		return nil
+	}
+	a.state = nil
+	_, err := statePool.Delete(stateKey)
+	return err
+}
+
+// ServeHTTP serves the demo app. It is terminal: next is never called.
+func (a *App) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Handler) error {
+	p := r.URL.Path
+	switch {
+	case p == "/":
+		return a.allow(w, r, a.home, http.MethodGet)
+	case p == "/transfer":
+		return a.allow(w, r, a.operate(kindTransfer), http.MethodPost)
+	case p == "/withdraw":
+		return a.allow(w, r, a.operate(kindWithdrawal), http.MethodPost)
+	case p == "/correspondents":
+		return a.allow(w, r, a.operate(kindCorrespondent), http.MethodPost)
+	case p == "/operations":
+		return a.allow(w, r, a.operations, http.MethodGet)
+	case strings.HasPrefix(p, "/receipt/"):
+		return a.allow(w, r, a.receipt, http.MethodGet)
+	case p == "/static/demo.css":
+		return a.allow(w, r, serveCSS, http.MethodGet)
+	case p == "/phone":
+		return a.allow(w, r, a.phonePage, http.MethodGet)
+	case p == "/phone/inbox":
+		return a.allow(w, r, a.inbox, http.MethodPost)
+	case p == "/phone/messages":
+		return a.allow(w, r, a.messages, http.MethodGet)
+	}
+	return a.fail(w, r, http.StatusNotFound, "not_found", "There is no such page.")
+}
+
+type handlerFunc func(http.ResponseWriter, *http.Request) error
+
+// allow runs h if r's method is method (GET also admits HEAD), and
+// answers 405 otherwise.
+func (a *App) allow(w http.ResponseWriter, r *http.Request, h handlerFunc, method string) error {
+	if r.Method == method || (method == http.MethodGet && r.Method == http.MethodHead) {
+		return h(w, r)
+	}
+	allowed := method
+	if method == http.MethodGet {
+		allowed = "GET, HEAD"
+	}
+	w.Header().Set("Allow", allowed)
+	return a.fail(w, r, http.StatusMethodNotAllowed, "method_not_allowed", "Use "+method+" here.")
+}
+
+// user returns the logged-in user from X-Demo-User, or "" if there is
+// none or it is not a plausible user id.
+func user(r *http.Request) string {
+	vs := r.Header.Values(UserHeader)
+	if len(vs) != 1 {
+		return ""
+	}
+	u := strings.TrimSpace(vs[0])
+	if len(u) > maxUserLen || !printable(u) {
+		return ""
+	}
+	return u
+}
+
+// requireUser returns the logged-in user, or answers 401 and returns "".
+func (a *App) requireUser(w http.ResponseWriter, r *http.Request) (string, error) {
+	if u := user(r); u != "" {
+		return u, nil
+	}
+	// Not Basic: the app does no authentication of its own, and a Basic
+	// challenge would make browsers prompt for a password it ignores.
+	w.Header().Set("WWW-Authenticate", `X-Demo-User realm="Demo Bank"`)
+	if respondJSON(r) {
+		return "", writeJSON(w, http.StatusUnauthorized, apiError{Error: "unauthorized", Message: "log in at " + LoginURL})
+	}
+	return "", a.render(w, http.StatusUnauthorized, "login", page{Title: "Please log in", Data: LoginURL})
+}
+
+// confirmedBy reports how the operation r carries was confirmed: the
+// method of a valid Enumgate-Confirmed header for user, or "". A header
+// counts once: its challenge id is remembered for max_age.
+func (a *App) confirmedBy(r *http.Request, user string) string {
+	vs := r.Header.Values(challenge.ConfirmedHeader)
+	if len(vs) == 0 {
+		return ""
+	}
+	if len(vs) > 1 {
+		a.logger.Debug("several Enumgate-Confirmed headers; ignoring them")
+		return ""
+	}
+	now := a.now()
+	maxAge := time.Duration(a.MaxAge)
+	c, err := challenge.VerifyConfirmed(a.key, vs[0], now, maxAge)
+	if err != nil {
+		a.logger.Debug("ignoring Enumgate-Confirmed header", zap.Error(err))
+		return ""
+	}
+	if c.User != user {
+		a.logger.Debug("ignoring Enumgate-Confirmed header for another user",
+			zap.String("user", user), zap.String("header_user", c.User))
+		return ""
+	}
+	if _, err := challenge.ParseMethod(string(c.Method)); err != nil || c.ChallengeID == "" {
+		a.logger.Debug("ignoring Enumgate-Confirmed header without method or challenge id")
+		return ""
+	}
+	if !a.state.markSeen(c.ChallengeID, now, c.Time, maxAge) {
+		a.logger.Debug("ignoring replayed Enumgate-Confirmed header", zap.String("challenge_id", c.ChallengeID))
+		return ""
+	}
+	return string(c.Method)
+}
+
+// Interface guards
+var (
+	_ caddy.Provisioner           = (*App)(nil)
+	_ caddy.Validator             = (*App)(nil)
+	_ caddy.CleanerUpper          = (*App)(nil)
+	_ caddyhttp.MiddlewareHandler = (*App)(nil)
+)
