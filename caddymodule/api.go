@@ -47,6 +47,7 @@ type (
 		Message      string `json:"message"`
 		AttemptsLeft *int   `json:"attempts_left,omitempty"`
 		ResendIn     *int   `json:"resend_in,omitempty"`
+		RetryIn      *int   `json:"retry_in,omitempty"`
 	}
 	methodRequest struct {
 		Method string `json:"method"`
@@ -84,14 +85,31 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, status int, code,
 	return writeJSON(w, status, apiError{Error: code, Message: msg})
 }
 
+// failRetry is fail with a retry_in for API clients.
+func (h *Handler) failRetry(w http.ResponseWriter, r *http.Request, status int, code, msg string, retryIn int) error {
+	if wantsHTML(r) {
+		return h.pages.renderError(w, r, status, code, msg, h.Prefix)
+	}
+	return writeJSON(w, status, apiError{Error: code, Message: msg, RetryIn: &retryIn})
+}
+
 // engineError maps an engine error to its status and error code. id, if
 // set, lets browser pages offer a way back to the challenge.
 func (h *Handler) engineError(w http.ResponseWriter, r *http.Request, err error, id string) error {
 	var (
 		we *challenge.WrongAnswerError
 		ce *challenge.CooldownError
+		le *challenge.LockedError
+		se *challenge.SMSLimitError
 	)
 	switch {
+	case errors.As(err, &le):
+		n := secondsUntil(le.Until)
+		w.Header().Set("Retry-After", strconv.Itoa(n))
+		return h.failRetry(w, r, http.StatusForbidden, "locked", "Your account is temporarily locked after too many failed confirmations. Try again later or contact support.", n)
+	case errors.As(err, &se):
+		n := int((se.Wait + 999_999_999) / 1_000_000_000)
+		return writeJSON(w, http.StatusTooManyRequests, apiError{Error: "sms_limit", Message: "No more SMS can be sent for now. Choose the E-num app or e-mail.", ResendIn: &n})
 	case errors.As(err, &we):
 		n := we.AttemptsLeft
 		return writeJSON(w, http.StatusUnprocessableEntity, apiError{Error: "wrong_answer", Message: "The answer is wrong.", AttemptsLeft: &n})

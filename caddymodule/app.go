@@ -79,8 +79,61 @@ type App struct {
 	// a time-based (T) suite's answer is accepted for. Default 1.
 	TimeWindow int `json:"time_window,omitempty"`
 
+	// LockoutAfter is how many consecutive failed confirmations (wrong
+	// answers, across challenges) lock a user. Default 5.
+	LockoutAfter int `json:"lockout_after,omitempty"`
+
+	// LockoutFor is how long a lock lasts before it lifts by itself.
+	// Default 30m.
+	LockoutFor caddy.Duration `json:"lockout_for,omitempty"`
+
+	// SMSLimits are the SMS cost controls; over a limit the customer is
+	// offered E-num or e-mail instead. Each field left zero takes its
+	// default; a negative value disables that limit.
+	SMSLimits *SMSLimits `json:"sms_limits,omitempty"`
+
 	engine *challenge.Engine
 	logger *zap.Logger
+}
+
+// SMSLimits configure the SMS cost controls, shared by every gateway on
+// the same store.
+type SMSLimits struct {
+	// UserCooldown is the least time between two SMS to one user, across
+	// challenges. Default 30s.
+	UserCooldown caddy.Duration `json:"user_cooldown,omitempty"`
+	// PhoneCooldown is the least time between two SMS to one phone number.
+	// Default 30s.
+	PhoneCooldown caddy.Duration `json:"phone_cooldown,omitempty"`
+	// UserHourly is the most SMS one user gets in a clock hour (UTC).
+	// Default 10.
+	UserHourly int `json:"user_hourly,omitempty"`
+	// DailyBudget is the most SMS the deployment sends in a UTC day.
+	// Default 10000.
+	DailyBudget int `json:"daily_budget,omitempty"`
+}
+
+// limits resolves defaults (zero) and disabled limits (negative).
+func (l *SMSLimits) limits() store.SMSLimits {
+	d := challenge.DefaultSMSLimits
+	if l == nil {
+		return d
+	}
+	pick := func(v, def int64) int64 {
+		switch {
+		case v < 0:
+			return 0
+		case v == 0:
+			return def
+		}
+		return v
+	}
+	return store.SMSLimits{
+		UserCooldown:  time.Duration(pick(int64(l.UserCooldown), int64(d.UserCooldown))),
+		PhoneCooldown: time.Duration(pick(int64(l.PhoneCooldown), int64(d.PhoneCooldown))),
+		UserHourly:    int(pick(int64(l.UserHourly), int64(d.UserHourly))),
+		DailyBudget:   int(pick(int64(l.DailyBudget), int64(d.DailyBudget))),
+	}
 }
 
 // StoreModule is implemented by modules in the `enumgate.stores` namespace.
@@ -134,8 +187,11 @@ func (a *App) Provision(ctx caddy.Context) error {
 		Store: st, Directory: dir, Secret: []byte(secret),
 		QuestionLength: a.QuestionLength, CodeLength: a.CodeLength,
 		ResendCooldown: time.Duration(a.ResendCooldown), TimeWindow: a.TimeWindow,
-		Events: a.logEvent,
+		LockoutAfter: a.LockoutAfter, LockoutFor: time.Duration(a.LockoutFor),
+		SMSLimits: a.SMSLimits.limits(),
+		Events:    a.logEvent,
 	}
+	cfg.NoSMSLimits = cfg.SMSLimits == (store.SMSLimits{})
 	if a.SMSRaw != nil {
 		mod, err := ctx.LoadModule(a, "SMSRaw")
 		if err != nil {

@@ -215,6 +215,13 @@ func sizeArg(d *caddyfile.Dispenser) (int64, error) {
 //		code_length <n>
 //		resend_cooldown <duration>
 //		time_window <steps>
+//		lockout <failures> <duration>
+//		sms_limits {
+//			user_cooldown <duration>|off
+//			phone_cooldown <duration>|off
+//			user_hourly <n>|off
+//			daily_budget <n>|off
+//		}
 //	}
 func parseApp(d *caddyfile.Dispenser, _ any) (any, error) {
 	var a App
@@ -262,6 +269,19 @@ func parseApp(d *caddyfile.Dispenser, _ any) (any, error) {
 				err = d.Errf("resend_cooldown %s is longer than an hour", time.Duration(v))
 			}
 			a.ResendCooldown = v
+		case "lockout":
+			args := d.RemainingArgs()
+			if len(args) != 2 {
+				return nil, d.Errf("lockout needs a number of failures and a duration: lockout 5 30m")
+			}
+			n, aerr := strconv.Atoi(args[0])
+			dur, derr := caddy.ParseDuration(args[1])
+			if aerr != nil || n < 1 || n > 100 || derr != nil || dur < time.Second {
+				return nil, d.Errf("lockout %s %s: want 1 to 100 failures and a duration of at least 1s", args[0], args[1])
+			}
+			a.LockoutAfter, a.LockoutFor = n, caddy.Duration(dur)
+		case "sms_limits":
+			a.SMSLimits, err = parseSMSLimits(d)
 		default:
 			return nil, d.Errf("unknown enumgate global option %q", d.Val())
 		}
@@ -270,6 +290,52 @@ func parseApp(d *caddyfile.Dispenser, _ any) (any, error) {
 		}
 	}
 	return httpcaddyfile.App{Name: "enumgate", Value: caddyconfig.JSON(a, &warnings)}, nil
+}
+
+func parseSMSLimits(d *caddyfile.Dispenser) (*SMSLimits, error) {
+	if d.NextArg() {
+		return nil, d.ArgErr()
+	}
+	l := &SMSLimits{}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		name := d.Val()
+		var v string
+		if !d.AllArgs(&v) {
+			return nil, d.ArgErr()
+		}
+		switch name {
+		case "user_cooldown", "phone_cooldown":
+			dur := caddy.Duration(-1)
+			if v != "off" {
+				p, err := caddy.ParseDuration(v)
+				if err != nil || p <= 0 {
+					return nil, d.Errf("%s: invalid duration %q (or off)", name, v)
+				}
+				dur = caddy.Duration(p)
+			}
+			if name == "user_cooldown" {
+				l.UserCooldown = dur
+			} else {
+				l.PhoneCooldown = dur
+			}
+		case "user_hourly", "daily_budget":
+			n := -1
+			if v != "off" {
+				var err error
+				if n, err = strconv.Atoi(v); err != nil || n < 1 {
+					return nil, d.Errf("%s: %q is not a positive whole number (or off)", name, v)
+				}
+			}
+			if name == "user_hourly" {
+				l.UserHourly = n
+			} else {
+				l.DailyBudget = n
+			}
+		default:
+			return nil, d.Errf("unknown sms_limits option %q", name)
+		}
+	}
+	return l, nil
 }
 
 // Interface guard.

@@ -541,3 +541,46 @@ func TestMethodOverrideHeadersCannotDodgeARule(t *testing.T) {
 		t.Fatalf("upstream saw %d requests", n)
 	}
 }
+
+func TestLockedUserGetsLockedNotWhichFactor(t *testing.T) {
+	g := startGateway(t, gatewayOptions{extraGlobal: "lockout 2 10m"})
+	c := g.client(t, "alice")
+	id := c.hold()
+	c.beginEnum(id)
+	path := "/.enumgate/api/challenges/" + id + "/answer"
+	if r := c.postJSON(path, map[string]string{"answer": "00000000"}); r.Status != 422 {
+		t.Fatalf("first wrong answer = %d %s", r.Status, r.Body)
+	}
+	r := c.postJSON(path, map[string]string{"answer": "00000001"})
+	m := r.json(t)
+	if r.Status != http.StatusForbidden || m["error"] != "locked" || m["retry_in"].(float64) < 590 || r.Header.Get("Retry-After") == "" {
+		t.Fatalf("second wrong answer = %d %s", r.Status, r.Body)
+	}
+	if strings.Contains(string(r.Body), "wrong") {
+		t.Fatalf("the lock message says which factor failed: %s", r.Body)
+	}
+	r = c.do("POST", "/transfer", "application/json", transferBody)
+	if r.Status != http.StatusForbidden || r.json(t)["error"] != "locked" {
+		t.Fatalf("new transfer while locked = %d %s", r.Status, r.Body)
+	}
+	if n := len(g.upstream.requests()); n != 0 {
+		t.Fatalf("upstream saw %d requests", n)
+	}
+}
+
+func TestSMSLimitOffersOtherMethods(t *testing.T) {
+	g := startGateway(t, gatewayOptions{extraGlobal: "sms_limits {\n\t\t\tuser_hourly 1\n\t\t}"})
+	c := g.client(t, "alice")
+	id := c.hold()
+	if r := c.postJSON("/.enumgate/api/challenges/"+id+"/method", map[string]string{"method": "sms"}); r.Status != 200 {
+		t.Fatalf("first sms = %d %s", r.Status, r.Body)
+	}
+	id = c.hold()
+	r := c.postJSON("/.enumgate/api/challenges/"+id+"/method", map[string]string{"method": "sms"})
+	if r.Status != http.StatusTooManyRequests || r.json(t)["error"] != "sms_limit" {
+		t.Fatalf("second sms = %d %s", r.Status, r.Body)
+	}
+	if q := c.beginEnum(id); q == "" {
+		t.Fatal("no E-num question after the SMS limit")
+	}
+}

@@ -179,8 +179,12 @@ func (h *Handler) servePage(w http.ResponseWriter, r *http.Request, next caddyht
 		var (
 			we *challenge.WrongAnswerError
 			ce *challenge.CooldownError
+			se *challenge.SMSLimitError
 		)
 		switch {
+		case errors.As(err, &se):
+			status, d.ErrorCode = http.StatusTooManyRequests, "sms_limit"
+			d.Error = "No more SMS can be sent for now. Choose the E-num app or e-mail instead."
 		case errors.As(err, &we):
 			status, d.ErrorCode = http.StatusUnprocessableEntity, "wrong_answer"
 			d.Error = "The answer is wrong. Check the digits and try again."
