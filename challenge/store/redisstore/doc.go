@@ -1,0 +1,99 @@
+// Package redisstore is the Redis implementation of store.Store: challenge
+// state and regulation (lockouts, SMS cost controls) shared by any number
+// of gateways through one Redis deployment — a standalone server, a
+// Sentinel-managed master, or a Cluster.
+//
+// # Atomicity
+//
+// Every state change is one Lua script (redis.NewScript, run with EVALSHA
+// and an EVAL fallback). Redis runs a script to completion before it runs
+// anything else, so "check ownership, expiry and budget, compare, consume"
+// is a single step for every client of the server: N concurrent correct
+// answers, sent through any number of gateways, confirm exactly once.
+// Every key a script touches is passed in KEYS[], and all the keys of one
+// script share a hash tag, so no script ever crosses Cluster slots.
+//
+// Scripts never read the Redis clock. Callers pass now (milliseconds since
+// the epoch) and scripts judge expiry, cooldowns and locks by it, so every
+// gateway follows one rule and tests can inject a clock. Key TTLs are set
+// relative to the same clock (PEXPIRE of Expires−Created for a challenge),
+// so Redis drops what no rule can still need.
+//
+// # Key layout
+//
+// With the default prefix "enumgate:":
+//
+//	enumgate:{<id>}:c              hash: one challenge (TTL = its lifetime)
+//	enumgate:{u:<user>}:lock       hash: fails, until (consecutive failures, lock end)
+//	enumgate:{sms}:u:<user>        string: when the user was last sent an SMS (ms)
+//	enumgate:{sms}:p:<phone>       string: when the phone was last sent an SMS (ms)
+//	enumgate:{sms}:h:<YYYYMMDDHH>:<user>  counter: the user's SMS in that UTC hour
+//	enumgate:{sms}:d:<YYYYMMDD>    counter: the deployment's SMS in that UTC day
+//
+// A challenge hash holds the fields the scripts work with — user, sess
+// (the session binding, binary), left (attempts left), exp (expiry, ms),
+// method, question, sent_to, expected (the concatenated MACs of the
+// acceptable answers), mac_len, resend:<method> (ms) — plus stash (the
+// stashed request, raw bytes) and blob (JSON of the fields no script reads:
+// operation, amount, payee, return path, methods, digest, times, budget).
+// When the budget is spent the stash and the expected MACs are deleted and
+// the rest stays as a tombstone: Get shows it with no attempts left,
+// Attempt answers Exhausted and Begin fails with store.ErrExhausted until
+// the key expires. A confirmed challenge's key is deleted by the same
+// script that matched the answer.
+//
+// Lockout hashes expire 24 hours after the last failure or the end of the
+// lock, whichever is later, so idle users vanish. SMS keys all share the
+// {sms} hash tag (one slot, so SpendSMS checks and counts every limit in
+// one script); each expires when no limit can still need it. SMS traffic
+// is small, so the single slot is not a hot spot.
+//
+// The prefix must not contain '{' or '}': the hash tag would then come
+// from the prefix and every key would land in one slot (still correct,
+// but no longer spread over a Cluster).
+//
+// # Failover and replication
+//
+// Redis replicates asynchronously. If a master fails after consuming a
+// challenge but before a replica received the consumption, the promoted
+// replica still holds the challenge as pending, and the same answer could
+// confirm it a second time. Options.WaitReplicas closes that window: after
+// a confirming script the store runs WAIT on the same connection (on a
+// Cluster, on the master that owns the challenge's slot) and returns
+// Confirmed only if enough replicas acknowledged the consumption within
+// Options.WaitTimeout. Otherwise Attempt returns an error instead of
+// Confirmed: it fails closed. The challenge has been consumed on the
+// master, so the user has to start the operation again — it is lost rather
+// than confirmed twice. (Should the master then fail over, a replica that
+// never saw the consumption may still hold the challenge as pending; one
+// confirmation there is still the first, because the lost one was never
+// reported as Confirmed.) Use WaitReplicas with Sentinel or Cluster
+// deployments that have replicas; a standalone server without
+// replicas and WaitReplicas > 0 can never confirm. With WaitReplicas = 0
+// (the default) a confirmation costs one round trip and relies on the
+// master surviving, or on replication having caught up before a failover.
+// WAIT is not consensus: a failover may still promote a replica that did
+// not acknowledge, so set WaitReplicas to the number of replicas of each
+// master (Sentinel and Cluster prefer the most up-to-date replica).
+// Only confirmations wait: budget decrements and lockout counts lost in
+// a failover give an attacker a few more guesses, never a second
+// confirmation.
+//
+// # Memory policy
+//
+// Challenges, lockouts and SMS counters are security state, so Redis must
+// never evict them: run the server with maxmemory-policy noeviction. With
+// any other policy a full server would silently drop live challenges (or
+// a lockout, or an SMS budget), and every key here has a TTL, so even the
+// volatile-* policies may evict them. With noeviction a full server
+// refuses writes: Create then fails with an error that wraps both
+// store.ErrFull and Redis' OOM reply, and the engine answers 503. Check
+// reports an evicting policy at start-up.
+//
+// # Errors
+//
+// Redis failures (connection refused, timeouts, READONLY, OOM) are
+// returned wrapped with context ("redis: …"); the engine turns them into
+// 503 answers and never forwards the stashed request. Errors never carry
+// MACs, sessions or stashed requests.
+package redisstore

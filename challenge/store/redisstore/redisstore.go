@@ -1,0 +1,462 @@
+package redisstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/enumgate/enumgate/challenge/store"
+)
+
+// Defaults for Options.
+const (
+	// DefaultPrefix starts every key the store writes.
+	DefaultPrefix = "enumgate:"
+	// DefaultWaitTimeout bounds WAIT when Options.WaitReplicas is set.
+	DefaultWaitTimeout = time.Second
+)
+
+// Options configure a Store. Zero fields take the defaults above.
+type Options struct {
+	// Prefix starts every key, so several deployments can share one
+	// Redis. It must not contain '{' or '}'. Default "enumgate:".
+	Prefix string
+	// WaitReplicas, if positive, is how many replicas must acknowledge a
+	// confirmation (WAIT) before Attempt reports it; fewer within
+	// WaitTimeout make Attempt fail closed with an error. Default 0 (no
+	// waiting). See the package documentation.
+	WaitReplicas int
+	// WaitTimeout bounds the WAIT. Default 1s.
+	WaitTimeout time.Duration
+}
+
+// Client is the part of a go-redis client the Store uses. Every
+// redis.UniversalClient — *redis.Client (standalone or Sentinel failover)
+// and *redis.ClusterClient — has it. Options.WaitReplicas additionally
+// needs a *redis.Client or a *redis.ClusterClient, to run WAIT on the
+// connection that made the write.
+type Client interface {
+	redis.Scripter
+	Ping(ctx context.Context) *redis.StatusCmd
+	ConfigGet(ctx context.Context, parameter string) *redis.MapStringStringCmd
+}
+
+// Store is the Redis challenge store. It is safe for concurrent use and
+// holds no state of its own beyond its options: gateways sharing a Redis
+// share everything.
+type Store struct {
+	client Client
+	opts   Options
+}
+
+// New returns a Store that keeps its state through client.
+func New(client Client, o Options) *Store {
+	if o.Prefix == "" {
+		o.Prefix = DefaultPrefix
+	}
+	if o.WaitReplicas > 0 && o.WaitTimeout <= 0 {
+		o.WaitTimeout = DefaultWaitTimeout
+	}
+	return &Store{client: client, opts: o}
+}
+
+// key returns the challenge key for id, hash-tagged by the id.
+func (s *Store) key(id string) string {
+	return s.opts.Prefix + "{" + id + "}:c"
+}
+
+// Ping checks that Redis answers (health checks).
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.client.Ping(ctx).Err(); err != nil {
+		return fmt.Errorf("redis: ping: %w", err)
+	}
+	return nil
+}
+
+// Check verifies, at start-up, that Redis will not evict the store's
+// keys: it returns an error when CONFIG GET maxmemory-policy names any
+// policy but noeviction — on a Cluster, on any node, replicas included —
+// and when Options.WaitReplicas cannot be honoured by the client. Where
+// CONFIG is disabled or renamed (common on managed Redis) the policy
+// cannot be read and Check returns nil: the operator must then make sure
+// of noeviction by other means. Behind Sentinel only the current master
+// is checked. Connection errors are returned.
+func (s *Store) Check(ctx context.Context) error {
+	if s.opts.WaitReplicas > 0 && !canWait(s.client) {
+		return errWaitClient(s.client)
+	}
+	if w, ok := s.client.(interface {
+		ForEachShard(ctx context.Context, fn func(ctx context.Context, c *redis.Client) error) error
+	}); ok {
+		return w.ForEachShard(ctx, func(ctx context.Context, c *redis.Client) error {
+			if err := checkPolicy(ctx, c); err != nil {
+				return fmt.Errorf("%w (node %s)", err, c.Options().Addr)
+			}
+			return nil
+		})
+	}
+	return checkPolicy(ctx, s.client)
+}
+
+func checkPolicy(ctx context.Context, c Client) error {
+	m, err := c.ConfigGet(ctx, "maxmemory-policy").Result()
+	if err != nil {
+		var re redis.Error
+		if errors.As(err, &re) && !redis.HasErrorPrefix(err, "LOADING") {
+			return nil // CONFIG refused (disabled, renamed, no permission)
+		}
+		return fmt.Errorf("redis: config get maxmemory-policy: %w", err)
+	}
+	if p, ok := m["maxmemory-policy"]; ok && p != "noeviction" {
+		return fmt.Errorf("redis: maxmemory-policy is %q; the challenge store needs noeviction (an evicting policy can drop live challenges and regulation state)", p)
+	}
+	return nil
+}
+
+// meta is the part of a Record no script reads, stored as JSON in the
+// challenge hash's blob field.
+type meta struct {
+	Operation   string    `json:"op"`
+	Amount      string    `json:"amount,omitempty"`
+	Payee       string    `json:"payee,omitempty"`
+	ReturnTo    string    `json:"return_to,omitempty"`
+	Methods     []string  `json:"methods"`
+	Digest      []byte    `json:"digest"`
+	Created     time.Time `json:"created"`
+	Expires     time.Time `json:"expires"`
+	MaxAttempts int       `json:"max_attempts"`
+}
+
+func ms(t time.Time) string { return strconv.FormatInt(t.UnixMilli(), 10) }
+
+// joinMACs concatenates MACs of one length; it returns the length too.
+func joinMACs(macs [][]byte) ([]byte, int, error) {
+	if len(macs) == 0 {
+		return nil, 0, nil
+	}
+	n := len(macs[0])
+	if n == 0 {
+		return nil, 0, errors.New("redisstore: an expected answer MAC is empty")
+	}
+	b := make([]byte, 0, n*len(macs))
+	for _, m := range macs {
+		if len(m) != n {
+			return nil, 0, errors.New("redisstore: expected answer MACs differ in length")
+		}
+		b = append(b, m...)
+	}
+	return b, n, nil
+}
+
+// Create implements store.Store. An id that is taken gives
+// store.ErrExists; a Redis that refuses writes because it is full gives
+// an error wrapping store.ErrFull.
+func (s *Store) Create(ctx context.Context, r *store.Record) error {
+	blob, err := json.Marshal(meta{
+		Operation: r.Operation, Amount: r.Amount, Payee: r.Payee, ReturnTo: r.ReturnTo,
+		Methods: r.Methods, Digest: r.Digest, Created: r.Created, Expires: r.Expires,
+		MaxAttempts: r.MaxAttempts,
+	})
+	if err != nil {
+		return fmt.Errorf("redisstore: encoding challenge: %w", err)
+	}
+	// The key lives as long as the challenge, measured on the caller's
+	// clock (Created), so neither clock skew between gateway and Redis nor
+	// an injected clock makes it vanish early.
+	from := r.Created
+	if from.IsZero() {
+		from = time.Now()
+	}
+	ttl := r.Expires.Sub(from).Milliseconds()
+	if ttl < 1 {
+		ttl = 1
+	}
+	args := []any{ttl,
+		"user", r.User, "sess", r.Session, "left", r.AttemptsLeft, "exp", ms(r.Expires),
+		"blob", blob, "stash", r.Stash,
+	}
+	if r.Method != "" || r.Question != "" || r.SentTo != "" || len(r.Expected) > 0 {
+		macs, n, err := joinMACs(r.Expected)
+		if err != nil {
+			return err
+		}
+		args = append(args, "method", r.Method, "question", r.Question, "sent_to", r.SentTo, "expected", macs, "mac_len", n)
+	}
+	for m, t := range r.ResendAt {
+		args = append(args, "resend:"+m, ms(t))
+	}
+	created, err := createScript.Run(ctx, s.client, []string{s.key(r.ID)}, args...).Int()
+	switch {
+	case err != nil && redis.HasErrorPrefix(err, "OOM"):
+		return fmt.Errorf("redis: create challenge: %w: %w", store.ErrFull, err)
+	case err != nil:
+		return fmt.Errorf("redis: create challenge: %w", err)
+	case created == 0:
+		return store.ErrExists
+	}
+	return nil
+}
+
+// run runs a challenge script and returns its status code and payload.
+func run(ctx context.Context, c redis.Scripter, sc *redis.Script, op, key string, args ...any) (int64, any, error) {
+	v, err := sc.Run(ctx, c, []string{key}, args...).Slice()
+	if err != nil {
+		return 0, nil, fmt.Errorf("redis: %s: %w", op, err)
+	}
+	if len(v) == 0 {
+		return 0, nil, fmt.Errorf("redis: %s: unexpected reply", op)
+	}
+	code, ok := v[0].(int64)
+	if !ok {
+		return 0, nil, fmt.Errorf("redis: %s: unexpected reply", op)
+	}
+	var payload any
+	if len(v) > 1 {
+		payload = v[1]
+	}
+	return code, payload, nil
+}
+
+// Get implements store.Store.
+func (s *Store) Get(ctx context.Context, id string, o store.Owner, now time.Time) (*store.Record, error) {
+	code, p, err := run(ctx, s.client, getScript, "get challenge", s.key(id), o.User, o.Session, now.UnixMilli())
+	if err != nil {
+		return nil, err
+	}
+	if code != codeOK {
+		return nil, store.ErrNotFound
+	}
+	return decode(id, p)
+}
+
+// Begin implements store.Store.
+func (s *Store) Begin(ctx context.Context, id string, o store.Owner, b store.Begin, now time.Time) (*store.Record, error) {
+	macs, n, err := joinMACs(b.Expected)
+	if err != nil {
+		return nil, err
+	}
+	resend := ""
+	if b.Cooldown > 0 {
+		resend = ms(now.Add(b.Cooldown))
+	}
+	code, p, err := run(ctx, s.client, beginScript, "begin method", s.key(id),
+		o.User, o.Session, now.UnixMilli(), b.Method, b.Question, b.SentTo, macs, n, resend)
+	if err != nil {
+		return nil, err
+	}
+	switch code {
+	case codeOK:
+		return decode(id, p)
+	case codeExhausted:
+		return nil, store.ErrExhausted
+	case codeCooldown:
+		until, err := msTime(p)
+		if err != nil {
+			return nil, fmt.Errorf("redis: begin method: %w", err)
+		}
+		return nil, &store.CooldownError{Until: until}
+	}
+	return nil, store.ErrNotFound
+}
+
+// Attempt implements store.Store. With Options.WaitReplicas set, a
+// confirmation is reported only once enough replicas acknowledged it;
+// otherwise Attempt returns an error and the challenge stays consumed
+// (fail closed: lost rather than confirmed twice).
+func (s *Store) Attempt(ctx context.Context, id string, o store.Owner, mac []byte, now time.Time) (store.Result, error) {
+	key := s.key(id)
+	var c redis.Scripter = s.client
+	var conn *redis.Conn
+	if s.opts.WaitReplicas > 0 {
+		// WAIT counts the replicas that have the writes of its own
+		// connection, so the script and the WAIT share one.
+		var err error
+		if conn, err = s.waitConn(ctx, key); err != nil {
+			return store.Result{}, err
+		}
+		defer conn.Close()
+		c = conn
+	}
+	code, p, err := run(ctx, c, attemptScript, "attempt", key, o.User, o.Session, now.UnixMilli(), mac)
+	if err != nil {
+		return store.Result{}, err
+	}
+	switch code {
+	case codeOK:
+		r, err := decode(id, p)
+		if err != nil {
+			return store.Result{}, err
+		}
+		if conn != nil {
+			if err := s.wait(ctx, conn); err != nil {
+				return store.Result{}, err
+			}
+		}
+		return store.Result{Outcome: store.Confirmed, AttemptsLeft: r.AttemptsLeft, Record: r}, nil
+	case codeWrong:
+		left, ok := p.(int64)
+		if !ok {
+			return store.Result{}, errors.New("redis: attempt: unexpected reply")
+		}
+		return store.Result{Outcome: store.Wrong, AttemptsLeft: int(left)}, nil
+	case codeExhausted:
+		return store.Result{Outcome: store.Exhausted}, nil
+	case codeNoMethod:
+		return store.Result{}, store.ErrNoMethod
+	}
+	return store.Result{}, store.ErrNotFound
+}
+
+// waitConn returns a dedicated connection to the master that owns key.
+func (s *Store) waitConn(ctx context.Context, key string) (*redis.Conn, error) {
+	switch c := s.client.(type) {
+	case masterForKeyer:
+		m, err := c.MasterForKey(ctx, key)
+		if err != nil {
+			return nil, fmt.Errorf("redis: finding the master for a challenge: %w", err)
+		}
+		return m.Conn(), nil
+	case conner:
+		return c.Conn(), nil
+	}
+	return nil, errWaitClient(s.client)
+}
+
+// The clients that can run WAIT on the connection of a write.
+type (
+	masterForKeyer interface {
+		MasterForKey(ctx context.Context, key string) (*redis.Client, error)
+	}
+	conner interface{ Conn() *redis.Conn }
+)
+
+func canWait(c Client) bool {
+	switch c.(type) {
+	case masterForKeyer, conner:
+		return true
+	}
+	return false
+}
+
+func errWaitClient(c Client) error {
+	return fmt.Errorf("redisstore: WaitReplicas needs a *redis.Client or *redis.ClusterClient, not %T", c)
+}
+
+// wait runs WAIT on conn and fails unless enough replicas acknowledged.
+func (s *Store) wait(ctx context.Context, conn *redis.Conn) error {
+	n, err := conn.Wait(ctx, s.opts.WaitReplicas, s.opts.WaitTimeout).Result()
+	if err != nil {
+		return fmt.Errorf("redis: wait for replicas after a confirmation (the challenge is consumed, not confirmed): %w", err)
+	}
+	if n < int64(s.opts.WaitReplicas) {
+		return fmt.Errorf("redis: confirmation reached %d of %d replicas within %v; refusing to confirm (the challenge is consumed, not confirmed)",
+			n, s.opts.WaitReplicas, s.opts.WaitTimeout)
+	}
+	return nil
+}
+
+// Delete implements store.Store.
+func (s *Store) Delete(ctx context.Context, id string, o store.Owner) error {
+	n, err := deleteScript.Run(ctx, s.client, []string{s.key(id)}, o.User, o.Session).Int()
+	if err != nil {
+		return fmt.Errorf("redis: delete challenge: %w", err)
+	}
+	if n == 0 {
+		return store.ErrNotFound
+	}
+	return nil
+}
+
+// msTime reads a script's millisecond time (integer or string reply).
+func msTime(v any) (time.Time, error) {
+	switch x := v.(type) {
+	case int64:
+		return time.UnixMilli(x).UTC(), nil
+	case string:
+		n, err := strconv.ParseInt(x, 10, 64)
+		if err != nil {
+			return time.Time{}, errors.New("malformed time")
+		}
+		return time.UnixMilli(n).UTC(), nil
+	}
+	return time.Time{}, errors.New("malformed time")
+}
+
+// decode turns a challenge hash (HGETALL pairs) into a Record.
+func decode(id string, v any) (*store.Record, error) {
+	kv, ok := v.([]any)
+	if !ok || len(kv)%2 != 0 {
+		return nil, errors.New("redis: malformed challenge")
+	}
+	r := &store.Record{ID: id}
+	var expected string
+	var macLen int
+	for i := 0; i < len(kv); i += 2 {
+		f, _ := kv[i].(string)
+		val, _ := kv[i+1].(string)
+		var err error
+		switch f {
+		case "user":
+			r.User = val
+		case "sess":
+			if val != "" {
+				r.Session = []byte(val)
+			}
+		case "left":
+			r.AttemptsLeft, err = strconv.Atoi(val)
+		case "method":
+			r.Method = val
+		case "question":
+			r.Question = val
+		case "sent_to":
+			r.SentTo = val
+		case "expected":
+			expected = val
+		case "mac_len":
+			macLen, err = strconv.Atoi(val)
+		case "stash":
+			if val != "" {
+				r.Stash = []byte(val)
+			}
+		case "blob":
+			var m meta
+			if err = json.Unmarshal([]byte(val), &m); err == nil {
+				r.Operation, r.Amount, r.Payee, r.ReturnTo = m.Operation, m.Amount, m.Payee, m.ReturnTo
+				r.Methods, r.Digest, r.Created, r.Expires, r.MaxAttempts = m.Methods, m.Digest, m.Created, m.Expires, m.MaxAttempts
+			}
+		default:
+			if m, ok := strings.CutPrefix(f, "resend:"); ok {
+				var t time.Time
+				if t, err = msTime(val); err == nil {
+					if r.ResendAt == nil {
+						r.ResendAt = make(map[string]time.Time, 1)
+					}
+					r.ResendAt[m] = t
+				}
+			}
+		}
+		if err != nil {
+			return nil, fmt.Errorf("redis: malformed challenge field %s", f)
+		}
+	}
+	if macLen > 0 && len(expected) > 0 {
+		if len(expected)%macLen != 0 {
+			return nil, errors.New("redis: malformed challenge field expected")
+		}
+		b := []byte(expected)
+		r.Expected = make([][]byte, 0, len(b)/macLen)
+		for i := 0; i < len(b); i += macLen {
+			r.Expected = append(r.Expected, b[i:i+macLen:i+macLen])
+		}
+	}
+	return r, nil
+}
+
+// Interface guard.
+var _ store.Store = (*Store)(nil)

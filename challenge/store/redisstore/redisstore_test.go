@@ -1,0 +1,671 @@
+package redisstore_test
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/enumgate/enumgate/challenge/store"
+	"github.com/enumgate/enumgate/challenge/store/redisstore"
+	"github.com/enumgate/enumgate/challenge/store/storetest"
+	"github.com/enumgate/enumgate/internal/redistest"
+)
+
+var (
+	ctx    = context.Background()
+	right  = mac("right")
+	wrong  = mac("wrong")
+	prefix atomic.Int64
+)
+
+func mac(s string) []byte { h := sha256.Sum256([]byte(s)); return h[:] }
+
+// newPrefix returns a key prefix no other test uses, so tests can share a
+// server and still start from an empty store.
+func newPrefix() string { return fmt.Sprintf("t%d:", prefix.Add(1)) }
+
+// newClient connects to url through NewClient and closes at cleanup.
+func newClient(t testing.TB, url string) redis.UniversalClient {
+	t.Helper()
+	c, err := redisstore.NewClient(redisstore.ClientConfig{URL: url})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func owner(r *store.Record) store.Owner { return store.Owner{User: r.User, Session: r.Session} }
+
+// pending creates a challenge and begins E-num on it with right as the
+// expected answer.
+func pending(t testing.TB, s store.Store) *store.Record {
+	t.Helper()
+	r := storetest.NewRecord()
+	if err := s.Create(ctx, r); err != nil {
+		t.Fatalf("Create: %v", err)
+	}
+	if _, err := s.Begin(ctx, r.ID, owner(r), store.Begin{Method: "enum", Question: "12345678", Expected: [][]byte{right}}, r.Created); err != nil {
+		t.Fatalf("Begin: %v", err)
+	}
+	return r
+}
+
+func TestConformanceStandalone(t *testing.T) {
+	client := newClient(t, redistest.Start(t, redistest.Options{}).URL)
+	storetest.Run(t, func(t *testing.T) store.Store {
+		return redisstore.New(client, redisstore.Options{Prefix: newPrefix()})
+	})
+}
+
+func TestConformanceCluster(t *testing.T) {
+	c := redistest.StartCluster(t)
+	client := redis.NewClusterClient(&redis.ClusterOptions{Addrs: c.Addrs})
+	t.Cleanup(func() { client.Close() })
+	storetest.Run(t, func(t *testing.T) store.Store {
+		return redisstore.New(client, redisstore.Options{Prefix: newPrefix()})
+	})
+
+	// The challenges of one run land on every master: the id tags do
+	// spread them.
+	t.Run("keys spread over the masters", func(t *testing.T) {
+		s := redisstore.New(client, redisstore.Options{Prefix: newPrefix()})
+		for range 30 {
+			pending(t, s)
+		}
+		var mu sync.Mutex
+		var masters int
+		err := client.ForEachMaster(ctx, func(ctx context.Context, m *redis.Client) error {
+			n, err := m.DBSize(ctx).Result()
+			mu.Lock()
+			defer mu.Unlock()
+			if n > 0 {
+				masters++
+			}
+			return err
+		})
+		if err != nil || masters != 3 {
+			t.Fatalf("challenges on %d masters (%v), want 3", masters, err)
+		}
+	})
+
+	t.Run("check and ping", func(t *testing.T) {
+		s := redisstore.New(client, redisstore.Options{WaitReplicas: 1})
+		if err := s.Check(ctx); err != nil {
+			t.Fatalf("Check: %v", err)
+		}
+		if err := s.Ping(ctx); err != nil {
+			t.Fatalf("Ping: %v", err)
+		}
+		// Every node is checked, not one picked at random.
+		node := redis.NewClient(&redis.Options{Addr: c.Addrs[1]})
+		defer node.Close()
+		for _, policy := range []string{"allkeys-lru", "noeviction"} {
+			if err := node.ConfigSet(ctx, "maxmemory-policy", policy).Err(); err != nil {
+				t.Fatal(err)
+			}
+			err := s.Check(ctx)
+			if policy == "noeviction" && err != nil || policy != "noeviction" && (err == nil || !strings.Contains(err.Error(), c.Addrs[1])) {
+				t.Fatalf("Check with %s on %s = %v", policy, c.Addrs[1], err)
+			}
+		}
+	})
+
+	// WaitReplicas finds the slot's master (MasterForKey) and, with no
+	// replica there, fails closed.
+	t.Run("wait replicas fails closed on a cluster without replicas", func(t *testing.T) {
+		s := redisstore.New(client, redisstore.Options{Prefix: newPrefix(), WaitReplicas: 1, WaitTimeout: 20 * time.Millisecond})
+		r := pending(t, s)
+		if res, err := s.Attempt(ctx, r.ID, owner(r), right, r.Created); err == nil {
+			t.Fatalf("Attempt = %+v, want an error", res)
+		}
+		if _, err := s.Attempt(ctx, r.ID, owner(r), right, r.Created); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("second Attempt = %v, want ErrNotFound (consumed)", err)
+		}
+	})
+}
+
+// Two gateways (two clients, two stores) on one Redis share every
+// challenge, and 100 concurrent right answers split across them confirm
+// exactly once.
+func TestTwoGatewaysConfirmOnce(t *testing.T) {
+	srv := redistest.Start(t, redistest.Options{})
+	p := newPrefix()
+	a := redisstore.New(newClient(t, srv.URL), redisstore.Options{Prefix: p})
+	b := redisstore.New(newClient(t, srv.URL), redisstore.Options{Prefix: p})
+
+	r := storetest.NewRecord()
+	if err := a.Create(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Begin(ctx, r.ID, owner(r), store.Begin{Method: "enum", Expected: [][]byte{right}}, r.Created); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := a.Get(ctx, r.ID, owner(r), r.Created); err != nil || got.Method != "enum" {
+		t.Fatalf("gateway A sees %+v, %v; want the method begun through B", got, err)
+	}
+	var confirmed, notFound atomic.Int32
+	var wg sync.WaitGroup
+	for i := range 100 {
+		s := a
+		if i%2 == 1 {
+			s = b
+		}
+		wg.Go(func() {
+			res, err := s.Attempt(ctx, r.ID, owner(r), right, r.Created)
+			switch {
+			case err == nil && res.Outcome == store.Confirmed:
+				confirmed.Add(1)
+			case errors.Is(err, store.ErrNotFound):
+				notFound.Add(1)
+			default:
+				t.Errorf("Attempt = %+v, %v", res, err)
+			}
+		})
+	}
+	wg.Wait()
+	if confirmed.Load() != 1 || notFound.Load() != 99 {
+		t.Fatalf("confirmed %d, not found %d; want 1 and 99", confirmed.Load(), notFound.Load())
+	}
+}
+
+// When Redis dies every operation fails (closed) within the timeouts;
+// after a restart with persistence the pending challenge confirms once and
+// the one consumed before the crash stays consumed.
+func TestRedisDownFailsClosedAndRestartKeepsState(t *testing.T) {
+	srv := redistest.Start(t, redistest.Options{Persist: true})
+	s := redisstore.New(newClient(t, srv.URL), redisstore.Options{Prefix: newPrefix()})
+
+	kept := pending(t, s)
+	used := pending(t, s)
+	if res, err := s.Attempt(ctx, used.ID, owner(used), right, used.Created); err != nil || res.Outcome != store.Confirmed {
+		t.Fatalf("Attempt = %+v, %v", res, err)
+	}
+
+	srv.Stop()
+	o, now := owner(kept), kept.Created
+	ops := map[string]func() error{
+		"Ping":   func() error { return s.Ping(ctx) },
+		"Create": func() error { return s.Create(ctx, storetest.NewRecord()) },
+		"Get":    func() error { _, err := s.Get(ctx, kept.ID, o, now); return err },
+		"Begin": func() error {
+			_, err := s.Begin(ctx, kept.ID, o, store.Begin{Method: "enum", Expected: [][]byte{right}}, now)
+			return err
+		},
+		"Attempt":     func() error { _, err := s.Attempt(ctx, kept.ID, o, right, now); return err },
+		"Delete":      func() error { return s.Delete(ctx, kept.ID, o) },
+		"Failure":     func() error { _, err := s.Failure(ctx, "alice", 5, time.Minute, now); return err },
+		"LockedUntil": func() error { _, err := s.LockedUntil(ctx, "alice", now); return err },
+		"SpendSMS":    func() error { return s.SpendSMS(ctx, "alice", "+79000000001", store.SMSLimits{}, now) },
+	}
+	var wg sync.WaitGroup
+	for name, op := range ops {
+		wg.Go(func() {
+			start := time.Now()
+			err := op()
+			took := time.Since(start)
+			if err == nil || errors.Is(err, store.ErrNotFound) || !strings.HasPrefix(err.Error(), "redis: ") {
+				t.Errorf("%s with Redis down = %v; want a wrapped Redis error", name, err)
+			}
+			if took > 3*time.Second {
+				t.Errorf("%s took %v with Redis down", name, took)
+			}
+		})
+	}
+	wg.Wait()
+
+	srv.Restart()
+	// go-redis holds back dials for up to a second after failing ones.
+	for deadline := time.Now().Add(10 * time.Second); s.Ping(ctx) != nil; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("no answer after the restart")
+		}
+	}
+	if _, err := s.Attempt(ctx, used.ID, owner(used), right, used.Created); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("challenge consumed before the crash: Attempt = %v, want ErrNotFound", err)
+	}
+	if res, err := s.Attempt(ctx, kept.ID, o, right, now); err != nil || res.Outcome != store.Confirmed {
+		t.Fatalf("pending challenge after restart: Attempt = %+v, %v; want Confirmed", res, err)
+	}
+	if _, err := s.Attempt(ctx, kept.ID, o, right, now); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("second Attempt after restart = %v, want ErrNotFound", err)
+	}
+}
+
+// Expiry is judged by the caller's now; the key's TTL follows the
+// challenge's lifetime on the caller's clock, whatever the real time.
+func TestExpiryByNowAndKeyTTL(t *testing.T) {
+	client := newClient(t, redistest.Start(t, redistest.Options{}).URL)
+	p := newPrefix()
+	s := redisstore.New(client, redisstore.Options{Prefix: p})
+	for name, shift := range map[string]time.Duration{"clock in the past": -365 * 24 * time.Hour, "clock in the future": 365 * 24 * time.Hour} {
+		t.Run(name, func(t *testing.T) {
+			r := storetest.NewRecord()
+			r.Created, r.Expires = r.Created.Add(shift), r.Expires.Add(shift)
+			if err := s.Create(ctx, r); err != nil {
+				t.Fatal(err)
+			}
+			key := p + "{" + r.ID + "}:c"
+			ttl, err := client.PTTL(ctx, key).Result()
+			if err != nil || ttl <= 4*time.Minute || ttl > 5*time.Minute {
+				t.Fatalf("PTTL = %v, %v; want the 5 minute lifetime", ttl, err)
+			}
+			if _, err := s.Get(ctx, r.ID, owner(r), r.Expires.Add(-time.Millisecond)); err != nil {
+				t.Fatalf("Get just before expiry: %v", err)
+			}
+			for _, at := range []time.Time{r.Expires, r.Expires.Add(time.Hour)} {
+				if _, err := s.Get(ctx, r.ID, owner(r), at); !errors.Is(err, store.ErrNotFound) {
+					t.Fatalf("Get at %v = %v, want ErrNotFound", at, err)
+				}
+				if _, err := s.Attempt(ctx, r.ID, owner(r), right, at); !errors.Is(err, store.ErrNotFound) {
+					t.Fatalf("Attempt at %v = %v, want ErrNotFound", at, err)
+				}
+			}
+			if n, _ := client.Exists(ctx, key).Result(); n != 1 {
+				t.Fatal("the key vanished before its TTL")
+			}
+		})
+	}
+}
+
+// keyRecorder records the keys of every command a client sends.
+type keyRecorder struct {
+	mu   sync.Mutex
+	keys []string
+}
+
+func (k *keyRecorder) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (k *keyRecorder) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		args := cmd.Args()
+		if name := cmd.Name(); (name == "evalsha" || name == "eval") && len(args) > 2 {
+			n, _ := args[2].(int)
+			k.mu.Lock()
+			for _, a := range args[3 : 3+n] {
+				k.keys = append(k.keys, a.(string))
+			}
+			k.mu.Unlock()
+		}
+		return next(ctx, cmd)
+	}
+}
+
+func (k *keyRecorder) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+func (k *keyRecorder) take() []string {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	keys := k.keys
+	k.keys = nil
+	return keys
+}
+
+// hashTag returns the part of key Redis Cluster hashes.
+func hashTag(key string) string {
+	if i := strings.IndexByte(key, '{'); i >= 0 {
+		if j := strings.IndexByte(key[i+1:], '}'); j > 0 {
+			return key[i+1 : i+1+j]
+		}
+	}
+	return key
+}
+
+// Every key a challenge operation touches carries the challenge's id as
+// its hash tag; lockout keys carry the user; SMS keys all share {sms}.
+func TestKeyLayout(t *testing.T) {
+	client := newClient(t, redistest.Start(t, redistest.Options{}).URL)
+	rec := &keyRecorder{}
+	client.AddHook(rec)
+	p := newPrefix()
+	s := redisstore.New(client, redisstore.Options{Prefix: p})
+
+	r := storetest.NewRecord()
+	o, now := owner(r), r.Created
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(s.Create(ctx, r))
+	_, err := s.Get(ctx, r.ID, o, now)
+	must(err)
+	_, err = s.Begin(ctx, r.ID, o, store.Begin{Method: "sms", Expected: [][]byte{right}, Cooldown: time.Minute}, now)
+	must(err)
+	_, err = s.Attempt(ctx, r.ID, o, wrong, now)
+	must(err)
+
+	var seen []string
+	iter := client.Scan(ctx, 0, p+"*", 100).Iterator()
+	for iter.Next(ctx) {
+		seen = append(seen, iter.Val())
+	}
+	must(iter.Err())
+	if len(seen) != 1 || seen[0] != p+"{"+r.ID+"}:c" {
+		t.Fatalf("keys after a challenge's operations: %q, want the one challenge hash", seen)
+	}
+
+	_, err = s.Attempt(ctx, r.ID, o, right, now)
+	must(err)
+	if err := s.Delete(ctx, "other", o); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("Delete of an unknown id = %v", err)
+	}
+	// (A script's first run may send its keys twice: EVALSHA, then EVAL.)
+	keys := rec.take()
+	if len(keys) < 6 || keys[len(keys)-1] != p+"{other}:c" {
+		t.Fatalf("recorded keys %q", keys)
+	}
+	for _, k := range keys {
+		if k == p+"{other}:c" {
+			continue
+		}
+		if !strings.HasPrefix(k, p) || hashTag(k) != r.ID {
+			t.Errorf("challenge key %q does not carry the tag {%s}", k, r.ID)
+		}
+	}
+
+	_, err = s.Failure(ctx, "alice", 3, time.Minute, now)
+	must(err)
+	must(s.Success(ctx, "alice"))
+	_, err = s.LockedUntil(ctx, "alice", now)
+	must(err)
+	must(s.Unlock(ctx, "alice"))
+	for _, k := range rec.take() {
+		if k != p+"{u:alice}:lock" {
+			t.Errorf("lockout key %q, want %q", k, p+"{u:alice}:lock")
+		}
+	}
+
+	must(s.SpendSMS(ctx, "alice", "+79001234567", store.SMSLimits{UserHourly: 5, DailyBudget: 100}, now))
+	keys = rec.take()
+	if len(keys) == 0 || len(keys)%4 != 0 {
+		t.Fatalf("SpendSMS passed keys %q, want 4 per run", keys)
+	}
+	for _, k := range keys {
+		if hashTag(k) != "sms" {
+			t.Errorf("SMS key %q is not in the {sms} slot", k)
+		}
+		if ttl, err := client.PTTL(ctx, k).Result(); err != nil || ttl <= 0 {
+			t.Errorf("SMS key %q has TTL %v, %v; want one", k, ttl, err)
+		}
+	}
+	if n, err := client.Exists(ctx, p+"{u:alice}:lock").Result(); err != nil || n != 0 {
+		t.Errorf("lock key after Unlock: exists %d, %v", n, err)
+	}
+	_, err = s.Failure(ctx, "alice", 3, time.Minute, now)
+	must(err)
+	if ttl, err := client.PTTL(ctx, p+"{u:alice}:lock").Result(); err != nil || ttl <= 0 {
+		t.Errorf("lock key TTL %v, %v; want one", ttl, err)
+	}
+}
+
+// With WaitReplicas and no replica, a right answer is not reported as
+// Confirmed: Attempt fails closed, and the challenge is consumed (lost)
+// rather than left confirmable a second time after a failover.
+func TestWaitReplicasFailsClosedWithoutReplicas(t *testing.T) {
+	client := newClient(t, redistest.Start(t, redistest.Options{}).URL)
+	s := redisstore.New(client, redisstore.Options{Prefix: newPrefix(), WaitReplicas: 1, WaitTimeout: 50 * time.Millisecond})
+	r := pending(t, s)
+	// Wrong answers do not wait.
+	if res, err := s.Attempt(ctx, r.ID, owner(r), wrong, r.Created); err != nil || res.Outcome != store.Wrong {
+		t.Fatalf("wrong Attempt = %+v, %v", res, err)
+	}
+	res, err := s.Attempt(ctx, r.ID, owner(r), right, r.Created)
+	if err == nil || res.Outcome == store.Confirmed || !strings.Contains(err.Error(), "0 of 1 replicas") {
+		t.Fatalf("Attempt = %+v, %v; want an error and no confirmation", res, err)
+	}
+	if _, err := s.Attempt(ctx, r.ID, owner(r), right, r.Created); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("second Attempt = %v, want ErrNotFound (the challenge is consumed)", err)
+	}
+}
+
+// With a live replica, WaitReplicas confirms, and the replica has the
+// consumption by the time Attempt returns.
+func TestWaitReplicasConfirmsWithReplica(t *testing.T) {
+	master := redistest.Start(t, redistest.Options{TCP: true})
+	replica := redistest.Start(t, redistest.Options{})
+	mc, rc := newClient(t, master.URL), newClient(t, replica.URL)
+	if err := mc.ConfigSet(ctx, "repl-diskless-sync-delay", "0").Err(); err != nil {
+		t.Fatal(err)
+	}
+	host, port, _ := strings.Cut(master.Addr, ":")
+	if err := rc.Do(ctx, "REPLICAOF", host, port).Err(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		info, err := mc.Info(ctx, "replication").Result()
+		if err == nil && replicaOnline(info) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("replica never came online: %s", info)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	p := newPrefix()
+	s := redisstore.New(mc, redisstore.Options{Prefix: p, WaitReplicas: 1, WaitTimeout: 2 * time.Second})
+	if err := s.Check(ctx); err != nil {
+		t.Fatalf("Check: %v", err)
+	}
+	r := pending(t, s)
+	res, err := s.Attempt(ctx, r.ID, owner(r), right, r.Created)
+	if err != nil || res.Outcome != store.Confirmed {
+		t.Fatalf("Attempt = %+v, %v; want Confirmed", res, err)
+	}
+	if n, err := rc.Exists(ctx, p+"{"+r.ID+"}:c").Result(); err != nil || n != 0 {
+		t.Fatalf("the replica still holds the consumed challenge (%d, %v)", n, err)
+	}
+}
+
+func replicaOnline(info string) bool {
+	sc := bufio.NewScanner(strings.NewReader(info))
+	for sc.Scan() {
+		if strings.HasPrefix(sc.Text(), "slave0:") && strings.Contains(sc.Text(), "state=online") {
+			return true
+		}
+	}
+	return false
+}
+
+func TestCheckMemoryPolicy(t *testing.T) {
+	client := newClient(t, redistest.Start(t, redistest.Options{}).URL)
+	s := redisstore.New(client, redisstore.Options{})
+	if err := s.Check(ctx); err != nil {
+		t.Fatalf("Check with noeviction: %v", err)
+	}
+	if err := client.ConfigSet(ctx, "maxmemory-policy", "volatile-lru").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Check(ctx); err == nil || !strings.Contains(err.Error(), "volatile-lru") {
+		t.Fatalf("Check with volatile-lru = %v, want an error naming it", err)
+	}
+	// CONFIG disabled (managed Redis): Check cannot tell and says nothing.
+	if err := client.Do(ctx, "ACL", "SETUSER", "default", "-config").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Check(ctx); err != nil {
+		t.Fatalf("Check without CONFIG = %v, want nil", err)
+	}
+	if err := s.Ping(ctx); err != nil {
+		t.Fatalf("Ping: %v", err)
+	}
+}
+
+// A full Redis (noeviction) refuses new challenges with an error that is
+// store.ErrFull, and live challenges stay intact.
+func TestFullRedisRefusesCreate(t *testing.T) {
+	client := newClient(t, redistest.Start(t, redistest.Options{}).URL)
+	s := redisstore.New(client, redisstore.Options{Prefix: newPrefix()})
+	r := pending(t, s)
+	if err := client.ConfigSet(ctx, "maxmemory", "1").Err(); err != nil {
+		t.Fatal(err)
+	}
+	err := s.Create(ctx, storetest.NewRecord())
+	if !errors.Is(err, store.ErrFull) || !strings.Contains(err.Error(), "OOM") {
+		t.Fatalf("Create on a full Redis = %v, want ErrFull wrapping OOM", err)
+	}
+	// Reads and consumption still work: a confirmation frees memory.
+	if res, err := s.Attempt(ctx, r.ID, owner(r), right, r.Created); err != nil || res.Outcome != store.Confirmed {
+		t.Fatalf("Attempt on a full Redis = %+v, %v", res, err)
+	}
+}
+
+// A record created with a method already chosen reads back whole.
+func TestCreateWithMethodAndBinarySession(t *testing.T) {
+	client := newClient(t, redistest.Start(t, redistest.Options{}).URL)
+	s := redisstore.New(client, redisstore.Options{Prefix: newPrefix()})
+	r := storetest.NewRecord()
+	r.Session = []byte{0, 0xff, '\r', '\n', 0, '{', '}'}
+	r.Method, r.Question, r.SentTo = "enum", "87654321", "a•••@x.org"
+	r.Expected = [][]byte{mac("a"), right}
+	r.ResendAt = map[string]time.Time{"sms": r.Created.Add(time.Minute)}
+	if err := s.Create(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Get(ctx, r.ID, owner(r), r.Created)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Method != "enum" || got.Question != "87654321" || got.SentTo != r.SentTo || len(got.Expected) != 2 ||
+		!got.ResendAt["sms"].Equal(r.ResendAt["sms"]) || !got.Created.Equal(r.Created) || string(got.Session) != string(r.Session) {
+		t.Fatalf("Get = %+v", got)
+	}
+	o := owner(r)
+	o.Session = append([]byte(nil), o.Session[:6]...)
+	if _, err := s.Get(ctx, r.ID, o, r.Created); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("a session binding's prefix is accepted: %v", err)
+	}
+	if _, err := s.Begin(ctx, r.ID, owner(r), store.Begin{Method: "enum", Expected: [][]byte{right, right[:8]}}, r.Created); err == nil {
+		t.Fatal("Begin accepted expected MACs of different lengths")
+	}
+	if res, err := s.Attempt(ctx, r.ID, owner(r), right, r.Created); err != nil || res.Outcome != store.Confirmed || len(res.Record.Stash) != 1024 {
+		t.Fatalf("Attempt = %+v, %v", res, err)
+	}
+}
+
+// The tombstone left by the last wrong answer keeps the descriptive fields
+// but neither the stash nor the expected answers.
+func TestTombstoneDropsStash(t *testing.T) {
+	client := newClient(t, redistest.Start(t, redistest.Options{}).URL)
+	p := newPrefix()
+	s := redisstore.New(client, redisstore.Options{Prefix: p})
+	r := pending(t, s)
+	for range 3 {
+		if _, err := s.Attempt(ctx, r.ID, owner(r), wrong, r.Created); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fields, err := client.HKeys(ctx, p+"{"+r.ID+"}:c").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range fields {
+		if f == "stash" || f == "expected" {
+			t.Errorf("tombstone keeps %s", f)
+		}
+	}
+	got, err := s.Get(ctx, r.ID, owner(r), r.Created)
+	if err != nil || got.AttemptsLeft != 0 || got.Stash != nil || got.Expected != nil || got.Operation != "transfer" || got.Payee != "Z123" {
+		t.Fatalf("Get on the tombstone = %+v, %v", got, err)
+	}
+}
+
+// roundTrips counts the commands and pipelines a client sends.
+type roundTrips struct{ n atomic.Int64 }
+
+func (c *roundTrips) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (c *roundTrips) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		c.n.Add(1)
+		return next(ctx, cmd)
+	}
+}
+
+func (c *roundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		c.n.Add(1)
+		return next(ctx, cmds)
+	}
+}
+
+// Once its script is loaded, every operation is exactly one round trip.
+func TestOneRoundTripPerOperation(t *testing.T) {
+	srv := redistest.Start(t, redistest.Options{})
+	p := newPrefix()
+	client := newClient(t, srv.URL)
+	trips := &roundTrips{}
+	client.AddHook(trips)
+	s := redisstore.New(client, redisstore.Options{Prefix: p})
+	setup := redisstore.New(newClient(t, srv.URL), redisstore.Options{Prefix: p})
+
+	var n atomic.Int64
+	user := func() string { return fmt.Sprintf("rt-%d", n.Add(1)) }
+	ops := []struct {
+		name string
+		prep func() *store.Record // on the setup store, not counted
+		op   func(r *store.Record) error
+	}{
+		{"Create", func() *store.Record { return storetest.NewRecord() }, func(r *store.Record) error { return s.Create(ctx, r) }},
+		{"Get", func() *store.Record { return pending(t, setup) }, func(r *store.Record) error {
+			_, err := s.Get(ctx, r.ID, owner(r), r.Created)
+			return err
+		}},
+		{"Begin", func() *store.Record { return pending(t, setup) }, func(r *store.Record) error {
+			_, err := s.Begin(ctx, r.ID, owner(r), store.Begin{Method: "sms", Expected: [][]byte{right}, Cooldown: time.Minute}, r.Created)
+			return err
+		}},
+		{"Attempt wrong", func() *store.Record { return pending(t, setup) }, func(r *store.Record) error {
+			res, err := s.Attempt(ctx, r.ID, owner(r), wrong, r.Created)
+			if err == nil && res.Outcome != store.Wrong {
+				err = fmt.Errorf("outcome %v", res.Outcome)
+			}
+			return err
+		}},
+		{"Attempt right", func() *store.Record { return pending(t, setup) }, func(r *store.Record) error {
+			res, err := s.Attempt(ctx, r.ID, owner(r), right, r.Created)
+			if err == nil && res.Outcome != store.Confirmed {
+				err = fmt.Errorf("outcome %v", res.Outcome)
+			}
+			return err
+		}},
+		{"Delete", func() *store.Record { return pending(t, setup) }, func(r *store.Record) error { return s.Delete(ctx, r.ID, owner(r)) }},
+		{"Failure", nil, func(*store.Record) error { _, err := s.Failure(ctx, user(), 3, time.Minute, time.Now()); return err }},
+		{"Success", nil, func(*store.Record) error { return s.Success(ctx, user()) }},
+		{"LockedUntil", nil, func(*store.Record) error { _, err := s.LockedUntil(ctx, user(), time.Now()); return err }},
+		{"Unlock", nil, func(*store.Record) error { return s.Unlock(ctx, user()) }},
+		{"SpendSMS", nil, func(*store.Record) error {
+			u := user()
+			return s.SpendSMS(ctx, u, "+7"+u, store.SMSLimits{UserCooldown: time.Minute, PhoneCooldown: time.Minute, UserHourly: 3, DailyBudget: 1000}, time.Now())
+		}},
+	}
+	for _, o := range ops {
+		for run := range 2 { // the first run may load the script (EVALSHA, then EVAL)
+			var r *store.Record
+			if o.prep != nil {
+				r = o.prep()
+			}
+			trips.n.Store(0)
+			if err := o.op(r); err != nil {
+				t.Fatalf("%s: %v", o.name, err)
+			}
+			if got := trips.n.Load(); run == 1 && got != 1 {
+				t.Errorf("%s: %d round trips, want 1", o.name, got)
+			}
+		}
+	}
+}
