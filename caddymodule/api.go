@@ -130,7 +130,9 @@ func (h *Handler) engineError(w http.ResponseWriter, r *http.Request, err error,
 	case errors.Is(err, challenge.ErrNotEnrolled):
 		return h.fail(w, r, http.StatusForbidden, "not_enrolled", "Your account cannot confirm this operation: no confirmation method is set up. Contact support.")
 	}
-	h.logger.Error("confirmation service unavailable", zap.String("challenge", id), zap.Error(err))
+	// The cause (store outage, sender failure) is logged where it happens,
+	// once per outage for the store; per request it is only debug noise.
+	h.logger.Debug("confirmation service unavailable", zap.String("challenge", id), zap.Error(err))
 	return h.fail(w, r, http.StatusServiceUnavailable, "unavailable", "The confirmation service is unavailable. Nothing was sent to the bank; try again in a few minutes.")
 }
 

@@ -92,8 +92,9 @@ type App struct {
 	// default; a negative value disables that limit.
 	SMSLimits *SMSLimits `json:"sms_limits,omitempty"`
 
-	engine *challenge.Engine
-	logger *zap.Logger
+	engine   *challenge.Engine
+	logger   *zap.Logger
+	storeMod any
 }
 
 // SMSLimits configure the SMS cost controls, shared by every gateway on
@@ -172,7 +173,8 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return fmt.Errorf("enumgate: loading store: %w", err)
 	}
-	st := mod.(StoreModule).ChallengeStore()
+	a.storeMod = mod
+	st := store.Store(&watchedStore{Store: mod.(StoreModule).ChallengeStore(), logger: a.logger})
 
 	if a.UsersRaw == nil {
 		return errors.New("enumgate: users is required (e.g. users file users.json)")

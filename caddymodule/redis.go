@@ -1,0 +1,381 @@
+package caddymodule
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
+
+	"github.com/enumgate/enumgate/challenge/store"
+	"github.com/enumgate/enumgate/challenge/store/redisstore"
+)
+
+func init() {
+	caddy.RegisterModule(RedisStore{})
+}
+
+// redisPool shares one client per connection identity across config
+// reloads; a client is closed when no config uses it any more.
+var redisPool = caddy.NewUsagePool()
+
+type pooledClient struct{ redis.UniversalClient }
+
+func (p pooledClient) Destruct() error { return p.Close() }
+
+// RedisStore keeps challenges and regulation state in Redis
+// (`enumgate.stores.redis`), shared by every gateway that uses the same
+// Redis: a challenge issued by one gateway can be answered at another, and
+// survives restarts. Standalone (url), Sentinel (addresses + master_name)
+// and Cluster (several addresses) are supported. Run Redis with
+// `maxmemory-policy noeviction`: provisioning fails if the policy could
+// evict live challenges.
+type RedisStore struct {
+	// URL addresses a standalone server: redis://[user:pass@]host:port/db,
+	// rediss://… for TLS, or unix:///path/redis.sock. Placeholders such as
+	// {env.REDIS_URL} are expanded.
+	URL string `json:"url,omitempty"`
+	// Addresses are host:port addresses: the seed nodes of a Cluster, or
+	// the Sentinels when master_name is set.
+	Addresses []string `json:"addresses,omitempty"`
+	// Cluster treats a single address as a Cluster seed. Default false.
+	Cluster bool `json:"cluster,omitempty"`
+	// MasterName selects Sentinel: the name of the monitored master.
+	MasterName string `json:"master_name,omitempty"`
+	// SentinelUsername is the ACL user for the Sentinels themselves.
+	SentinelUsername string `json:"sentinel_username,omitempty"`
+	// SentinelPassword is the password for the Sentinels themselves;
+	// placeholders are expanded.
+	SentinelPassword string `json:"sentinel_password,omitempty"`
+	// Username is the ACL user for the servers; placeholders are expanded.
+	Username string `json:"username,omitempty"`
+	// Password is the password for the servers; placeholders are expanded.
+	Password string `json:"password,omitempty"`
+	// DB is the database number (not with a Cluster or a URL). Default 0.
+	DB int `json:"db,omitempty"`
+	// TLS enables TLS to the servers (rediss:// URLs enable it too).
+	TLS *RedisTLS `json:"tls,omitempty"`
+	// Prefix starts every key. Default "enumgate:".
+	Prefix string `json:"prefix,omitempty"`
+	// DialTimeout bounds establishing a connection. Default 2s.
+	DialTimeout caddy.Duration `json:"dial_timeout,omitempty"`
+	// ReadTimeout bounds waiting for a reply. Default 1s.
+	ReadTimeout caddy.Duration `json:"read_timeout,omitempty"`
+	// WriteTimeout bounds sending a command. Default 1s.
+	WriteTimeout caddy.Duration `json:"write_timeout,omitempty"`
+	// PoolSize is the connections per server; default go-redis' (10 per
+	// CPU).
+	PoolSize int `json:"pool_size,omitempty"`
+	// WaitReplicas, if positive, makes every confirmation wait until that
+	// many replicas acknowledged the consumption (Redis WAIT) before the
+	// request is replayed; if they do not, the confirmation fails closed
+	// (503) instead of risking a second confirmation after a failover.
+	// Default 0.
+	WaitReplicas int `json:"wait_replicas,omitempty"`
+	// WaitTimeout bounds that wait. Default 1s.
+	WaitTimeout caddy.Duration `json:"wait_timeout,omitempty"`
+
+	client  redis.UniversalClient
+	poolKey string
+	store   *redisstore.Store
+	prefix  string
+}
+
+// RedisTLS configures TLS to Redis.
+type RedisTLS struct {
+	// ServerName overrides the name checked in the server's certificate.
+	ServerName string `json:"server_name,omitempty"`
+	// CAFile is a PEM file of CAs to trust instead of the system's.
+	CAFile string `json:"ca_file,omitempty"`
+}
+
+// CaddyModule returns the Caddy module information.
+func (RedisStore) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "enumgate.stores.redis",
+		New: func() caddy.Module { return new(RedisStore) },
+	}
+}
+
+func (r *RedisStore) clientConfig() (redisstore.ClientConfig, error) {
+	repl := caddy.NewReplacer()
+	c := redisstore.ClientConfig{
+		URL: repl.ReplaceKnown(r.URL, ""), Cluster: r.Cluster, MasterName: r.MasterName,
+		SentinelUsername: repl.ReplaceKnown(r.SentinelUsername, ""), SentinelPassword: repl.ReplaceKnown(r.SentinelPassword, ""),
+		Username: repl.ReplaceKnown(r.Username, ""), Password: repl.ReplaceKnown(r.Password, ""), DB: r.DB,
+		DialTimeout: time.Duration(r.DialTimeout), ReadTimeout: time.Duration(r.ReadTimeout),
+		WriteTimeout: time.Duration(r.WriteTimeout), PoolSize: r.PoolSize,
+	}
+	for _, a := range r.Addresses {
+		c.Addrs = append(c.Addrs, repl.ReplaceKnown(a, ""))
+	}
+	if r.TLS != nil {
+		c.TLS = &tls.Config{MinVersion: tls.VersionTLS12, ServerName: r.TLS.ServerName}
+		if r.TLS.CAFile != "" {
+			pem, err := os.ReadFile(r.TLS.CAFile)
+			if err != nil {
+				return c, fmt.Errorf("redis tls ca_file: %w", err)
+			}
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(pem) {
+				return c, fmt.Errorf("redis tls ca_file %s holds no PEM certificate", r.TLS.CAFile)
+			}
+			c.TLS.RootCAs = pool
+		}
+	}
+	return c, nil
+}
+
+// poolKeyOf identifies a connection: the same settings share one client.
+func poolKeyOf(c redisstore.ClientConfig) string {
+	tlsOn := c.TLS != nil
+	serverName := ""
+	if tlsOn {
+		serverName = c.TLS.ServerName
+	}
+	b, _ := json.Marshal([]any{c.URL, c.Addrs, c.Cluster, c.MasterName, c.SentinelUsername, c.SentinelPassword,
+		c.Username, c.Password, c.DB, tlsOn, serverName, c.DialTimeout, c.ReadTimeout, c.WriteTimeout, c.PoolSize})
+	h := sha256.Sum256(b)
+	return "redis/" + hex.EncodeToString(h[:])
+}
+
+// Provision connects (lazily: a Redis that is down at start only makes
+// protected requests fail closed until it is back) and checks the
+// eviction policy.
+func (r *RedisStore) Provision(ctx caddy.Context) error {
+	cfg, err := r.clientConfig()
+	if err != nil {
+		return fmt.Errorf("enumgate redis store: %w", err)
+	}
+	r.poolKey = poolKeyOf(cfg)
+	v, _, err := redisPool.LoadOrNew(r.poolKey, func() (caddy.Destructor, error) {
+		c, err := redisstore.NewClient(cfg)
+		if err != nil {
+			return nil, err
+		}
+		return pooledClient{c}, nil
+	})
+	if err != nil {
+		return fmt.Errorf("enumgate redis store: %w", err)
+	}
+	r.client = v.(pooledClient).UniversalClient
+	setRedisLogger.Do(func() { redis.SetLogger(redisLogger{ctx.Logger()}) })
+	r.prefix = r.Prefix
+	if r.prefix == "" {
+		r.prefix = redisstore.DefaultPrefix
+	}
+	r.store = redisstore.New(r.client, redisstore.Options{
+		Prefix: r.prefix, WaitReplicas: r.WaitReplicas, WaitTimeout: time.Duration(r.WaitTimeout),
+	})
+	cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	if err := r.store.Ping(cctx); err != nil {
+		ctx.Logger().Warn("redis not reachable at start; protected requests fail closed until it is", zap.Error(err))
+		return nil
+	}
+	if err := r.store.Check(cctx); err != nil {
+		return fmt.Errorf("enumgate redis store: %w", err)
+	}
+	return nil
+}
+
+// Cleanup releases this config's hold on the shared client.
+func (r *RedisStore) Cleanup() error {
+	if r.poolKey == "" {
+		return nil
+	}
+	_, err := redisPool.Delete(r.poolKey)
+	return err
+}
+
+// ChallengeStore implements StoreModule.
+func (r *RedisStore) ChallengeStore() store.Store { return r.store }
+
+// Client returns the shared Redis client and key prefix, for modules (such
+// as the Redis user directory) that keep their data next to the store's.
+func (r *RedisStore) Client() (redis.UniversalClient, string) { return r.client, r.prefix }
+
+// UnmarshalCaddyfile sets up the store from Caddyfile tokens. Syntax:
+//
+//	store redis [<url>] {
+//		url <url>
+//		addresses <host:port>...
+//		cluster
+//		master_name <name>
+//		sentinel_username <user>
+//		sentinel_password <password>
+//		username <user>
+//		password <password>
+//		db <n>
+//		tls [{ server_name <name>  ca_file <pem> }]
+//		prefix <prefix>
+//		dial_timeout <duration>
+//		read_timeout <duration>
+//		write_timeout <duration>
+//		pool_size <n>
+//		wait_replicas <n>
+//		wait_timeout <duration>
+//	}
+func (r *RedisStore) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next() // module name
+	if d.NextArg() {
+		r.URL = d.Val()
+	}
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	str := func(dst *string) error {
+		if !d.AllArgs(dst) {
+			return d.ArgErr()
+		}
+		return nil
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		var err error
+		switch d.Val() {
+		case "url":
+			err = str(&r.URL)
+		case "addresses":
+			r.Addresses = append(r.Addresses, d.RemainingArgs()...)
+			if len(r.Addresses) == 0 {
+				err = d.ArgErr()
+			}
+		case "cluster":
+			r.Cluster = true
+		case "master_name":
+			err = str(&r.MasterName)
+		case "sentinel_username":
+			err = str(&r.SentinelUsername)
+		case "sentinel_password":
+			err = str(&r.SentinelPassword)
+		case "username":
+			err = str(&r.Username)
+		case "password":
+			err = str(&r.Password)
+		case "prefix":
+			err = str(&r.Prefix)
+		case "db":
+			r.DB, err = intArg(d, 0, 1<<16)
+		case "pool_size":
+			r.PoolSize, err = intArg(d, 1, 1<<16)
+		case "wait_replicas":
+			r.WaitReplicas, err = intArg(d, 0, 64)
+		case "dial_timeout":
+			r.DialTimeout, err = durationArg(d)
+		case "read_timeout":
+			r.ReadTimeout, err = durationArg(d)
+		case "write_timeout":
+			r.WriteTimeout, err = durationArg(d)
+		case "wait_timeout":
+			r.WaitTimeout, err = durationArg(d)
+		case "tls":
+			r.TLS = &RedisTLS{}
+			for tn := d.Nesting(); d.NextBlock(tn); {
+				switch d.Val() {
+				case "server_name":
+					err = str(&r.TLS.ServerName)
+				case "ca_file":
+					err = str(&r.TLS.CAFile)
+				default:
+					err = d.Errf("unknown redis tls option %q", d.Val())
+				}
+				if err != nil {
+					return err
+				}
+			}
+		default:
+			err = d.Errf("unknown redis store option %q", d.Val())
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// setRedisLogger routes go-redis' own messages (one per failed dial) to
+// debug level: an outage is logged once, by watchedStore.
+var setRedisLogger sync.Once
+
+type redisLogger struct{ l *zap.Logger }
+
+func (r redisLogger) Printf(_ context.Context, format string, v ...any) {
+	if ce := r.l.Check(zap.DebugLevel, "go-redis"); ce != nil {
+		ce.Write(zap.String("message", fmt.Sprintf(format, v...)))
+	}
+}
+
+// watchedStore logs a store outage once when it starts and once when it
+// ends, instead of once per failing request.
+type watchedStore struct {
+	store.Store
+	logger *zap.Logger
+	down   atomic.Bool
+}
+
+func (w *watchedStore) note(err error) error {
+	if err == nil || isDecision(err) {
+		if w.down.CompareAndSwap(true, false) {
+			w.logger.Info("challenge store reachable again")
+		}
+		return err
+	}
+	if w.down.CompareAndSwap(false, true) {
+		w.logger.Error("challenge store unavailable: protected requests fail closed until it is back", zap.Error(err))
+	}
+	return err
+}
+
+// isDecision reports errors that are answers from a working store.
+func isDecision(err error) bool {
+	var ce *store.CooldownError
+	var le *store.LimitError
+	return errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrExists) || errors.Is(err, store.ErrNoMethod) ||
+		errors.Is(err, store.ErrExhausted) || errors.As(err, &ce) || errors.As(err, &le)
+}
+
+func (w *watchedStore) Create(ctx context.Context, r *store.Record) error {
+	return w.note(w.Store.Create(ctx, r))
+}
+
+func (w *watchedStore) Get(ctx context.Context, id string, o store.Owner, now time.Time) (*store.Record, error) {
+	r, err := w.Store.Get(ctx, id, o, now)
+	return r, w.note(err)
+}
+
+func (w *watchedStore) Begin(ctx context.Context, id string, o store.Owner, b store.Begin, now time.Time) (*store.Record, error) {
+	r, err := w.Store.Begin(ctx, id, o, b, now)
+	return r, w.note(err)
+}
+
+func (w *watchedStore) Attempt(ctx context.Context, id string, o store.Owner, mac []byte, now time.Time) (store.Result, error) {
+	r, err := w.Store.Attempt(ctx, id, o, mac, now)
+	return r, w.note(err)
+}
+
+func (w *watchedStore) LockedUntil(ctx context.Context, user string, now time.Time) (time.Time, error) {
+	t, err := w.Store.LockedUntil(ctx, user, now)
+	return t, w.note(err)
+}
+
+// Interface guards.
+var (
+	_ StoreModule           = (*RedisStore)(nil)
+	_ caddy.Provisioner     = (*RedisStore)(nil)
+	_ caddy.CleanerUpper    = (*RedisStore)(nil)
+	_ caddyfile.Unmarshaler = (*RedisStore)(nil)
+	_ store.Store           = (*watchedStore)(nil)
+)
+

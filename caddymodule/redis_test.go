@@ -1,0 +1,78 @@
+package caddymodule_test
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/enumgate/enumgate/internal/redistest"
+)
+
+func TestRedisStoreFailsClosedAndRecovers(t *testing.T) {
+	rs := redistest.Start(t, redistest.Options{Persist: true})
+	g := startGateway(t, gatewayOptions{store: "redis " + rs.URL})
+	c := g.client(t, "alice")
+	id := c.hold()
+	answer := enumApp(t, c.beginEnum(id))
+
+	rs.Stop()
+	start := time.Now()
+	r := c.do("POST", "/transfer", "application/json", transferBody)
+	if r.Status != http.StatusServiceUnavailable || r.json(t)["error"] != "unavailable" {
+		t.Fatalf("protected request with Redis down = %d %s", r.Status, r.Body)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Fatalf("the 503 took %v", d)
+	}
+	if r := c.postJSON("/.enumgate/api/challenges/"+id+"/answer", map[string]string{"answer": answer}); r.Status != http.StatusServiceUnavailable {
+		t.Fatalf("answer with Redis down = %d %s", r.Status, r.Body)
+	}
+	if r := c.do("GET", "/operations", "", nil); r.Status != http.StatusCreated {
+		t.Fatalf("unprotected request with Redis down = %d", r.Status)
+	}
+	if n := len(g.upstream.requests()); n != 1 {
+		t.Fatalf("upstream saw %d requests, want only the unprotected one", n)
+	}
+
+	rs.Restart()
+	// go-redis may hold back new connections briefly after an outage.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		r = c.postJSON("/.enumgate/api/challenges/"+id+"/answer", map[string]string{"answer": answer})
+		if r.Status != http.StatusServiceUnavailable || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if r.Status != http.StatusCreated {
+		t.Fatalf("answer after Redis came back = %d %s", r.Status, r.Body)
+	}
+	if r := c.postJSON("/.enumgate/api/challenges/"+id+"/answer", map[string]string{"answer": answer}); r.Status != http.StatusNotFound {
+		t.Fatalf("second answer after the restart = %d, want 404", r.Status)
+	}
+}
+
+func TestRedisClusterStoreRunsTheWholeFlow(t *testing.T) {
+	cl := redistest.StartCluster(t)
+	g := startGateway(t, gatewayOptions{
+		store:       fmt.Sprintf("redis {\n\t\t\taddresses %s\n\t\t}", strings.Join(cl.Addrs, " ")),
+		extraGlobal: "sms_limits {\n\t\t\tuser_cooldown off\n\t\t\tphone_cooldown off\n\t\t}",
+	})
+	c := g.client(t, "alice")
+	for range 5 { // several ids, so several slots and nodes
+		id := c.hold()
+		r := c.postJSON("/.enumgate/api/challenges/"+id+"/method", map[string]string{"method": "sms"})
+		if r.Status != 200 {
+			t.Fatalf("sms = %d %s", r.Status, r.Body)
+		}
+		code := g.phone.last(t, "+79000000001")["code"]
+		if r := c.postJSON("/.enumgate/api/challenges/"+id+"/answer", map[string]string{"answer": "000000"}); r.Status != 422 {
+			t.Fatalf("wrong answer = %d %s", r.Status, r.Body)
+		}
+		if r := c.postJSON("/.enumgate/api/challenges/"+id+"/answer", map[string]string{"answer": code}); r.Status != http.StatusCreated {
+			t.Fatalf("answer on the cluster = %d %s", r.Status, r.Body)
+		}
+	}
+}
