@@ -225,6 +225,7 @@ type Engine struct {
 	answerKey  []byte
 	formKey    []byte
 	confirmKey []byte
+	lockout    store.Lockout
 }
 
 // New validates cfg, fills in defaults and returns an Engine.
@@ -286,6 +287,7 @@ func New(cfg Config) (*Engine, error) {
 		answerKey:  deriveKey(cfg.Secret, "enumgate/v1/answer"),
 		formKey:    deriveKey(cfg.Secret, "enumgate/v1/form-token"),
 		confirmKey: ConfirmKey(cfg.Secret),
+		lockout:    store.Lockout{After: cfg.LockoutAfter, For: cfg.LockoutFor},
 	}
 	if e.cfg.Store == nil {
 		e.ownStore = memory.New(memory.Options{})
@@ -434,32 +436,6 @@ func (e *Engine) lookup(ctx context.Context, user string) (*User, error) {
 	return u, nil
 }
 
-// checkLock returns a *LockedError if the user is locked.
-func (e *Engine) checkLock(ctx context.Context, user string, now time.Time) error {
-	until, err := e.cfg.Store.LockedUntil(ctx, user, now)
-	if err != nil {
-		return fmt.Errorf("%w: store: %w", ErrUnavailable, err)
-	}
-	if !until.IsZero() {
-		return &LockedError{Until: until}
-	}
-	return nil
-}
-
-// failed counts a failed confirmation and returns a *LockedError if it
-// locked the user, else orig.
-func (e *Engine) failed(ctx context.Context, id, user string, orig error, now time.Time) error {
-	until, err := e.cfg.Store.Failure(ctx, user, e.cfg.LockoutAfter, e.cfg.LockoutFor, now)
-	if err != nil {
-		return fmt.Errorf("%w: store: %w", ErrUnavailable, err)
-	}
-	if !until.IsZero() {
-		e.emit(Event{Kind: EventLocked, ChallengeID: id, User: user})
-		return &LockedError{Until: until}
-	}
-	return orig
-}
-
 // idLen is the length of a challenge id: 16 random bytes, base64url.
 const idLen = 22
 
@@ -493,9 +469,6 @@ func (e *Engine) Issue(ctx context.Context, req Request) (*Challenge, error) {
 	if req.Stash == nil || req.Operation == "" || req.Subject.User == "" {
 		return nil, fmt.Errorf("%w: a challenge needs a user, an operation and a stash", ErrMalformed)
 	}
-	if err := e.checkLock(ctx, req.Subject.User, e.cfg.Now()); err != nil {
-		return nil, err
-	}
 	u, err := e.lookup(ctx, req.Subject.User)
 	if err != nil {
 		return nil, err
@@ -524,7 +497,11 @@ func (e *Engine) Issue(ctx context.Context, req Request) (*Challenge, error) {
 		Digest: digest(enc), Stash: enc, Created: now, Expires: now.Add(ttl),
 		MaxAttempts: attempts, AttemptsLeft: attempts,
 	}
-	if err := e.cfg.Store.Create(ctx, r); err != nil {
+	if err := e.cfg.Store.Create(ctx, r, now); err != nil {
+		var le *store.LockedError
+		if errors.As(err, &le) {
+			return nil, &LockedError{Until: le.Until}
+		}
 		return nil, fmt.Errorf("%w: store: %w", ErrUnavailable, err)
 	}
 	e.emit(Event{Kind: EventIssued, ChallengeID: id, User: o.User, Operation: req.Operation})
@@ -533,8 +510,15 @@ func (e *Engine) Issue(ctx context.Context, req Request) (*Challenge, error) {
 
 // storeErr translates a store error into the engine's vocabulary.
 func storeErr(err error) error {
-	var ce *store.CooldownError
+	var (
+		ce *store.CooldownError
+		le *store.LockedError
+	)
 	switch {
+	case errors.As(err, &le):
+		return &LockedError{Until: le.Until}
+	case errors.Is(err, store.ErrMethodNotOffered):
+		return ErrMethodNotOffered
 	case errors.Is(err, store.ErrNotFound):
 		return ErrUnknown
 	case errors.Is(err, store.ErrExhausted):
@@ -565,20 +549,13 @@ func (e *Engine) Get(ctx context.Context, id string, s Subject) (*Challenge, err
 // returns the challenge as it now stands. Beginning a method replaces the
 // expected answer of any method begun before.
 func (e *Engine) Begin(ctx context.Context, id string, s Subject, m Method) (*Challenge, error) {
-	c, err := e.Get(ctx, id, s)
-	if err != nil {
-		return nil, err
+	if !ValidID(id) {
+		return nil, ErrUnknown
 	}
-	if c.State == StateExhausted {
-		return nil, ErrTooManyAttempts
-	}
-	if !c.Offers(m) {
+	if _, err := ParseMethod(string(m)); err != nil {
 		return nil, fmt.Errorf("%w: %q", ErrMethodNotOffered, m)
 	}
 	now := e.cfg.Now()
-	if err := e.checkLock(ctx, s.User, now); err != nil {
-		return nil, err
-	}
 	u, err := e.lookup(ctx, s.User)
 	if err != nil {
 		return nil, err
@@ -600,25 +577,34 @@ func (e *Engine) Begin(ctx context.Context, id string, s Subject, m Method) (*Ch
 			return nil, err
 		}
 	case MethodSMS:
+		if u.Phone == "" || e.cfg.SMS == nil {
+			return nil, fmt.Errorf("%w: no phone or no SMS sender", ErrMethodNotOffered)
+		}
 		code, err := e.digits(e.cfg.CodeLength)
 		if err != nil {
 			return nil, err
 		}
 		b.SentTo, b.Cooldown = MaskPhone(u.Phone), e.cfg.ResendCooldown
 		b.Expected = [][]byte{e.answerMAC(id, code)}
-		msg = &Message{Method: m, To: u.Phone, Code: code,
-			Text: fmt.Sprintf("Your code to confirm the %s: %s. Never tell it to anyone.", humanOp(c.Operation), code)}
+		msg = &Message{Method: m, To: u.Phone, Code: code}
 	case MethodEmail:
+		if len(u.Emails) == 0 || e.cfg.Email == nil {
+			return nil, fmt.Errorf("%w: no e-mail address or no e-mail sender", ErrMethodNotOffered)
+		}
 		code, err := e.emailCode(u, now)
 		if err != nil {
 			return nil, err
 		}
 		b.SentTo, b.Cooldown = MaskEmail(u.Emails[0]), e.cfg.ResendCooldown
 		b.Expected = [][]byte{e.answerMAC(id, code)}
-		msg = &Message{Method: m, To: u.Emails[0], Code: code,
-			Text: fmt.Sprintf("Your answer number to confirm the %s: %s. Never tell it to anyone.", humanOp(c.Operation), code)}
+		msg = &Message{Method: m, To: u.Emails[0], Code: code}
 	}
 	o := e.owner(s)
+	if m == MethodSMS {
+		if err := e.spendSMS(ctx, id, o, u.Phone, now); err != nil {
+			return nil, err
+		}
+	}
 	r, err := e.cfg.Store.Begin(ctx, id, o, b, now)
 	if err != nil {
 		var ce *store.CooldownError
@@ -627,30 +613,53 @@ func (e *Engine) Begin(ctx context.Context, id string, s Subject, m Method) (*Ch
 		}
 		return nil, storeErr(err)
 	}
-	if m == MethodSMS {
-		err := e.cfg.Store.SpendSMS(ctx, o.User, u.Phone, e.cfg.SMSLimits, now)
-		var le *store.LimitError
-		switch {
-		case errors.As(err, &le):
-			e.emit(Event{Kind: EventSMSLimited, ChallengeID: id, User: o.User, Operation: c.Operation, Method: m})
-			return nil, &SMSLimitError{Limit: le.Limit, Wait: le.Until.Sub(now)}
-		case err != nil:
-			return nil, fmt.Errorf("%w: store: %w", ErrUnavailable, err)
-		}
-	}
 	if msg != nil {
-		msg.User, msg.Operation, msg.ChallengeID = o.User, c.Operation, id
+		msg.User, msg.Operation, msg.ChallengeID = o.User, r.Operation, id
+		msg.Text = messageText(msg)
 		sender := e.cfg.SMS
 		if m == MethodEmail {
 			sender = e.cfg.Email
 		}
 		if err := sender.Send(ctx, *msg); err != nil {
-			e.emit(Event{Kind: EventSendFailed, ChallengeID: id, User: o.User, Operation: c.Operation, Method: m, Err: err})
+			e.emit(Event{Kind: EventSendFailed, ChallengeID: id, User: o.User, Operation: r.Operation, Method: m, Err: err})
 			return nil, fmt.Errorf("%w: sending %s: %w", ErrUnavailable, m, err)
 		}
 	}
-	e.emit(Event{Kind: EventBegun, ChallengeID: id, User: o.User, Operation: c.Operation, Method: m})
+	e.emit(Event{Kind: EventBegun, ChallengeID: id, User: o.User, Operation: r.Operation, Method: m})
 	return view(r), nil
+}
+
+// spendSMS counts one SMS against the cost controls before anything is
+// stored or sent, so a refused SMS leaves the challenge as it was. The
+// challenge's own resend cooldown is checked first (one read) so a resend
+// that Begin would refuse does not spend the budget.
+func (e *Engine) spendSMS(ctx context.Context, id string, o store.Owner, phone string, now time.Time) error {
+	r, err := e.cfg.Store.Get(ctx, id, o, now)
+	if err != nil {
+		return storeErr(err)
+	}
+	if until := r.ResendAt[string(MethodSMS)]; now.Before(until) {
+		return &CooldownError{Wait: until.Sub(now)}
+	}
+	err = e.cfg.Store.SpendSMS(ctx, o.User, phone, e.cfg.SMSLimits, now)
+	var le *store.LimitError
+	switch {
+	case errors.As(err, &le):
+		e.emit(Event{Kind: EventSMSLimited, ChallengeID: id, User: o.User, Operation: r.Operation, Method: MethodSMS})
+		return &SMSLimitError{Limit: le.Limit, Wait: le.Until.Sub(now)}
+	case err != nil:
+		return fmt.Errorf("%w: store: %w", ErrUnavailable, err)
+	}
+	return nil
+}
+
+// messageText is the ready-made English text of an SMS or e-mail.
+func messageText(m *Message) string {
+	what := "code"
+	if m.Method == MethodEmail {
+		what = "answer number"
+	}
+	return fmt.Sprintf("Your %s to confirm the %s: %s. Never tell it to anyone.", what, humanOp(m.Operation), m.Code)
 }
 
 func humanOp(op string) string {
@@ -805,27 +814,22 @@ func (e *Engine) Verify(ctx context.Context, id string, s Subject, answer string
 	}
 	o := e.owner(s)
 	now := e.cfg.Now()
-	if err := e.checkLock(ctx, o.User, now); err != nil {
-		return nil, err
-	}
-	res, err := e.cfg.Store.Attempt(ctx, id, o, e.answerMAC(id, a), now)
+	res, err := e.cfg.Store.Attempt(ctx, id, o, e.answerMAC(id, a), e.lockout, now)
 	if err != nil {
 		return nil, storeErr(err)
+	}
+	if !res.LockedUntil.IsZero() {
+		e.emit(Event{Kind: EventLocked, ChallengeID: id, User: o.User})
+		return nil, &LockedError{Until: res.LockedUntil}
 	}
 	switch res.Outcome {
 	case store.Wrong:
 		e.emit(Event{Kind: EventWrongAnswer, ChallengeID: id, User: o.User, AttemptsLeft: res.AttemptsLeft})
-		return nil, e.failed(ctx, id, o.User, &WrongAnswerError{AttemptsLeft: res.AttemptsLeft}, now)
+		return nil, &WrongAnswerError{AttemptsLeft: res.AttemptsLeft}
 	case store.Exhausted:
 		e.emit(Event{Kind: EventExhausted, ChallengeID: id, User: o.User})
-		return nil, e.failed(ctx, id, o.User, ErrTooManyAttempts, now)
+		return nil, ErrTooManyAttempts
 	case store.Confirmed:
-		// The challenge is consumed: a failure to reset the failure count
-		// must not lose the confirmed request. It is reported, and at worst
-		// the user is locked a little early.
-		if err := e.cfg.Store.Success(ctx, o.User); err != nil {
-			e.emit(Event{Kind: EventConfirmed, ChallengeID: id, User: o.User, Err: fmt.Errorf("resetting failures: %w", err)})
-		}
 	default:
 		return nil, fmt.Errorf("%w: store returned outcome %v", ErrUnavailable, res.Outcome)
 	}

@@ -401,9 +401,9 @@ func (s *spyStore) keep(v any) {
 	s.mu.Unlock()
 }
 
-func (s *spyStore) Create(ctx context.Context, r *store.Record) error {
+func (s *spyStore) Create(ctx context.Context, r *store.Record, now time.Time) error {
 	s.keep(r)
-	return s.Store.Create(ctx, r)
+	return s.Store.Create(ctx, r, now)
 }
 
 func (s *spyStore) Begin(ctx context.Context, id string, o store.Owner, b store.Begin, now time.Time) (*store.Record, error) {
@@ -413,9 +413,9 @@ func (s *spyStore) Begin(ctx context.Context, id string, o store.Owner, b store.
 	return r, err
 }
 
-func (s *spyStore) Attempt(ctx context.Context, id string, o store.Owner, mac []byte, now time.Time) (store.Result, error) {
+func (s *spyStore) Attempt(ctx context.Context, id string, o store.Owner, mac []byte, l store.Lockout, now time.Time) (store.Result, error) {
 	s.keep(mac)
-	return s.Store.Attempt(ctx, id, o, mac, now)
+	return s.Store.Attempt(ctx, id, o, mac, l, now)
 }
 
 func (s *spyStore) contains(secret string) bool {
@@ -583,21 +583,17 @@ type brokenStore struct{}
 
 var errBroken = errors.New("connection refused")
 
-func (brokenStore) Create(context.Context, *store.Record) error { return errBroken }
+func (brokenStore) Create(context.Context, *store.Record, time.Time) error { return errBroken }
 func (brokenStore) Get(context.Context, string, store.Owner, time.Time) (*store.Record, error) {
 	return nil, errBroken
 }
 func (brokenStore) Begin(context.Context, string, store.Owner, store.Begin, time.Time) (*store.Record, error) {
 	return nil, errBroken
 }
-func (brokenStore) Attempt(context.Context, string, store.Owner, []byte, time.Time) (store.Result, error) {
+func (brokenStore) Attempt(context.Context, string, store.Owner, []byte, store.Lockout, time.Time) (store.Result, error) {
 	return store.Result{}, errBroken
 }
 func (brokenStore) Delete(context.Context, string, store.Owner) error { return errBroken }
-func (brokenStore) Failure(context.Context, string, int, time.Duration, time.Time) (time.Time, error) {
-	return time.Time{}, errBroken
-}
-func (brokenStore) Success(context.Context, string) error { return errBroken }
 func (brokenStore) LockedUntil(context.Context, string, time.Time) (time.Time, error) {
 	return time.Time{}, errBroken
 }
@@ -760,6 +756,9 @@ func TestSMSLimitsOfferOtherMethods(t *testing.T) {
 	}
 	if len(f.sms.msgs) != 10 {
 		t.Fatalf("%d SMS sent, want 10", len(f.sms.msgs))
+	}
+	if got, _ := f.eng.Get(ctx, c.ID, alice); got.State != challenge.StateChooseMethod || got.Method != "" {
+		t.Fatalf("a refused SMS changed the challenge: %+v", got)
 	}
 	if _, err := f.eng.Begin(ctx, c.ID, alice, challenge.MethodEnum); err != nil {
 		t.Fatalf("E-num after the SMS limit = %v", err)
