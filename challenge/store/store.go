@@ -35,7 +35,32 @@ var (
 	// ErrNoMethod reports an answer to a challenge for which no
 	// confirmation method has been chosen yet.
 	ErrNoMethod = errors.New("no confirmation method chosen")
+	// ErrMethodNotOffered reports Begin with a method the challenge does
+	// not offer.
+	ErrMethodNotOffered = errors.New("confirmation method not offered")
 )
+
+// LockedError reports a user locked after too many consecutive failed
+// confirmations.
+type LockedError struct {
+	// Until is when the lock lifts by itself.
+	Until time.Time
+}
+
+// Error implements error.
+func (e *LockedError) Error() string {
+	return "user locked until " + e.Until.UTC().Format(time.RFC3339)
+}
+
+// Lockout is the per-user lockout policy Attempt applies: After
+// consecutive failed confirmations (wrong answers, across challenges) lock
+// the user For a while. After <= 0 disables the lockout.
+type Lockout struct {
+	// After is the number of consecutive failures that locks.
+	After int
+	// For is how long the lock lasts.
+	For time.Duration
+}
 
 // CooldownError reports that a method (typically SMS) was begun again
 // before its resend cooldown ended.
@@ -179,35 +204,43 @@ type Result struct {
 	// Record is the challenge as it was consumed; set only when Outcome is
 	// Confirmed.
 	Record *Record
+	// LockedUntil is set when this failed attempt locked the user.
+	LockedUntil time.Time
 }
 
 // Store keeps challenges. Every method is safe for concurrent use, and
 // each one is a single atomic operation on the store's state, also across
-// gateways that share the store. Methods taking now use it as the current
-// time, so all gateways judge expiry by the same rule and tests can inject
-// a clock.
+// gateways that share the store: a challenge's state and its user's
+// lockout state are decided together (a Redis store keeps them in one
+// cluster slot). Methods taking now use it as the current time, so all
+// gateways judge expiry by the same rule and tests can inject a clock.
 type Store interface {
-	// Create stores a new challenge. It fails with ErrFull when the store
-	// is at capacity and with ErrExists when the id is taken.
-	Create(ctx context.Context, r *Record) error
+	// Create stores a new challenge. It fails with *LockedError when the
+	// record's user is locked at now, with ErrFull when the store is at
+	// capacity and with ErrExists when the id is taken.
+	Create(ctx context.Context, r *Record, now time.Time) error
 	// Get returns a copy of the challenge if it exists, has not expired and
 	// belongs to o; otherwise ErrNotFound.
 	Get(ctx context.Context, id string, o Owner, now time.Time) (*Record, error)
 	// Begin starts a confirmation method: it records the method, question,
-	// destination and expected answers, and the method's resend time. It
-	// fails with *CooldownError if the same method's cooldown has not
-	// passed, with ErrNotFound as Get does, and returns the updated record.
-	// A challenge whose attempt budget is spent cannot be begun
-	// (ErrNotFound is not used then: the returned error is ErrExhausted).
+	// destination and expected answers, and the method's resend time, and
+	// returns the updated record. In order, it fails with *LockedError if
+	// o.User is locked, ErrNotFound as Get does, ErrExhausted if the
+	// attempt budget is spent, ErrMethodNotOffered if the challenge does
+	// not offer b.Method, and *CooldownError if the same method's cooldown
+	// has not passed.
 	Begin(ctx context.Context, id string, o Owner, b Begin, now time.Time) (*Record, error)
 	// Attempt checks one answer, given as its keyed MAC, in one atomic
-	// step: ownership and expiry (ErrNotFound), a chosen method
-	// (ErrNoMethod), the attempt budget (Exhausted), the comparison against
-	// every expected MAC, and on a match the challenge's consumption
-	// (Confirmed, returned at most once per challenge). A wrong answer
-	// decrements the budget; the last one leaves a tombstone that answers
-	// Exhausted until the challenge expires.
-	Attempt(ctx context.Context, id string, o Owner, mac []byte, now time.Time) (Result, error)
+	// step: the user's lock (*LockedError; nothing else changes),
+	// ownership and expiry (ErrNotFound), the attempt budget (Exhausted),
+	// a chosen method (ErrNoMethod), the comparison against every expected
+	// MAC, and on a match the challenge's consumption (Confirmed, returned
+	// at most once per challenge) and the end of the user's run of
+	// failures. A wrong answer decrements the budget — the last one leaves
+	// a tombstone that answers Exhausted until the challenge expires — and
+	// counts a failure under l; if that locks the user, Result.LockedUntil
+	// says until when. An answer to a tombstone counts no failure.
+	Attempt(ctx context.Context, id string, o Owner, mac []byte, l Lockout, now time.Time) (Result, error)
 	// Delete removes the challenge if it belongs to o (cancellation). It
 	// returns ErrNotFound otherwise.
 	Delete(ctx context.Context, id string, o Owner) error
@@ -216,17 +249,10 @@ type Store interface {
 }
 
 // Regulator keeps the protections that span challenges: the per-user
-// lockout after consecutive failed confirmations, and the SMS cost
-// controls. Like challenge state, it lives in the store (shared by every
-// gateway) and each method is one atomic operation.
+// lockout (counted by Attempt) and the SMS cost controls. Like challenge
+// state, it lives in the store (shared by every gateway) and each method
+// is one atomic operation.
 type Regulator interface {
-	// Failure counts one failed confirmation (a wrong answer) for user.
-	// When the count of consecutive failures reaches limit, the user is
-	// locked until now+lockFor and the count starts again; the lock's end
-	// is returned (zero while not locked).
-	Failure(ctx context.Context, user string, limit int, lockFor time.Duration, now time.Time) (time.Time, error)
-	// Success ends the user's run of consecutive failures.
-	Success(ctx context.Context, user string) error
 	// LockedUntil returns the end of the user's lock, or the zero time if
 	// the user is not locked at now.
 	LockedUntil(ctx context.Context, user string, now time.Time) (time.Time, error)

@@ -10,6 +10,7 @@ package memory
 import (
 	"context"
 	"hash/maphash"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -112,7 +113,10 @@ func (s *Store) shard(id string) *shard {
 func recordBytes(r *store.Record) int64 { return int64(len(r.Stash)) }
 
 // Create implements store.Store.
-func (s *Store) Create(_ context.Context, r *store.Record) error {
+func (s *Store) Create(_ context.Context, r *store.Record, now time.Time) error {
+	if until := s.lockedUntil(r.User, now); !until.IsZero() {
+		return &store.LockedError{Until: until}
+	}
 	size := recordBytes(r)
 	if s.count.Add(1) > int64(s.opts.MaxChallenges) {
 		s.count.Add(-1)
@@ -165,6 +169,9 @@ func (s *Store) Get(_ context.Context, id string, o store.Owner, now time.Time) 
 
 // Begin implements store.Store.
 func (s *Store) Begin(_ context.Context, id string, o store.Owner, b store.Begin, now time.Time) (*store.Record, error) {
+	if until := s.lockedUntil(o.User, now); !until.IsZero() {
+		return nil, &store.LockedError{Until: until}
+	}
 	sh := s.shard(id)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
@@ -174,6 +181,9 @@ func (s *Store) Begin(_ context.Context, id string, o store.Owner, b store.Begin
 	}
 	if r.AttemptsLeft <= 0 {
 		return nil, store.ErrExhausted
+	}
+	if !slices.Contains(r.Methods, b.Method) {
+		return nil, store.ErrMethodNotOffered
 	}
 	if until, ok := r.ResendAt[b.Method]; ok && now.Before(until) {
 		return nil, &store.CooldownError{Until: until}
@@ -189,11 +199,19 @@ func (s *Store) Begin(_ context.Context, id string, o store.Owner, b store.Begin
 	return r.Clone(), nil
 }
 
-// Attempt implements store.Store.
-func (s *Store) Attempt(_ context.Context, id string, o store.Owner, mac []byte, now time.Time) (store.Result, error) {
+// Attempt implements store.Store. The shard's lock is held throughout and
+// the regulation lock is taken inside it, so the answer, the budget and the
+// user's failure count change together.
+func (s *Store) Attempt(_ context.Context, id string, o store.Owner, mac []byte, l store.Lockout, now time.Time) (store.Result, error) {
 	sh := s.shard(id)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
+	s.regMu.Lock()
+	defer s.regMu.Unlock()
+	u := s.users[o.User]
+	if u != nil && now.Before(u.lockedUntil) {
+		return store.Result{}, &store.LockedError{Until: u.lockedUntil}
+	}
 	r := s.live(sh, id, o, now)
 	if r == nil {
 		return store.Result{}, store.ErrNotFound
@@ -206,17 +224,35 @@ func (s *Store) Attempt(_ context.Context, id string, o store.Owner, mac []byte,
 	}
 	if store.MatchAny(r.Expected, mac) {
 		s.remove(sh, r)
+		if u != nil {
+			u.fails = 0
+		}
 		return store.Result{Outcome: store.Confirmed, AttemptsLeft: r.AttemptsLeft, Record: r}, nil
 	}
+	res := store.Result{Outcome: store.Wrong}
 	r.AttemptsLeft--
+	res.AttemptsLeft = r.AttemptsLeft
 	if r.AttemptsLeft <= 0 {
 		// Keep a tombstone without the stash or expected answers so the
 		// user keeps seeing "too many attempts" until expiry.
 		s.bytes.Add(-recordBytes(r))
 		r.Stash, r.Expected = nil, nil
-		return store.Result{Outcome: store.Exhausted}, nil
+		res.Outcome = store.Exhausted
 	}
-	return store.Result{Outcome: store.Wrong, AttemptsLeft: r.AttemptsLeft}, nil
+	if l.After > 0 {
+		if u == nil {
+			if u = s.regulated(o.User); u == nil {
+				// Fail closed: a failure that cannot be counted is an error.
+				return store.Result{}, store.ErrFull
+			}
+		}
+		u.fails++
+		if u.fails >= l.After {
+			u.fails, u.lockedUntil = 0, now.Add(l.For)
+			res.LockedUntil = u.lockedUntil
+		}
+	}
+	return res, nil
 }
 
 // Delete implements store.Store.

@@ -37,12 +37,12 @@ func TestFullStoreRefusesNewChallengesAndKeepsLiveOnes(t *testing.T) {
 			var ids []string
 			for range 3 {
 				r := storetest.NewRecord()
-				if err := s.Create(ctx, r); err != nil {
+				if err := s.Create(ctx, r, r.Created); err != nil {
 					t.Fatal(err)
 				}
 				ids = append(ids, r.ID)
 			}
-			if err := s.Create(ctx, storetest.NewRecord()); !errors.Is(err, store.ErrFull) {
+			if err := s.Create(ctx, storetest.NewRecord(), time.Time{}); !errors.Is(err, store.ErrFull) {
 				t.Fatalf("Create into a full store = %v, want ErrFull", err)
 			}
 			r := storetest.NewRecord()
@@ -56,7 +56,7 @@ func TestFullStoreRefusesNewChallengesAndKeepsLiveOnes(t *testing.T) {
 			if err := s.Delete(ctx, ids[0], o); err != nil {
 				t.Fatal(err)
 			}
-			if err := s.Create(ctx, storetest.NewRecord()); err != nil {
+			if err := s.Create(ctx, storetest.NewRecord(), time.Time{}); err != nil {
 				t.Fatalf("Create after Delete = %v", err)
 			}
 		})
@@ -69,7 +69,7 @@ func TestSweepRemovesOnlyExpiredChallenges(t *testing.T) {
 	short, long := storetest.NewRecord(), storetest.NewRecord()
 	long.Expires = long.Expires.Add(time.Hour)
 	for _, r := range []*store.Record{short, long} {
-		if err := s.Create(ctx, r); err != nil {
+		if err := s.Create(ctx, r, r.Created); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -85,7 +85,7 @@ func TestBackgroundSweepRuns(t *testing.T) {
 	ctx := context.Background()
 	r := storetest.NewRecord()
 	s := newStore(t, memory.Options{SweepInterval: time.Millisecond, Now: func() time.Time { return r.Expires }})
-	if err := s.Create(ctx, r); err != nil {
+	if err := s.Create(ctx, r, r.Created); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(5 * time.Second)
@@ -103,16 +103,16 @@ func TestTombstoneReleasesStashBytes(t *testing.T) {
 	r := storetest.NewRecord()
 	r.MaxAttempts, r.AttemptsLeft = 1, 1
 	o := store.Owner{User: r.User, Session: r.Session}
-	if err := s.Create(ctx, r); err != nil {
+	if err := s.Create(ctx, r, r.Created); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Begin(ctx, r.ID, o, store.Begin{Method: "enum", Expected: [][]byte{{1}}}, r.Created); err != nil {
 		t.Fatal(err)
 	}
-	if res, _ := s.Attempt(ctx, r.ID, o, []byte{2}, r.Created); res.Outcome != store.Exhausted {
+	if res, _ := s.Attempt(ctx, r.ID, o, []byte{2}, store.Lockout{}, r.Created); res.Outcome != store.Exhausted {
 		t.Fatalf("outcome = %v", res.Outcome)
 	}
-	if err := s.Create(ctx, storetest.NewRecord()); err != nil {
+	if err := s.Create(ctx, storetest.NewRecord(), time.Time{}); err != nil {
 		t.Fatalf("stash bytes of a dead challenge still counted: %v", err)
 	}
 }
@@ -129,7 +129,7 @@ func BenchmarkPendingChallengeMemory(b *testing.B) {
 		runtime.GC()
 		runtime.ReadMemStats(&before)
 		for range n {
-			if err := s.Create(ctx, storetest.NewRecord()); err != nil {
+			if err := s.Create(ctx, storetest.NewRecord(), time.Time{}); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -36,43 +36,18 @@ func (s *Store) regulated(user string) *userReg {
 	return u
 }
 
-// Failure implements store.Regulator.
-func (s *Store) Failure(_ context.Context, user string, limit int, lockFor time.Duration, now time.Time) (time.Time, error) {
-	s.regMu.Lock()
-	defer s.regMu.Unlock()
-	u := s.regulated(user)
-	if u == nil {
-		return time.Time{}, store.ErrFull
-	}
-	u.fails++
-	if limit > 0 && u.fails >= limit {
-		u.fails = 0
-		u.lockedUntil = now.Add(lockFor)
-	}
-	if now.Before(u.lockedUntil) {
-		return u.lockedUntil, nil
-	}
-	return time.Time{}, nil
-}
-
-// Success implements store.Regulator.
-func (s *Store) Success(_ context.Context, user string) error {
-	s.regMu.Lock()
-	defer s.regMu.Unlock()
-	if u, ok := s.users[user]; ok {
-		u.fails = 0
-	}
-	return nil
-}
-
 // LockedUntil implements store.Regulator.
 func (s *Store) LockedUntil(_ context.Context, user string, now time.Time) (time.Time, error) {
+	return s.lockedUntil(user, now), nil
+}
+
+func (s *Store) lockedUntil(user string, now time.Time) time.Time {
 	s.regMu.Lock()
 	defer s.regMu.Unlock()
 	if u, ok := s.users[user]; ok && now.Before(u.lockedUntil) {
-		return u.lockedUntil, nil
+		return u.lockedUntil
 	}
-	return time.Time{}, nil
+	return time.Time{}
 }
 
 // Unlock implements store.Regulator.

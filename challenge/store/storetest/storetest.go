@@ -22,7 +22,8 @@ import (
 type Factory func(t *testing.T) store.Store
 
 var (
-	t0    = time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	noLockout = store.Lockout{}
+	t0        = time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
 	alice = store.Owner{User: "alice", Session: bytes.Repeat([]byte{1}, 32)}
 	right = mac("right")
 	wrong = mac("wrong")
@@ -45,7 +46,7 @@ func NewRecord() *store.Record {
 		Amount:       "10.00",
 		Payee:        "Z123",
 		ReturnTo:     "/pay?step=2",
-		Methods:      []string{"enum", "sms"},
+		Methods:      []string{"enum", "sms", "email"},
 		Digest:       d[:],
 		Stash:        stash,
 		Created:      t0,
@@ -66,7 +67,7 @@ func begin(t *testing.T, s store.Store, id string) {
 func create(t *testing.T, s store.Store) *store.Record {
 	t.Helper()
 	r := NewRecord()
-	if err := s.Create(context.Background(), r); err != nil {
+	if err := s.Create(context.Background(), r, t0); err != nil {
 		t.Fatalf("Create: %v", err)
 	}
 	return r
@@ -85,7 +86,7 @@ func Run(t *testing.T, f Factory) {
 		}
 		if got.ID != r.ID || got.Operation != "transfer" || got.Amount != "10.00" || got.Payee != "Z123" || got.ReturnTo != "/pay?step=2" ||
 			!bytes.Equal(got.Stash, r.Stash) || !bytes.Equal(got.Digest, r.Digest) || got.AttemptsLeft != 3 ||
-			got.MaxAttempts != 3 || !got.Expires.Equal(r.Expires) || len(got.Methods) != 2 || got.Method != "" {
+			got.MaxAttempts != 3 || !got.Expires.Equal(r.Expires) || len(got.Methods) != 3 || got.Method != "" {
 			t.Fatalf("Get returned %+v", got)
 		}
 	})
@@ -93,7 +94,7 @@ func Run(t *testing.T, f Factory) {
 	t.Run("duplicate id is refused", func(t *testing.T) {
 		s := f(t)
 		r := create(t, s)
-		if err := s.Create(ctx, r); !errors.Is(err, store.ErrExists) {
+		if err := s.Create(ctx, r, t0); !errors.Is(err, store.ErrExists) {
 			t.Fatalf("second Create = %v, want ErrExists", err)
 		}
 	})
@@ -113,7 +114,7 @@ func Run(t *testing.T, f Factory) {
 			if _, err := s.Begin(ctx, r.ID, o, store.Begin{Method: "enum"}, t0); !errors.Is(err, store.ErrNotFound) {
 				t.Errorf("%s: Begin = %v, want ErrNotFound", name, err)
 			}
-			if _, err := s.Attempt(ctx, r.ID, o, right, t0); !errors.Is(err, store.ErrNotFound) {
+			if _, err := s.Attempt(ctx, r.ID, o, right, noLockout, t0); !errors.Is(err, store.ErrNotFound) {
 				t.Errorf("%s: Attempt = %v, want ErrNotFound", name, err)
 			}
 			if err := s.Delete(ctx, r.ID, o); !errors.Is(err, store.ErrNotFound) {
@@ -132,7 +133,7 @@ func Run(t *testing.T, f Factory) {
 		if _, err := s.Get(ctx, "nope", alice, t0); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("Get = %v", err)
 		}
-		if _, err := s.Attempt(ctx, "nope", alice, right, t0); !errors.Is(err, store.ErrNotFound) {
+		if _, err := s.Attempt(ctx, "nope", alice, right, noLockout, t0); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("Attempt = %v", err)
 		}
 	})
@@ -145,7 +146,7 @@ func Run(t *testing.T, f Factory) {
 		if _, err := s.Get(ctx, r.ID, alice, at); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("Get at expiry = %v", err)
 		}
-		if _, err := s.Attempt(ctx, r.ID, alice, right, at.Add(time.Second)); !errors.Is(err, store.ErrNotFound) {
+		if _, err := s.Attempt(ctx, r.ID, alice, right, noLockout, at.Add(time.Second)); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("Attempt after expiry = %v", err)
 		}
 		if _, err := s.Get(ctx, r.ID, alice, at.Add(-time.Millisecond)); err != nil {
@@ -156,7 +157,7 @@ func Run(t *testing.T, f Factory) {
 	t.Run("answer before a method is chosen is refused without cost", func(t *testing.T) {
 		s := f(t)
 		r := create(t, s)
-		if _, err := s.Attempt(ctx, r.ID, alice, right, t0); !errors.Is(err, store.ErrNoMethod) {
+		if _, err := s.Attempt(ctx, r.ID, alice, right, noLockout, t0); !errors.Is(err, store.ErrNoMethod) {
 			t.Fatalf("Attempt = %v, want ErrNoMethod", err)
 		}
 		got, _ := s.Get(ctx, r.ID, alice, t0)
@@ -206,11 +207,11 @@ func Run(t *testing.T, f Factory) {
 		s := f(t)
 		r := create(t, s)
 		begin(t, s, r.ID)
-		res, err := s.Attempt(ctx, r.ID, alice, right, t0)
+		res, err := s.Attempt(ctx, r.ID, alice, right, noLockout, t0)
 		if err != nil || res.Outcome != store.Confirmed || res.Record == nil || !bytes.Equal(res.Record.Stash, r.Stash) {
 			t.Fatalf("Attempt = %+v, %v; want Confirmed with the stash", res, err)
 		}
-		if _, err := s.Attempt(ctx, r.ID, alice, right, t0); !errors.Is(err, store.ErrNotFound) {
+		if _, err := s.Attempt(ctx, r.ID, alice, right, noLockout, t0); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("second Attempt = %v, want ErrNotFound", err)
 		}
 		if _, err := s.Get(ctx, r.ID, alice, t0); !errors.Is(err, store.ErrNotFound) {
@@ -224,7 +225,7 @@ func Run(t *testing.T, f Factory) {
 		if _, err := s.Begin(ctx, r.ID, alice, store.Begin{Method: "enum", Expected: [][]byte{mac("a"), right, mac("b")}}, t0); err != nil {
 			t.Fatal(err)
 		}
-		if res, err := s.Attempt(ctx, r.ID, alice, right, t0); err != nil || res.Outcome != store.Confirmed {
+		if res, err := s.Attempt(ctx, r.ID, alice, right, noLockout, t0); err != nil || res.Outcome != store.Confirmed {
 			t.Fatalf("Attempt = %+v, %v", res, err)
 		}
 	})
@@ -236,10 +237,10 @@ func Run(t *testing.T, f Factory) {
 		if _, err := s.Begin(ctx, r.ID, alice, store.Begin{Method: "email", Expected: [][]byte{mac("mailed")}}, t0); err != nil {
 			t.Fatal(err)
 		}
-		if res, _ := s.Attempt(ctx, r.ID, alice, right, t0); res.Outcome != store.Wrong {
+		if res, _ := s.Attempt(ctx, r.ID, alice, right, noLockout, t0); res.Outcome != store.Wrong {
 			t.Fatalf("old answer after new method = %+v, want Wrong", res)
 		}
-		if res, _ := s.Attempt(ctx, r.ID, alice, mac("mailed"), t0); res.Outcome != store.Confirmed {
+		if res, _ := s.Attempt(ctx, r.ID, alice, mac("mailed"), noLockout, t0); res.Outcome != store.Confirmed {
 			t.Fatalf("new answer = %+v, want Confirmed", res)
 		}
 	})
@@ -249,15 +250,15 @@ func Run(t *testing.T, f Factory) {
 		r := create(t, s)
 		begin(t, s, r.ID)
 		for want := 2; want >= 1; want-- {
-			res, err := s.Attempt(ctx, r.ID, alice, wrong, t0)
+			res, err := s.Attempt(ctx, r.ID, alice, wrong, noLockout, t0)
 			if err != nil || res.Outcome != store.Wrong || res.AttemptsLeft != want {
 				t.Fatalf("wrong attempt = %+v, %v; want Wrong with %d left", res, err, want)
 			}
 		}
-		if res, err := s.Attempt(ctx, r.ID, alice, wrong, t0); err != nil || res.Outcome != store.Exhausted {
+		if res, err := s.Attempt(ctx, r.ID, alice, wrong, noLockout, t0); err != nil || res.Outcome != store.Exhausted {
 			t.Fatalf("last wrong attempt = %+v, %v; want Exhausted", res, err)
 		}
-		if res, err := s.Attempt(ctx, r.ID, alice, right, t0); err != nil || res.Outcome != store.Exhausted {
+		if res, err := s.Attempt(ctx, r.ID, alice, right, noLockout, t0); err != nil || res.Outcome != store.Exhausted {
 			t.Fatalf("right answer after budget = %+v, %v; want Exhausted", res, err)
 		}
 		if _, err := s.Begin(ctx, r.ID, alice, store.Begin{Method: "enum", Expected: [][]byte{right}}, t0); !errors.Is(err, store.ErrExhausted) {
@@ -291,7 +292,7 @@ func Run(t *testing.T, f Factory) {
 		var wg sync.WaitGroup
 		for range 100 {
 			wg.Go(func() {
-				res, err := s.Attempt(ctx, r.ID, alice, right, t0)
+				res, err := s.Attempt(ctx, r.ID, alice, right, noLockout, t0)
 				switch {
 				case err == nil && res.Outcome == store.Confirmed:
 					confirmed.Add(1)
@@ -316,7 +317,7 @@ func Run(t *testing.T, f Factory) {
 		var wg sync.WaitGroup
 		for range 50 {
 			wg.Go(func() {
-				res, err := s.Attempt(ctx, r.ID, alice, wrong, t0)
+				res, err := s.Attempt(ctx, r.ID, alice, wrong, noLockout, t0)
 				if err != nil {
 					t.Errorf("Attempt: %v", err)
 					return
@@ -335,77 +336,164 @@ func Run(t *testing.T, f Factory) {
 		}
 	})
 
-	t.Run("consecutive failures lock the user for a while", func(t *testing.T) {
+	// lockedUser creates n challenges (budget attempts each) for a fresh
+	// user, begins them, and returns the user's owner and the ids.
+	lockedUser := func(t *testing.T, s store.Store, n, budget int) (store.Owner, []string) {
+		t.Helper()
+		o := store.Owner{User: fmt.Sprintf("lock-%d", idSeq.Add(1)), Session: alice.Session}
+		var ids []string
+		for range n {
+			r := NewRecord()
+			r.User, r.MaxAttempts, r.AttemptsLeft = o.User, budget, budget
+			if err := s.Create(ctx, r, t0); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.Begin(ctx, r.ID, o, store.Begin{Method: "enum", Expected: [][]byte{right}}, t0); err != nil {
+				t.Fatal(err)
+			}
+			ids = append(ids, r.ID)
+		}
+		return o, ids
+	}
+	lockout := store.Lockout{After: 5, For: 30 * time.Minute}
+	isLocked := func(err error, until time.Time) bool {
+		var le *store.LockedError
+		return errors.As(err, &le) && le.Until.Equal(until)
+	}
+
+	t.Run("consecutive failures across challenges lock the user for a while", func(t *testing.T) {
 		s := f(t)
-		user := fmt.Sprintf("lock-%d", idSeq.Add(1))
-		for i := 1; i <= 4; i++ {
-			if until, err := s.Failure(ctx, user, 5, 30*time.Minute, t0); err != nil || !until.IsZero() {
-				t.Fatalf("failure %d = %v, %v; want no lock", i, until, err)
+		o, ids := lockedUser(t, s, 2, 3)
+		for i := 1; i <= 3; i++ {
+			res, err := s.Attempt(ctx, ids[0], o, wrong, lockout, t0)
+			if err != nil || !res.LockedUntil.IsZero() {
+				t.Fatalf("failure %d = %+v, %v; want no lock", i, res, err)
 			}
 		}
-		until, err := s.Failure(ctx, user, 5, 30*time.Minute, t0)
-		if err != nil || !until.Equal(t0.Add(30*time.Minute)) {
-			t.Fatalf("fifth failure = %v, %v; want locked until %v", until, err, t0.Add(30*time.Minute))
+		if res, err := s.Attempt(ctx, ids[1], o, wrong, lockout, t0); err != nil || res.Outcome != store.Wrong || !res.LockedUntil.IsZero() {
+			t.Fatalf("fourth failure = %+v, %v", res, err)
 		}
-		if got, _ := s.LockedUntil(ctx, user, t0.Add(29*time.Minute)); !got.Equal(until) {
+		until := t0.Add(30 * time.Minute)
+		res, err := s.Attempt(ctx, ids[1], o, wrong, lockout, t0)
+		if err != nil || res.Outcome != store.Wrong || res.AttemptsLeft != 1 || !res.LockedUntil.Equal(until) {
+			t.Fatalf("fifth failure = %+v, %v; want Wrong, 1 left, locked until %v", res, err, until)
+		}
+		if _, err := s.Attempt(ctx, ids[1], o, right, lockout, t0.Add(time.Minute)); !isLocked(err, until) {
+			t.Fatalf("right answer while locked = %v, want LockedError", err)
+		}
+		if _, err := s.Begin(ctx, ids[1], o, store.Begin{Method: "sms", Expected: [][]byte{right}}, t0.Add(time.Minute)); !isLocked(err, until) {
+			t.Fatalf("Begin while locked = %v, want LockedError", err)
+		}
+		r := NewRecord()
+		r.User = o.User
+		if err := s.Create(ctx, r, t0.Add(time.Minute)); !isLocked(err, until) {
+			t.Fatalf("Create while locked = %v, want LockedError", err)
+		}
+		if got, _ := s.LockedUntil(ctx, o.User, t0.Add(29*time.Minute)); !got.Equal(until) {
 			t.Fatalf("LockedUntil during the lock = %v", got)
 		}
-		if got, _ := s.LockedUntil(ctx, user, t0.Add(30*time.Minute)); !got.IsZero() {
+		if got, _ := s.LockedUntil(ctx, o.User, until); !got.IsZero() {
 			t.Fatalf("LockedUntil after the lock = %v, want none (auto-unlock)", got)
 		}
-		if got, _ := s.LockedUntil(ctx, "someone-else", t0); !got.IsZero() {
+		if got, _ := s.LockedUntil(ctx, alice.User, t0); !got.IsZero() {
 			t.Fatalf("another user is locked: %v", got)
+		}
+		// The challenge itself was untouched by the refused answer.
+		got, err := s.Get(ctx, ids[1], o, t0.Add(time.Minute))
+		if err != nil || got.AttemptsLeft != 1 {
+			t.Fatalf("Get = %+v, %v; want 1 attempt left", got, err)
 		}
 	})
 
 	t.Run("a success ends the run of failures", func(t *testing.T) {
 		s := f(t)
-		user := fmt.Sprintf("succ-%d", idSeq.Add(1))
-		for range 4 {
-			s.Failure(ctx, user, 5, time.Minute, t0)
+		o, ids := lockedUser(t, s, 3, 3)
+		for _, id := range ids[:2] {
+			for range 2 {
+				s.Attempt(ctx, id, o, wrong, lockout, t0)
+			}
 		}
-		if err := s.Success(ctx, user); err != nil {
-			t.Fatal(err)
+		if res, err := s.Attempt(ctx, ids[0], o, right, lockout, t0); err != nil || res.Outcome != store.Confirmed {
+			t.Fatalf("right answer after 4 failures = %+v, %v", res, err)
 		}
-		if until, _ := s.Failure(ctx, user, 5, time.Minute, t0); !until.IsZero() {
-			t.Fatalf("failure after a success locked: %v", until)
+		for i := range 3 {
+			if res, err := s.Attempt(ctx, ids[2], o, wrong, lockout, t0); err != nil || !res.LockedUntil.IsZero() {
+				t.Fatalf("failure %d after a success = %+v, %v; want no lock", i+1, res, err)
+			}
+		}
+		if res, _ := s.Attempt(ctx, ids[1], o, wrong, lockout, t0); !res.LockedUntil.IsZero() {
+			t.Fatal("locked after 4 failures since the success")
+		}
+	})
+
+	t.Run("answers to a spent challenge count no failure", func(t *testing.T) {
+		s := f(t)
+		o, ids := lockedUser(t, s, 2, 1)
+		l := store.Lockout{After: 2, For: time.Hour}
+		if res, _ := s.Attempt(ctx, ids[0], o, wrong, l, t0); res.Outcome != store.Exhausted || !res.LockedUntil.IsZero() {
+			t.Fatalf("first failure = %+v", res)
+		}
+		if res, _ := s.Attempt(ctx, ids[0], o, wrong, l, t0); res.Outcome != store.Exhausted || !res.LockedUntil.IsZero() {
+			t.Fatalf("answer to the tombstone = %+v, want Exhausted without a lock", res)
+		}
+		if res, _ := s.Attempt(ctx, ids[1], o, wrong, l, t0); res.LockedUntil.IsZero() {
+			t.Fatalf("second real failure = %+v, want a lock", res)
 		}
 	})
 
 	t.Run("unlock lifts a lock", func(t *testing.T) {
 		s := f(t)
-		user := fmt.Sprintf("unl-%d", idSeq.Add(1))
-		s.Failure(ctx, user, 1, time.Hour, t0)
-		if got, _ := s.LockedUntil(ctx, user, t0); got.IsZero() {
+		o, ids := lockedUser(t, s, 1, 3)
+		if res, _ := s.Attempt(ctx, ids[0], o, wrong, store.Lockout{After: 1, For: time.Hour}, t0); res.LockedUntil.IsZero() {
 			t.Fatal("not locked")
 		}
-		if err := s.Unlock(ctx, user); err != nil {
+		if err := s.Unlock(ctx, o.User); err != nil {
 			t.Fatal(err)
 		}
-		if got, _ := s.LockedUntil(ctx, user, t0); !got.IsZero() {
+		if got, _ := s.LockedUntil(ctx, o.User, t0); !got.IsZero() {
 			t.Fatalf("still locked until %v", got)
+		}
+		if res, err := s.Attempt(ctx, ids[0], o, right, lockout, t0); err != nil || res.Outcome != store.Confirmed {
+			t.Fatalf("answer after Unlock = %+v, %v", res, err)
 		}
 	})
 
 	t.Run("concurrent failures lock exactly at the limit", func(t *testing.T) {
 		s := f(t)
-		user := fmt.Sprintf("conc-%d", idSeq.Add(1))
-		var unlocked atomic.Int32
+		o, ids := lockedUser(t, s, 1, 20)
+		var unlocked, locking, refused atomic.Int32
 		var wg sync.WaitGroup
-		for range 50 {
+		for range 20 {
 			wg.Go(func() {
-				until, err := s.Failure(ctx, user, 5, time.Hour, t0)
-				if err != nil {
+				res, err := s.Attempt(ctx, ids[0], o, wrong, lockout, t0)
+				var le *store.LockedError
+				switch {
+				case errors.As(err, &le):
+					refused.Add(1)
+				case err != nil:
 					t.Error(err)
-				}
-				if until.IsZero() {
+				case res.LockedUntil.IsZero():
 					unlocked.Add(1)
+				default:
+					locking.Add(1)
 				}
 			})
 		}
 		wg.Wait()
-		if unlocked.Load() != 4 {
-			t.Fatalf("%d failures returned no lock, want exactly 4", unlocked.Load())
+		if unlocked.Load() != 4 || locking.Load() != 1 || refused.Load() != 15 {
+			t.Fatalf("%d failures without a lock, %d locking, %d refused; want 4, 1, 15", unlocked.Load(), locking.Load(), refused.Load())
+		}
+	})
+
+	t.Run("begin refuses a method the challenge does not offer", func(t *testing.T) {
+		s := f(t)
+		r := NewRecord()
+		r.Methods = []string{"enum", "sms"}
+		if err := s.Create(ctx, r, t0); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Begin(ctx, r.ID, alice, store.Begin{Method: "email", Expected: [][]byte{right}}, t0); !errors.Is(err, store.ErrMethodNotOffered) {
+			t.Fatalf("Begin email = %v, want ErrMethodNotOffered", err)
 		}
 	})
 
