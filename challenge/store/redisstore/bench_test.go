@@ -3,6 +3,7 @@ package redisstore_test
 import (
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/enumgate/enumgate/challenge/store"
 	"github.com/enumgate/enumgate/challenge/store/redisstore"
@@ -10,9 +11,12 @@ import (
 	"github.com/enumgate/enumgate/internal/redistest"
 )
 
+// lockout is the lockout policy the benchmarks and tests answer under.
+var lockout = store.Lockout{After: 5, For: 30 * time.Minute}
+
 // BenchmarkCycle is one challenge's life on Redis over a unix socket:
-// Create, Begin, and a right answer. It reports the Redis round trips per
-// cycle (3: one script per step).
+// Create, Begin, and a right answer, each deciding on the user's lock too.
+// It reports the Redis round trips per cycle (3: one script per step).
 func BenchmarkCycle(b *testing.B) {
 	client := newClient(b, redistest.Start(b, redistest.Options{}).URL)
 	trips := &roundTrips{}
@@ -26,13 +30,13 @@ func BenchmarkCycle(b *testing.B) {
 		r := *tmpl
 		n++
 		r.ID = "bench-" + strconv.Itoa(n)
-		if err := s.Create(ctx, &r); err != nil {
+		if err := s.Create(ctx, &r, r.Created); err != nil {
 			b.Fatal(err)
 		}
 		if _, err := s.Begin(ctx, r.ID, o, begin, r.Created); err != nil {
 			b.Fatal(err)
 		}
-		if res, err := s.Attempt(ctx, r.ID, o, right, r.Created); err != nil || res.Outcome != store.Confirmed {
+		if res, err := s.Attempt(ctx, r.ID, o, right, lockout, r.Created); err != nil || res.Outcome != store.Confirmed {
 			b.Fatalf("Attempt = %+v, %v", res, err)
 		}
 	}
@@ -58,7 +62,7 @@ func BenchmarkCycleParallel(b *testing.B) {
 		for pb.Next() {
 			r := storetest.NewRecord()
 			r.Stash = tmpl.Stash
-			if err := s.Create(ctx, r); err != nil {
+			if err := s.Create(ctx, r, r.Created); err != nil {
 				b.Error(err)
 				return
 			}
@@ -66,7 +70,7 @@ func BenchmarkCycleParallel(b *testing.B) {
 				b.Error(err)
 				return
 			}
-			if res, err := s.Attempt(ctx, r.ID, o, right, r.Created); err != nil || res.Outcome != store.Confirmed {
+			if res, err := s.Attempt(ctx, r.ID, o, right, lockout, r.Created); err != nil || res.Outcome != store.Confirmed {
 				b.Errorf("Attempt = %+v, %v", res, err)
 				return
 			}

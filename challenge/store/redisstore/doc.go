@@ -13,6 +13,22 @@
 // Every key a script touches is passed in KEYS[], and all the keys of one
 // script share a hash tag, so no script ever crosses Cluster slots.
 //
+// The per-user lockout is decided in the same step as the challenge. The
+// scripts of Create, Begin and Attempt take the challenge (KEYS[1]) and
+// the user's lock hash (KEYS[2]) together: a locked user's Create, Begin
+// or answer is refused (store.LockedError) and changes nothing; a right
+// answer consumes the challenge and ends the user's run of failures; a
+// wrong one spends the budget and counts the failure, locking the user
+// when the count reaches the limit. There is no window between answer and
+// lockout for concurrent answers to slip through: N concurrent wrong
+// answers lock exactly at the limit and the rest are refused. Answers to
+// a spent challenge (a tombstone) count no failure.
+//
+// Each step of a challenge is one round trip: Create 1, Get 1, Begin 1
+// (plus 1 for SpendSMS when the engine sends an SMS — the SMS keys live in
+// their own slot, so it stays a separate script), Attempt 1 (plus the
+// WAIT of a confirmation when Options.WaitReplicas is set), Delete 1.
+//
 // Scripts never read the Redis clock. Callers pass now (milliseconds since
 // the epoch) and scripts judge expiry, cooldowns and locks by it, so every
 // gateway follows one rule and tests can inject a clock. Key TTLs are set
@@ -23,24 +39,39 @@
 //
 // With the default prefix "enumgate:":
 //
-//	enumgate:{<id>}:c              hash: one challenge (TTL = its lifetime)
-//	enumgate:{u:<user>}:lock       hash: fails, until (consecutive failures, lock end)
+//	enumgate:{u:<utag>}:c:<id>     hash: one challenge (TTL = its lifetime)
+//	enumgate:{u:<utag>}:lock       hash: fails, until (consecutive failures, lock end)
 //	enumgate:{sms}:u:<user>        string: when the user was last sent an SMS (ms)
 //	enumgate:{sms}:p:<phone>       string: when the phone was last sent an SMS (ms)
 //	enumgate:{sms}:h:<YYYYMMDDHH>:<user>  counter: the user's SMS in that UTC hour
 //	enumgate:{sms}:d:<YYYYMMDD>    counter: the deployment's SMS in that UTC day
 //
+// utag is the first 16 hex digits of the SHA-256 of the user id. A
+// challenge is tagged by its user, not its id, so that it shares a slot
+// with the user's lock hash and one script can decide on both. User ids
+// may contain '{', '}' or ':', which would break a hash tag, so the user
+// id itself never appears in these keys (in the SMS keys it follows the
+// {sms} tag, where it cannot change the slot). Every challenge operation
+// receives the owner, so its keys are always computable; a caller naming
+// the wrong user addresses a key that does not exist and gets
+// store.ErrNotFound — and the scripts still compare the stored user and
+// session binding, as they must whatever the key. Challenges spread over
+// a Cluster by user: one user's challenges and lock share a slot, and one
+// user's traffic (a person's confirmations, capped by the lockout) is too
+// small to make it a hot spot.
+//
 // A challenge hash holds the fields the scripts work with — user, sess
 // (the session binding, binary), left (attempts left), exp (expiry, ms),
-// method, question, sent_to, expected (the concatenated MACs of the
-// acceptable answers), mac_len, resend:<method> (ms) — plus stash (the
-// stashed request, raw bytes) and blob (JSON of the fields no script reads:
-// operation, amount, payee, return path, methods, digest, times, budget).
+// offer:<method> (one per method offered), method, question, sent_to,
+// expected (the concatenated MACs of the acceptable answers), mac_len,
+// resend:<method> (ms) — plus stash (the stashed request, raw bytes) and
+// blob (JSON of the fields no script reads: operation, amount, payee,
+// return path, methods in order, digest, times, budget).
 // When the budget is spent the stash and the expected MACs are deleted and
 // the rest stays as a tombstone: Get shows it with no attempts left,
 // Attempt answers Exhausted and Begin fails with store.ErrExhausted until
 // the key expires. A confirmed challenge's key is deleted by the same
-// script that matched the answer.
+// script that matched the answer, and the user's failure count with it.
 //
 // Lockout hashes expire 24 hours after the last failure or the end of the
 // lock, whichever is later, so idle users vanish. SMS keys all share the
@@ -75,8 +106,8 @@
 // WAIT is not consensus: a failover may still promote a replica that did
 // not acknowledge, so set WaitReplicas to the number of replicas of each
 // master (Sentinel and Cluster prefer the most up-to-date replica).
-// Only confirmations wait: budget decrements and lockout counts lost in
-// a failover give an attacker a few more guesses, never a second
+// Only confirmations wait: budget decrements, lockout counts and locks
+// lost in a failover give an attacker a few more guesses, never a second
 // confirmation.
 //
 // # Memory policy
@@ -86,9 +117,11 @@
 // any other policy a full server would silently drop live challenges (or
 // a lockout, or an SMS budget), and every key here has a TTL, so even the
 // volatile-* policies may evict them. With noeviction a full server
-// refuses writes: Create then fails with an error that wraps both
-// store.ErrFull and Redis' OOM reply, and the engine answers 503. Check
-// reports an evicting policy at start-up.
+// refuses writes: Create, Begin and a wrong answer (whose failure could
+// not be counted) then fail with an error that wraps both store.ErrFull
+// and Redis' OOM reply, having changed nothing, and the engine answers
+// 503; reads and confirmations still work. Check reports an evicting
+// policy at start-up.
 //
 // # Errors
 //

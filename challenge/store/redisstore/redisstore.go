@@ -2,6 +2,8 @@ package redisstore
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -66,9 +68,47 @@ func New(client Client, o Options) *Store {
 	return &Store{client: client, opts: o}
 }
 
-// key returns the challenge key for id, hash-tagged by the id.
-func (s *Store) key(id string) string {
-	return s.opts.Prefix + "{" + id + "}:c"
+// appendTag appends the start of every key of user's: the prefix and the
+// user's hash tag, {u:<utag>}, where utag is the first 16 hex digits of
+// the SHA-256 of the user id. User ids may contain '{', '}' or ':', so
+// they never appear in a key themselves.
+func (s *Store) appendTag(b []byte, user string) []byte {
+	h := sha256.Sum256([]byte(user))
+	b = append(b, s.opts.Prefix...)
+	b = append(b, "{u:"...)
+	b = hex.AppendEncode(b, h[:utagBytes])
+	return append(b, '}')
+}
+
+// utagBytes is how many bytes of the user id's SHA-256 its tag keeps.
+const utagBytes = 8
+
+// keyBuf sizes the stack buffer keys are built in.
+const keyBuf = 160
+
+// key returns the key of user's challenge id.
+func (s *Store) key(user, id string) string {
+	var buf [keyBuf]byte
+	return string(append(append(s.appendTag(buf[:0], user), ":c:"...), id...))
+}
+
+// lockKey returns the key of user's lockout hash.
+func (s *Store) lockKey(user string) string {
+	var buf [keyBuf]byte
+	return string(append(s.appendTag(buf[:0], user), ":lock"...))
+}
+
+// keys returns the keys of the scripts that decide on a challenge and its
+// user's lock together: the challenge's and the lock's, in one slot.
+func (s *Store) keys(user, id string) []string {
+	var buf [keyBuf]byte
+	b := s.appendTag(buf[:0], user)
+	tag := len(b)
+	b = append(append(b, ":c:"...), id...)
+	n := len(b)
+	b = append(append(b, b[:tag]...), ":lock"...)
+	k := string(b)
+	return []string{k[:n], k[n:]}
 }
 
 // Ping checks that Redis answers (health checks).
@@ -154,10 +194,11 @@ func joinMACs(macs [][]byte) ([]byte, int, error) {
 	return b, n, nil
 }
 
-// Create implements store.Store. An id that is taken gives
-// store.ErrExists; a Redis that refuses writes because it is full gives
-// an error wrapping store.ErrFull.
-func (s *Store) Create(ctx context.Context, r *store.Record) error {
+// Create implements store.Store. A user locked at now gives
+// *store.LockedError; an id that is taken gives store.ErrExists; a Redis
+// that refuses writes because it is full gives an error wrapping
+// store.ErrFull.
+func (s *Store) Create(ctx context.Context, r *store.Record, now time.Time) error {
 	blob, err := json.Marshal(meta{
 		Operation: r.Operation, Amount: r.Amount, Payee: r.Payee, ReturnTo: r.ReturnTo,
 		Methods: r.Methods, Digest: r.Digest, Created: r.Created, Expires: r.Expires,
@@ -171,15 +212,22 @@ func (s *Store) Create(ctx context.Context, r *store.Record) error {
 	// an injected clock makes it vanish early.
 	from := r.Created
 	if from.IsZero() {
+		from = now
+	}
+	if from.IsZero() {
 		from = time.Now()
 	}
 	ttl := r.Expires.Sub(from).Milliseconds()
 	if ttl < 1 {
 		ttl = 1
 	}
-	args := []any{ttl,
+	args := make([]any, 0, 16+2*len(r.Methods)+2*len(r.ResendAt))
+	args = append(args, now.UnixMilli(), ttl,
 		"user", r.User, "sess", r.Session, "left", r.AttemptsLeft, "exp", ms(r.Expires),
 		"blob", blob, "stash", r.Stash,
+	)
+	for _, m := range r.Methods {
+		args = append(args, "offer:"+m, 1)
 	}
 	if r.Method != "" || r.Question != "" || r.SentTo != "" || len(r.Expected) > 0 {
 		macs, n, err := joinMACs(r.Expected)
@@ -191,48 +239,68 @@ func (s *Store) Create(ctx context.Context, r *store.Record) error {
 	for m, t := range r.ResendAt {
 		args = append(args, "resend:"+m, ms(t))
 	}
-	created, err := createScript.Run(ctx, s.client, []string{s.key(r.ID)}, args...).Int()
+	v, code, err := run(ctx, s.client, createScript, "create challenge", s.keys(r.User, r.ID), args...)
+	if err != nil {
+		return err
+	}
+	switch code {
+	case codeOK:
+		return nil
+	case codeExists:
+		return store.ErrExists
+	case codeLocked:
+		return lockedError("create challenge", v)
+	}
+	return fmt.Errorf("redis: create challenge: unexpected reply")
+}
+
+// run runs a script and returns its reply and status code (the reply's
+// first element). A Redis that refuses the script's writes because it is
+// full gives an error wrapping store.ErrFull: nothing was written.
+func run(ctx context.Context, c redis.Scripter, sc *redis.Script, op string, keys []string, args ...any) ([]any, int64, error) {
+	v, err := sc.Run(ctx, c, keys, args...).Slice()
 	switch {
 	case err != nil && redis.HasErrorPrefix(err, "OOM"):
-		return fmt.Errorf("redis: create challenge: %w: %w", store.ErrFull, err)
+		return nil, 0, fmt.Errorf("redis: %s: %w: %w", op, store.ErrFull, err)
 	case err != nil:
-		return fmt.Errorf("redis: create challenge: %w", err)
-	case created == 0:
-		return store.ErrExists
+		return nil, 0, fmt.Errorf("redis: %s: %w", op, err)
+	case len(v) == 0:
+		return nil, 0, fmt.Errorf("redis: %s: unexpected reply", op)
+	}
+	code, ok := v[0].(int64)
+	if !ok {
+		return nil, 0, fmt.Errorf("redis: %s: unexpected reply", op)
+	}
+	return v, code, nil
+}
+
+// item returns v[i], or nil past the end of v.
+func item(v []any, i int) any {
+	if i < len(v) {
+		return v[i]
 	}
 	return nil
 }
 
-// run runs a challenge script and returns its status code and payload.
-func run(ctx context.Context, c redis.Scripter, sc *redis.Script, op, key string, args ...any) (int64, any, error) {
-	v, err := sc.Run(ctx, c, []string{key}, args...).Slice()
+// lockedError turns a {codeLocked, lock end} reply into *store.LockedError.
+func lockedError(op string, v []any) error {
+	until, err := msTime(item(v, 1))
 	if err != nil {
-		return 0, nil, fmt.Errorf("redis: %s: %w", op, err)
+		return fmt.Errorf("redis: %s: %w", op, err)
 	}
-	if len(v) == 0 {
-		return 0, nil, fmt.Errorf("redis: %s: unexpected reply", op)
-	}
-	code, ok := v[0].(int64)
-	if !ok {
-		return 0, nil, fmt.Errorf("redis: %s: unexpected reply", op)
-	}
-	var payload any
-	if len(v) > 1 {
-		payload = v[1]
-	}
-	return code, payload, nil
+	return &store.LockedError{Until: until}
 }
 
 // Get implements store.Store.
 func (s *Store) Get(ctx context.Context, id string, o store.Owner, now time.Time) (*store.Record, error) {
-	code, p, err := run(ctx, s.client, getScript, "get challenge", s.key(id), o.User, o.Session, now.UnixMilli())
+	v, code, err := run(ctx, s.client, getScript, "get challenge", []string{s.key(o.User, id)}, o.User, o.Session, now.UnixMilli())
 	if err != nil {
 		return nil, err
 	}
 	if code != codeOK {
 		return nil, store.ErrNotFound
 	}
-	return decode(id, p)
+	return decode(id, item(v, 1))
 }
 
 // Begin implements store.Store.
@@ -245,51 +313,62 @@ func (s *Store) Begin(ctx context.Context, id string, o store.Owner, b store.Beg
 	if b.Cooldown > 0 {
 		resend = ms(now.Add(b.Cooldown))
 	}
-	code, p, err := run(ctx, s.client, beginScript, "begin method", s.key(id),
+	v, code, err := run(ctx, s.client, beginScript, "begin method", s.keys(o.User, id),
 		o.User, o.Session, now.UnixMilli(), b.Method, b.Question, b.SentTo, macs, n, resend)
 	if err != nil {
 		return nil, err
 	}
 	switch code {
 	case codeOK:
-		return decode(id, p)
+		return decode(id, item(v, 1))
+	case codeLocked:
+		return nil, lockedError("begin method", v)
 	case codeExhausted:
 		return nil, store.ErrExhausted
+	case codeNotOffered:
+		return nil, store.ErrMethodNotOffered
 	case codeCooldown:
-		until, err := msTime(p)
+		until, err := msTime(item(v, 1))
 		if err != nil {
 			return nil, fmt.Errorf("redis: begin method: %w", err)
 		}
 		return nil, &store.CooldownError{Until: until}
+	case codeNotFound:
+		return nil, store.ErrNotFound
 	}
-	return nil, store.ErrNotFound
+	return nil, errors.New("redis: begin method: unexpected reply")
 }
 
-// Attempt implements store.Store. With Options.WaitReplicas set, a
-// confirmation is reported only once enough replicas acknowledged it;
-// otherwise Attempt returns an error and the challenge stays consumed
-// (fail closed: lost rather than confirmed twice).
-func (s *Store) Attempt(ctx context.Context, id string, o store.Owner, mac []byte, now time.Time) (store.Result, error) {
-	key := s.key(id)
+// Attempt implements store.Store. The user's lock, the challenge and the
+// failure count are decided by one script, so a locked user's answer
+// changes nothing and concurrent wrong answers lock exactly at l.After.
+// With Options.WaitReplicas set, a confirmation is reported only once
+// enough replicas acknowledged it; otherwise Attempt returns an error and
+// the challenge stays consumed (fail closed: lost rather than confirmed
+// twice).
+func (s *Store) Attempt(ctx context.Context, id string, o store.Owner, mac []byte, l store.Lockout, now time.Time) (store.Result, error) {
+	keys := s.keys(o.User, id)
 	var c redis.Scripter = s.client
 	var conn *redis.Conn
 	if s.opts.WaitReplicas > 0 {
 		// WAIT counts the replicas that have the writes of its own
 		// connection, so the script and the WAIT share one.
 		var err error
-		if conn, err = s.waitConn(ctx, key); err != nil {
+		if conn, err = s.waitConn(ctx, keys[0]); err != nil {
 			return store.Result{}, err
 		}
 		defer conn.Close()
 		c = conn
 	}
-	code, p, err := run(ctx, c, attemptScript, "attempt", key, o.User, o.Session, now.UnixMilli(), mac)
+	after := max(l.After, 0)
+	v, code, err := run(ctx, c, attemptScript, "attempt", keys, o.User, o.Session, now.UnixMilli(), mac,
+		after, ms(now.Add(l.For)), lockIdle.Milliseconds())
 	if err != nil {
 		return store.Result{}, err
 	}
 	switch code {
 	case codeOK:
-		r, err := decode(id, p)
+		r, err := decode(id, item(v, 1))
 		if err != nil {
 			return store.Result{}, err
 		}
@@ -299,18 +378,33 @@ func (s *Store) Attempt(ctx context.Context, id string, o store.Owner, mac []byt
 			}
 		}
 		return store.Result{Outcome: store.Confirmed, AttemptsLeft: r.AttemptsLeft, Record: r}, nil
-	case codeWrong:
-		left, ok := p.(int64)
+	case codeWrong, codeExhausted:
+		res := store.Result{Outcome: store.Wrong}
+		if code == codeExhausted {
+			res.Outcome = store.Exhausted
+		}
+		if len(v) == 1 { // a spent budget: nothing was counted
+			return res, nil
+		}
+		left, ok := v[1].(int64)
 		if !ok {
 			return store.Result{}, errors.New("redis: attempt: unexpected reply")
 		}
-		return store.Result{Outcome: store.Wrong, AttemptsLeft: int(left)}, nil
-	case codeExhausted:
-		return store.Result{Outcome: store.Exhausted}, nil
+		res.AttemptsLeft = int(left)
+		if len(v) > 2 {
+			if res.LockedUntil, err = msTime(v[2]); err != nil {
+				return store.Result{}, fmt.Errorf("redis: attempt: %w", err)
+			}
+		}
+		return res, nil
+	case codeLocked:
+		return store.Result{}, lockedError("attempt", v)
 	case codeNoMethod:
 		return store.Result{}, store.ErrNoMethod
+	case codeNotFound:
+		return store.Result{}, store.ErrNotFound
 	}
-	return store.Result{}, store.ErrNotFound
+	return store.Result{}, errors.New("redis: attempt: unexpected reply")
 }
 
 // waitConn returns a dedicated connection to the master that owns key.
@@ -363,7 +457,7 @@ func (s *Store) wait(ctx context.Context, conn *redis.Conn) error {
 
 // Delete implements store.Store.
 func (s *Store) Delete(ctx context.Context, id string, o store.Owner) error {
-	n, err := deleteScript.Run(ctx, s.client, []string{s.key(id)}, o.User, o.Session).Int()
+	n, err := deleteScript.Run(ctx, s.client, []string{s.key(o.User, id)}, o.User, o.Session).Int()
 	if err != nil {
 		return fmt.Errorf("redis: delete challenge: %w", err)
 	}

@@ -4,8 +4,10 @@ import (
 	"bufio"
 	"context"
 	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -46,12 +48,31 @@ func newClient(t testing.TB, url string) redis.UniversalClient {
 
 func owner(r *store.Record) store.Owner { return store.Owner{User: r.User, Session: r.Session} }
 
+// userTag is the hash tag of user's keys, {u:<first 16 hex digits of the
+// SHA-256 of the user id>}, as the package documentation lays it out.
+func userTag(user string) string {
+	h := sha256.Sum256([]byte(user))
+	return "{u:" + hex.EncodeToString(h[:8]) + "}"
+}
+
+// challengeKey and lockKey are the documented keys of a challenge and of
+// its user's lock under prefix p.
+func challengeKey(p, user, id string) string { return p + userTag(user) + ":c:" + id }
+func lockKey(p, user string) string          { return p + userTag(user) + ":lock" }
+
 // pending creates a challenge and begins E-num on it with right as the
 // expected answer.
 func pending(t testing.TB, s store.Store) *store.Record {
 	t.Helper()
+	return pendingFor(t, s, storetest.NewRecord().User)
+}
+
+// pendingFor is pending for user.
+func pendingFor(t testing.TB, s store.Store, user string) *store.Record {
+	t.Helper()
 	r := storetest.NewRecord()
-	if err := s.Create(ctx, r); err != nil {
+	r.User = user
+	if err := s.Create(ctx, r, r.Created); err != nil {
 		t.Fatalf("Create: %v", err)
 	}
 	if _, err := s.Begin(ctx, r.ID, owner(r), store.Begin{Method: "enum", Question: "12345678", Expected: [][]byte{right}}, r.Created); err != nil {
@@ -75,12 +96,16 @@ func TestConformanceCluster(t *testing.T) {
 		return redisstore.New(client, redisstore.Options{Prefix: newPrefix()})
 	})
 
-	// The challenges of one run land on every master: the id tags do
+	// The challenges of many users land on every master: the user tags do
 	// spread them.
 	t.Run("keys spread over the masters", func(t *testing.T) {
 		s := redisstore.New(client, redisstore.Options{Prefix: newPrefix()})
-		for range 30 {
-			pending(t, s)
+		for i := range 30 {
+			r := storetest.NewRecord()
+			r.User = fmt.Sprintf("spread-%d", i)
+			if err := s.Create(ctx, r, r.Created); err != nil {
+				t.Fatal(err)
+			}
 		}
 		var mu sync.Mutex
 		var masters int
@@ -125,10 +150,10 @@ func TestConformanceCluster(t *testing.T) {
 	t.Run("wait replicas fails closed on a cluster without replicas", func(t *testing.T) {
 		s := redisstore.New(client, redisstore.Options{Prefix: newPrefix(), WaitReplicas: 1, WaitTimeout: 20 * time.Millisecond})
 		r := pending(t, s)
-		if res, err := s.Attempt(ctx, r.ID, owner(r), right, r.Created); err == nil {
+		if res, err := s.Attempt(ctx, r.ID, owner(r), right, lockout, r.Created); err == nil {
 			t.Fatalf("Attempt = %+v, want an error", res)
 		}
-		if _, err := s.Attempt(ctx, r.ID, owner(r), right, r.Created); !errors.Is(err, store.ErrNotFound) {
+		if _, err := s.Attempt(ctx, r.ID, owner(r), right, lockout, r.Created); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("second Attempt = %v, want ErrNotFound (consumed)", err)
 		}
 	})
@@ -144,7 +169,7 @@ func TestTwoGatewaysConfirmOnce(t *testing.T) {
 	b := redisstore.New(newClient(t, srv.URL), redisstore.Options{Prefix: p})
 
 	r := storetest.NewRecord()
-	if err := a.Create(ctx, r); err != nil {
+	if err := a.Create(ctx, r, r.Created); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := b.Begin(ctx, r.ID, owner(r), store.Begin{Method: "enum", Expected: [][]byte{right}}, r.Created); err != nil {
@@ -161,7 +186,7 @@ func TestTwoGatewaysConfirmOnce(t *testing.T) {
 			s = b
 		}
 		wg.Go(func() {
-			res, err := s.Attempt(ctx, r.ID, owner(r), right, r.Created)
+			res, err := s.Attempt(ctx, r.ID, owner(r), right, lockout, r.Created)
 			switch {
 			case err == nil && res.Outcome == store.Confirmed:
 				confirmed.Add(1)
@@ -187,7 +212,7 @@ func TestRedisDownFailsClosedAndRestartKeepsState(t *testing.T) {
 
 	kept := pending(t, s)
 	used := pending(t, s)
-	if res, err := s.Attempt(ctx, used.ID, owner(used), right, used.Created); err != nil || res.Outcome != store.Confirmed {
+	if res, err := s.Attempt(ctx, used.ID, owner(used), right, lockout, used.Created); err != nil || res.Outcome != store.Confirmed {
 		t.Fatalf("Attempt = %+v, %v", res, err)
 	}
 
@@ -195,15 +220,15 @@ func TestRedisDownFailsClosedAndRestartKeepsState(t *testing.T) {
 	o, now := owner(kept), kept.Created
 	ops := map[string]func() error{
 		"Ping":   func() error { return s.Ping(ctx) },
-		"Create": func() error { return s.Create(ctx, storetest.NewRecord()) },
+		"Create": func() error { return s.Create(ctx, storetest.NewRecord(), now) },
 		"Get":    func() error { _, err := s.Get(ctx, kept.ID, o, now); return err },
 		"Begin": func() error {
 			_, err := s.Begin(ctx, kept.ID, o, store.Begin{Method: "enum", Expected: [][]byte{right}}, now)
 			return err
 		},
-		"Attempt":     func() error { _, err := s.Attempt(ctx, kept.ID, o, right, now); return err },
+		"Attempt":     func() error { _, err := s.Attempt(ctx, kept.ID, o, right, lockout, now); return err },
 		"Delete":      func() error { return s.Delete(ctx, kept.ID, o) },
-		"Failure":     func() error { _, err := s.Failure(ctx, "alice", 5, time.Minute, now); return err },
+		"Unlock":      func() error { return s.Unlock(ctx, "alice") },
 		"LockedUntil": func() error { _, err := s.LockedUntil(ctx, "alice", now); return err },
 		"SpendSMS":    func() error { return s.SpendSMS(ctx, "alice", "+79000000001", store.SMSLimits{}, now) },
 	}
@@ -230,13 +255,13 @@ func TestRedisDownFailsClosedAndRestartKeepsState(t *testing.T) {
 			t.Fatal("no answer after the restart")
 		}
 	}
-	if _, err := s.Attempt(ctx, used.ID, owner(used), right, used.Created); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.Attempt(ctx, used.ID, owner(used), right, lockout, used.Created); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("challenge consumed before the crash: Attempt = %v, want ErrNotFound", err)
 	}
-	if res, err := s.Attempt(ctx, kept.ID, o, right, now); err != nil || res.Outcome != store.Confirmed {
+	if res, err := s.Attempt(ctx, kept.ID, o, right, lockout, now); err != nil || res.Outcome != store.Confirmed {
 		t.Fatalf("pending challenge after restart: Attempt = %+v, %v; want Confirmed", res, err)
 	}
-	if _, err := s.Attempt(ctx, kept.ID, o, right, now); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.Attempt(ctx, kept.ID, o, right, lockout, now); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("second Attempt after restart = %v, want ErrNotFound", err)
 	}
 }
@@ -251,10 +276,10 @@ func TestExpiryByNowAndKeyTTL(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			r := storetest.NewRecord()
 			r.Created, r.Expires = r.Created.Add(shift), r.Expires.Add(shift)
-			if err := s.Create(ctx, r); err != nil {
+			if err := s.Create(ctx, r, r.Created); err != nil {
 				t.Fatal(err)
 			}
-			key := p + "{" + r.ID + "}:c"
+			key := challengeKey(p, r.User, r.ID)
 			ttl, err := client.PTTL(ctx, key).Result()
 			if err != nil || ttl <= 4*time.Minute || ttl > 5*time.Minute {
 				t.Fatalf("PTTL = %v, %v; want the 5 minute lifetime", ttl, err)
@@ -266,7 +291,7 @@ func TestExpiryByNowAndKeyTTL(t *testing.T) {
 				if _, err := s.Get(ctx, r.ID, owner(r), at); !errors.Is(err, store.ErrNotFound) {
 					t.Fatalf("Get at %v = %v, want ErrNotFound", at, err)
 				}
-				if _, err := s.Attempt(ctx, r.ID, owner(r), right, at); !errors.Is(err, store.ErrNotFound) {
+				if _, err := s.Attempt(ctx, r.ID, owner(r), right, lockout, at); !errors.Is(err, store.ErrNotFound) {
 					t.Fatalf("Attempt at %v = %v, want ErrNotFound", at, err)
 				}
 			}
@@ -322,74 +347,116 @@ func hashTag(key string) string {
 	return key
 }
 
-// Every key a challenge operation touches carries the challenge's id as
-// its hash tag; lockout keys carry the user; SMS keys all share {sms}.
+// A challenge's keys and its user's lock key share the user's hash tag,
+// {u:<utag>}, so Create, Begin and Attempt decide on both in one slot; no
+// key contains the user id itself, whatever characters it holds; SMS keys
+// all share {sms}.
 func TestKeyLayout(t *testing.T) {
 	client := newClient(t, redistest.Start(t, redistest.Options{}).URL)
 	rec := &keyRecorder{}
 	client.AddHook(rec)
 	p := newPrefix()
 	s := redisstore.New(client, redisstore.Options{Prefix: p})
-
-	r := storetest.NewRecord()
-	o, now := owner(r), r.Created
 	must := func(err error) {
 		t.Helper()
 		if err != nil {
 			t.Fatal(err)
 		}
 	}
-	must(s.Create(ctx, r))
-	_, err := s.Get(ctx, r.ID, o, now)
-	must(err)
-	_, err = s.Begin(ctx, r.ID, o, store.Begin{Method: "sms", Expected: [][]byte{right}, Cooldown: time.Minute}, now)
-	must(err)
-	_, err = s.Attempt(ctx, r.ID, o, wrong, now)
-	must(err)
-
-	var seen []string
-	iter := client.Scan(ctx, 0, p+"*", 100).Iterator()
-	for iter.Next(ctx) {
-		seen = append(seen, iter.Val())
-	}
-	must(iter.Err())
-	if len(seen) != 1 || seen[0] != p+"{"+r.ID+"}:c" {
-		t.Fatalf("keys after a challenge's operations: %q, want the one challenge hash", seen)
-	}
-
-	_, err = s.Attempt(ctx, r.ID, o, right, now)
-	must(err)
-	if err := s.Delete(ctx, "other", o); !errors.Is(err, store.ErrNotFound) {
-		t.Fatalf("Delete of an unknown id = %v", err)
-	}
-	// (A script's first run may send its keys twice: EVALSHA, then EVAL.)
-	keys := rec.take()
-	if len(keys) < 6 || keys[len(keys)-1] != p+"{other}:c" {
-		t.Fatalf("recorded keys %q", keys)
-	}
-	for _, k := range keys {
-		if k == p+"{other}:c" {
-			continue
+	scan := func() []string {
+		t.Helper()
+		var seen []string
+		iter := client.Scan(ctx, 0, p+"*", 100).Iterator()
+		for iter.Next(ctx) {
+			seen = append(seen, iter.Val())
 		}
-		if !strings.HasPrefix(k, p) || hashTag(k) != r.ID {
-			t.Errorf("challenge key %q does not carry the tag {%s}", k, r.ID)
-		}
+		must(iter.Err())
+		slices.Sort(seen)
+		return seen
 	}
 
-	_, err = s.Failure(ctx, "alice", 3, time.Minute, now)
-	must(err)
-	must(s.Success(ctx, "alice"))
-	_, err = s.LockedUntil(ctx, "alice", now)
-	must(err)
-	must(s.Unlock(ctx, "alice"))
-	for _, k := range rec.take() {
-		if k != p+"{u:alice}:lock" {
-			t.Errorf("lockout key %q, want %q", k, p+"{u:alice}:lock")
-		}
+	for _, user := range []string{"alice", "{m}:al}ice{:lock"} {
+		t.Run(user, func(t *testing.T) {
+			tag := userTag(user)
+			r := storetest.NewRecord()
+			r.User = user
+			o, now := owner(r), r.Created
+			ck, lk := challengeKey(p, user, r.ID), lockKey(p, user)
+			must(s.Create(ctx, r, now))
+			_, err := s.Get(ctx, r.ID, o, now)
+			must(err)
+			_, err = s.Begin(ctx, r.ID, o, store.Begin{Method: "sms", Expected: [][]byte{right}, Cooldown: time.Minute}, now)
+			must(err)
+			res, err := s.Attempt(ctx, r.ID, o, wrong, lockout, now)
+			must(err)
+			if res.Outcome != store.Wrong {
+				t.Fatalf("wrong answer = %+v", res)
+			}
+			if got, want := scan(), []string{ck, lk}; !slices.Equal(got, want) {
+				t.Fatalf("keys after a wrong answer: %q, want %q", got, want)
+			}
+			if ttl, err := client.PTTL(ctx, lk).Result(); err != nil || ttl <= 23*time.Hour || ttl > 24*time.Hour {
+				t.Errorf("lock key TTL after a failure %v, %v; want 24h", ttl, err)
+			}
+			res, err = s.Attempt(ctx, r.ID, o, right, lockout, now)
+			must(err)
+			if res.Outcome != store.Confirmed {
+				t.Fatalf("right answer = %+v", res)
+			}
+			if got := scan(); len(got) != 0 {
+				t.Fatalf("keys after a confirmation: %q, want none (the failure count ends with it)", got)
+			}
+			if err := s.Delete(ctx, "other", o); !errors.Is(err, store.ErrNotFound) {
+				t.Fatalf("Delete of an unknown id = %v", err)
+			}
+			// (A script's first run may send its keys twice: EVALSHA, then EVAL.)
+			keys := rec.take()
+			if len(keys) < 9 || keys[len(keys)-1] != challengeKey(p, user, "other") {
+				t.Fatalf("recorded keys %q", keys)
+			}
+			for _, k := range keys {
+				if !strings.HasPrefix(k, p+tag+":") || hashTag(k) != tag[1:len(tag)-1] || strings.Contains(k, user) {
+					t.Errorf("challenge operation key %q is not under %s%s or holds the user id", k, p, tag)
+				}
+			}
+
+			// A failure that locks keeps the lock hash for 24 hours after
+			// the lock ends.
+			r = storetest.NewRecord()
+			r.User = user
+			must(s.Create(ctx, r, now))
+			_, err = s.Begin(ctx, r.ID, o, store.Begin{Method: "enum", Expected: [][]byte{right}}, now)
+			must(err)
+			res, err = s.Attempt(ctx, r.ID, o, wrong, store.Lockout{After: 1, For: time.Hour}, now)
+			if err != nil || !res.LockedUntil.Equal(now.Add(time.Hour)) {
+				t.Fatalf("locking failure = %+v, %v", res, err)
+			}
+			if ttl, err := client.PTTL(ctx, lk).Result(); err != nil || ttl <= 24*time.Hour || ttl > 25*time.Hour {
+				t.Errorf("lock key TTL after a lock %v, %v; want 25h", ttl, err)
+			}
+			until, err := s.LockedUntil(ctx, user, now)
+			if err != nil || !until.Equal(now.Add(time.Hour)) {
+				t.Fatalf("LockedUntil = %v, %v", until, err)
+			}
+			must(s.Unlock(ctx, user))
+			if n, err := client.Exists(ctx, lk).Result(); err != nil || n != 0 {
+				t.Errorf("lock key after Unlock: exists %d, %v", n, err)
+			}
+			must(s.Delete(ctx, r.ID, o))
+			for _, k := range rec.take() {
+				if hashTag(k) != tag[1:len(tag)-1] || strings.Contains(k, user) {
+					t.Errorf("key %q is not tagged %s or holds the user id", k, tag)
+				}
+			}
+		})
+	}
+	if userTag("alice") == userTag("bob") {
+		t.Fatal("two users share a tag")
 	}
 
+	now := storetest.NewRecord().Created
 	must(s.SpendSMS(ctx, "alice", "+79001234567", store.SMSLimits{UserHourly: 5, DailyBudget: 100}, now))
-	keys = rec.take()
+	keys := rec.take()
 	if len(keys) == 0 || len(keys)%4 != 0 {
 		t.Fatalf("SpendSMS passed keys %q, want 4 per run", keys)
 	}
@@ -401,14 +468,6 @@ func TestKeyLayout(t *testing.T) {
 			t.Errorf("SMS key %q has TTL %v, %v; want one", k, ttl, err)
 		}
 	}
-	if n, err := client.Exists(ctx, p+"{u:alice}:lock").Result(); err != nil || n != 0 {
-		t.Errorf("lock key after Unlock: exists %d, %v", n, err)
-	}
-	_, err = s.Failure(ctx, "alice", 3, time.Minute, now)
-	must(err)
-	if ttl, err := client.PTTL(ctx, p+"{u:alice}:lock").Result(); err != nil || ttl <= 0 {
-		t.Errorf("lock key TTL %v, %v; want one", ttl, err)
-	}
 }
 
 // With WaitReplicas and no replica, a right answer is not reported as
@@ -419,14 +478,14 @@ func TestWaitReplicasFailsClosedWithoutReplicas(t *testing.T) {
 	s := redisstore.New(client, redisstore.Options{Prefix: newPrefix(), WaitReplicas: 1, WaitTimeout: 50 * time.Millisecond})
 	r := pending(t, s)
 	// Wrong answers do not wait.
-	if res, err := s.Attempt(ctx, r.ID, owner(r), wrong, r.Created); err != nil || res.Outcome != store.Wrong {
+	if res, err := s.Attempt(ctx, r.ID, owner(r), wrong, lockout, r.Created); err != nil || res.Outcome != store.Wrong {
 		t.Fatalf("wrong Attempt = %+v, %v", res, err)
 	}
-	res, err := s.Attempt(ctx, r.ID, owner(r), right, r.Created)
+	res, err := s.Attempt(ctx, r.ID, owner(r), right, lockout, r.Created)
 	if err == nil || res.Outcome == store.Confirmed || !strings.Contains(err.Error(), "0 of 1 replicas") {
 		t.Fatalf("Attempt = %+v, %v; want an error and no confirmation", res, err)
 	}
-	if _, err := s.Attempt(ctx, r.ID, owner(r), right, r.Created); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.Attempt(ctx, r.ID, owner(r), right, lockout, r.Created); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("second Attempt = %v, want ErrNotFound (the challenge is consumed)", err)
 	}
 }
@@ -462,11 +521,11 @@ func TestWaitReplicasConfirmsWithReplica(t *testing.T) {
 		t.Fatalf("Check: %v", err)
 	}
 	r := pending(t, s)
-	res, err := s.Attempt(ctx, r.ID, owner(r), right, r.Created)
+	res, err := s.Attempt(ctx, r.ID, owner(r), right, lockout, r.Created)
 	if err != nil || res.Outcome != store.Confirmed {
 		t.Fatalf("Attempt = %+v, %v; want Confirmed", res, err)
 	}
-	if n, err := rc.Exists(ctx, p+"{"+r.ID+"}:c").Result(); err != nil || n != 0 {
+	if n, err := rc.Exists(ctx, challengeKey(p, r.User, r.ID)).Result(); err != nil || n != 0 {
 		t.Fatalf("the replica still holds the consumed challenge (%d, %v)", n, err)
 	}
 }
@@ -505,22 +564,79 @@ func TestCheckMemoryPolicy(t *testing.T) {
 	}
 }
 
-// A full Redis (noeviction) refuses new challenges with an error that is
-// store.ErrFull, and live challenges stay intact.
+// A full Redis (noeviction) refuses new challenges, and wrong answers
+// whose failure it could not count, with an error that is store.ErrFull;
+// live challenges stay intact and still confirm.
 func TestFullRedisRefusesCreate(t *testing.T) {
 	client := newClient(t, redistest.Start(t, redistest.Options{}).URL)
-	s := redisstore.New(client, redisstore.Options{Prefix: newPrefix()})
+	p := newPrefix()
+	s := redisstore.New(client, redisstore.Options{Prefix: p})
 	r := pending(t, s)
 	if err := client.ConfigSet(ctx, "maxmemory", "1").Err(); err != nil {
 		t.Fatal(err)
 	}
-	err := s.Create(ctx, storetest.NewRecord())
+	err := s.Create(ctx, storetest.NewRecord(), r.Created)
 	if !errors.Is(err, store.ErrFull) || !strings.Contains(err.Error(), "OOM") {
 		t.Fatalf("Create on a full Redis = %v, want ErrFull wrapping OOM", err)
 	}
+	if _, err := s.Begin(ctx, r.ID, owner(r), store.Begin{Method: "email", Expected: [][]byte{wrong}}, r.Created); !errors.Is(err, store.ErrFull) {
+		t.Fatalf("Begin on a full Redis = %v, want ErrFull", err)
+	}
+	// A wrong answer whose failure cannot be written fails closed and
+	// changes nothing.
+	for _, l := range []store.Lockout{{}, lockout} {
+		if res, err := s.Attempt(ctx, r.ID, owner(r), wrong, l, r.Created); !errors.Is(err, store.ErrFull) {
+			t.Fatalf("wrong Attempt under %+v on a full Redis = %+v, %v; want ErrFull", l, res, err)
+		}
+	}
+	if got, err := s.Get(ctx, r.ID, owner(r), r.Created); err != nil || got.AttemptsLeft != 3 {
+		t.Fatalf("Get after refused answers = %+v, %v; want 3 attempts left", got, err)
+	}
+	if n, err := client.Exists(ctx, lockKey(p, r.User)).Result(); err != nil || n != 0 {
+		t.Fatalf("lock key after refused answers: exists %d, %v", n, err)
+	}
 	// Reads and consumption still work: a confirmation frees memory.
-	if res, err := s.Attempt(ctx, r.ID, owner(r), right, r.Created); err != nil || res.Outcome != store.Confirmed {
+	if res, err := s.Attempt(ctx, r.ID, owner(r), right, lockout, r.Created); err != nil || res.Outcome != store.Confirmed {
 		t.Fatalf("Attempt on a full Redis = %+v, %v", res, err)
+	}
+}
+
+// The key is derived from the caller's user, yet the scripts still compare
+// the user stored in the challenge: a challenge found under another
+// user's key (as a hash collision of user tags would put it) is not
+// found, and the answers to it change nothing.
+func TestStoredOwnerCheckedWhateverTheKey(t *testing.T) {
+	client := newClient(t, redistest.Start(t, redistest.Options{}).URL)
+	p := newPrefix()
+	s := redisstore.New(client, redisstore.Options{Prefix: p})
+	r := pending(t, s)
+	if err := client.Rename(ctx, challengeKey(p, r.User, r.ID), challengeKey(p, "bob", r.ID)).Err(); err != nil {
+		t.Fatal(err)
+	}
+	bob := store.Owner{User: "bob", Session: r.Session}
+	if _, err := s.Get(ctx, r.ID, bob, r.Created); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Get = %v, want ErrNotFound", err)
+	}
+	if _, err := s.Begin(ctx, r.ID, bob, store.Begin{Method: "enum", Expected: [][]byte{wrong}}, r.Created); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Begin = %v, want ErrNotFound", err)
+	}
+	for _, m := range [][]byte{right, wrong} {
+		if _, err := s.Attempt(ctx, r.ID, bob, m, store.Lockout{After: 1, For: time.Hour}, r.Created); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("Attempt = %v, want ErrNotFound", err)
+		}
+	}
+	if err := s.Delete(ctx, r.ID, bob); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Delete = %v, want ErrNotFound", err)
+	}
+	if until, err := s.LockedUntil(ctx, "bob", r.Created); err != nil || !until.IsZero() {
+		t.Errorf("bob locked until %v, %v", until, err)
+	}
+	// Moved back, the challenge is whole.
+	if err := client.Rename(ctx, challengeKey(p, "bob", r.ID), challengeKey(p, r.User, r.ID)).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := s.Attempt(ctx, r.ID, owner(r), right, lockout, r.Created); err != nil || res.Outcome != store.Confirmed || res.AttemptsLeft != 3 {
+		t.Fatalf("Attempt by the owner = %+v, %v", res, err)
 	}
 }
 
@@ -533,7 +649,7 @@ func TestCreateWithMethodAndBinarySession(t *testing.T) {
 	r.Method, r.Question, r.SentTo = "enum", "87654321", "a•••@x.org"
 	r.Expected = [][]byte{mac("a"), right}
 	r.ResendAt = map[string]time.Time{"sms": r.Created.Add(time.Minute)}
-	if err := s.Create(ctx, r); err != nil {
+	if err := s.Create(ctx, r, r.Created); err != nil {
 		t.Fatal(err)
 	}
 	got, err := s.Get(ctx, r.ID, owner(r), r.Created)
@@ -552,7 +668,7 @@ func TestCreateWithMethodAndBinarySession(t *testing.T) {
 	if _, err := s.Begin(ctx, r.ID, owner(r), store.Begin{Method: "enum", Expected: [][]byte{right, right[:8]}}, r.Created); err == nil {
 		t.Fatal("Begin accepted expected MACs of different lengths")
 	}
-	if res, err := s.Attempt(ctx, r.ID, owner(r), right, r.Created); err != nil || res.Outcome != store.Confirmed || len(res.Record.Stash) != 1024 {
+	if res, err := s.Attempt(ctx, r.ID, owner(r), right, lockout, r.Created); err != nil || res.Outcome != store.Confirmed || len(res.Record.Stash) != 1024 {
 		t.Fatalf("Attempt = %+v, %v", res, err)
 	}
 }
@@ -565,11 +681,11 @@ func TestTombstoneDropsStash(t *testing.T) {
 	s := redisstore.New(client, redisstore.Options{Prefix: p})
 	r := pending(t, s)
 	for range 3 {
-		if _, err := s.Attempt(ctx, r.ID, owner(r), wrong, r.Created); err != nil {
+		if _, err := s.Attempt(ctx, r.ID, owner(r), wrong, lockout, r.Created); err != nil {
 			t.Fatal(err)
 		}
 	}
-	fields, err := client.HKeys(ctx, p+"{"+r.ID+"}:c").Result()
+	fields, err := client.HKeys(ctx, challengeKey(p, r.User, r.ID)).Result()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -603,7 +719,9 @@ func (c *roundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.P
 	}
 }
 
-// Once its script is loaded, every operation is exactly one round trip.
+// Once its script is loaded, every operation is exactly one round trip:
+// the lockout is decided inside Create, Begin and Attempt, never by a
+// call of its own.
 func TestOneRoundTripPerOperation(t *testing.T) {
 	srv := redistest.Start(t, redistest.Options{})
 	p := newPrefix()
@@ -620,7 +738,7 @@ func TestOneRoundTripPerOperation(t *testing.T) {
 		prep func() *store.Record // on the setup store, not counted
 		op   func(r *store.Record) error
 	}{
-		{"Create", func() *store.Record { return storetest.NewRecord() }, func(r *store.Record) error { return s.Create(ctx, r) }},
+		{"Create", func() *store.Record { return storetest.NewRecord() }, func(r *store.Record) error { return s.Create(ctx, r, r.Created) }},
 		{"Get", func() *store.Record { return pending(t, setup) }, func(r *store.Record) error {
 			_, err := s.Get(ctx, r.ID, owner(r), r.Created)
 			return err
@@ -630,22 +748,40 @@ func TestOneRoundTripPerOperation(t *testing.T) {
 			return err
 		}},
 		{"Attempt wrong", func() *store.Record { return pending(t, setup) }, func(r *store.Record) error {
-			res, err := s.Attempt(ctx, r.ID, owner(r), wrong, r.Created)
+			res, err := s.Attempt(ctx, r.ID, owner(r), wrong, lockout, r.Created)
 			if err == nil && res.Outcome != store.Wrong {
 				err = fmt.Errorf("outcome %v", res.Outcome)
 			}
 			return err
 		}},
+		{"Attempt wrong that locks", func() *store.Record { return pendingFor(t, setup, user()) }, func(r *store.Record) error {
+			res, err := s.Attempt(ctx, r.ID, owner(r), wrong, store.Lockout{After: 1, For: time.Minute}, r.Created)
+			if err == nil && res.LockedUntil.IsZero() {
+				err = fmt.Errorf("not locked: %+v", res)
+			}
+			return err
+		}},
+		{"Attempt while locked", func() *store.Record {
+			r := pendingFor(t, setup, user())
+			if _, err := setup.Attempt(ctx, r.ID, owner(r), wrong, store.Lockout{After: 1, For: time.Minute}, r.Created); err != nil {
+				t.Fatal(err)
+			}
+			return r
+		}, func(r *store.Record) error {
+			var le *store.LockedError
+			if _, err := s.Attempt(ctx, r.ID, owner(r), right, lockout, r.Created); !errors.As(err, &le) {
+				return fmt.Errorf("Attempt = %v, want LockedError", err)
+			}
+			return nil
+		}},
 		{"Attempt right", func() *store.Record { return pending(t, setup) }, func(r *store.Record) error {
-			res, err := s.Attempt(ctx, r.ID, owner(r), right, r.Created)
+			res, err := s.Attempt(ctx, r.ID, owner(r), right, lockout, r.Created)
 			if err == nil && res.Outcome != store.Confirmed {
 				err = fmt.Errorf("outcome %v", res.Outcome)
 			}
 			return err
 		}},
 		{"Delete", func() *store.Record { return pending(t, setup) }, func(r *store.Record) error { return s.Delete(ctx, r.ID, owner(r)) }},
-		{"Failure", nil, func(*store.Record) error { _, err := s.Failure(ctx, user(), 3, time.Minute, time.Now()); return err }},
-		{"Success", nil, func(*store.Record) error { return s.Success(ctx, user()) }},
 		{"LockedUntil", nil, func(*store.Record) error { _, err := s.LockedUntil(ctx, user(), time.Now()); return err }},
 		{"Unlock", nil, func(*store.Record) error { return s.Unlock(ctx, user()) }},
 		{"SpendSMS", nil, func(*store.Record) error {

@@ -21,8 +21,6 @@ const (
 	windowSlack = time.Hour
 )
 
-func (s *Store) lockKey(user string) string { return s.opts.Prefix + "{u:" + user + "}:lock" }
-
 // smsKeys returns the SpendSMS keys: user last-sent, phone last-sent, the
 // user's counter for hour and the deployment's counter for day. They share
 // the {sms} hash tag.
@@ -34,27 +32,6 @@ func (s *Store) smsKeys(user, phone string, hour, day time.Time) []string {
 		p + "h:" + hour.Format("2006010215") + ":" + user,
 		p + "d:" + day.Format("20060102"),
 	}
-}
-
-// Failure implements store.Regulator.
-func (s *Store) Failure(ctx context.Context, user string, limit int, lockFor time.Duration, now time.Time) (time.Time, error) {
-	until, err := failureScript.Run(ctx, s.client, []string{s.lockKey(user)},
-		limit, ms(now.Add(lockFor)), now.UnixMilli(), lockIdle.Milliseconds()).Int64()
-	if err != nil {
-		return time.Time{}, fmt.Errorf("redis: count failure: %w", err)
-	}
-	if until == 0 {
-		return time.Time{}, nil
-	}
-	return time.UnixMilli(until).UTC(), nil
-}
-
-// Success implements store.Regulator.
-func (s *Store) Success(ctx context.Context, user string) error {
-	if err := successScript.Run(ctx, s.client, []string{s.lockKey(user)}).Err(); err != nil {
-		return fmt.Errorf("redis: count success: %w", err)
-	}
-	return nil
 }
 
 // LockedUntil implements store.Regulator.

@@ -19,57 +19,87 @@ import "github.com/redis/go-redis/v9"
 
 // Status codes in script replies.
 const (
-	codeNotFound  = 0  // missing, expired, or another owner's
-	codeOK        = 1  // success; payload follows
-	codeWrong     = 2  // Attempt: wrong answer, attempts left follow
-	codeExhausted = -1 // budget spent
-	codeNoMethod  = -2 // Attempt before Begin
-	codeCooldown  = -3 // Begin: method's resend time follows
+	codeNotFound   = 0  // missing, expired, or another owner's
+	codeExists     = 0  // Create: the id is taken
+	codeOK         = 1  // success; payload follows
+	codeWrong      = 2  // Attempt: wrong answer; attempts left and, if it locked, the lock's end follow
+	codeExhausted  = -1 // budget spent; Attempt: as codeWrong when this answer spent it
+	codeNoMethod   = -2 // Attempt before Begin
+	codeCooldown   = -3 // Begin: method's resend time follows
+	codeLocked     = -4 // the user is locked; the lock's end follows
+	codeNotOffered = -5 // Begin: the challenge does not offer the method
 )
+
+// The challenge scripts (Create, Begin, Attempt) that decide on the
+// user's lock take KEYS[1] (the challenge) and KEYS[2] (the user's lock
+// hash): both carry the user's hash tag, so they share one Cluster slot.
+
+// challengeNow reads now (ms) from ARGV[3], where the challenge scripts
+// that check ownership take it.
+const challengeNow = `
+local now = tonumber(ARGV[3])
+`
+
+// lockCheck returns {-4, lock end} if the user of KEYS[2] is locked at
+// now. It leaves the challenge alone.
+const lockCheck = `
+local till = redis.call('HGET', KEYS[2], 'until')
+if till and now < tonumber(till) then return {-4, till} end
+`
 
 // ownerCheck loads the fields every challenge script needs into v and
 // returns {0} unless the challenge exists, belongs to ARGV[1] (user) and
-// ARGV[2] (session binding), and is unexpired at ARGV[3] (now, ms).
+// ARGV[2] (session binding), and is unexpired at now.
 const ownerCheck = `
 local k = KEYS[1]
 local v = redis.call('HMGET', k, 'user', 'sess', 'exp', 'left', 'method', 'expected', 'mac_len')
-if not v[1] or v[1] ~= ARGV[1] or v[2] ~= ARGV[2] or tonumber(ARGV[3]) >= tonumber(v[3]) then
+if not v[1] or v[1] ~= ARGV[1] or v[2] ~= ARGV[2] or now >= tonumber(v[3]) then
   return {0}
 end
 `
 
-// createScript: KEYS[1] challenge; ARGV[1] TTL (ms), ARGV[2..] field/value
-// pairs. Reply 1 if created, 0 if the id is taken.
+// createScript: KEYS[1] challenge, KEYS[2] lock; ARGV[1] now (ms),
+// ARGV[2] TTL (ms), ARGV[3..] field/value pairs. Reply {1} if created,
+// {0} if the id is taken, {-4, lock end} if the user is locked.
 var createScript = redis.NewScript(`
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 2))
-redis.call('PEXPIRE', KEYS[1], ARGV[1])
-return 1
+local now = tonumber(ARGV[1])
+` + lockCheck + `
+if redis.call('EXISTS', KEYS[1]) == 1 then return {0} end
+redis.call('HSET', KEYS[1], unpack(ARGV, 3))
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return {1}
 `)
 
 // getScript: KEYS[1] challenge; ARGV user, sess, now.
 // Reply {1, HGETALL} or {0}.
-var getScript = redis.NewScript(ownerCheck + `
+var getScript = redis.NewScript(challengeNow + ownerCheck + `
 return {1, redis.call('HGETALL', k)}
 `)
 
-// beginScript: KEYS[1] challenge; ARGV user, sess, now, method, question,
-// sent_to, expected, mac_len, resend-at (ms, "" for no cooldown).
-// Reply {1, HGETALL}, {0}, {-1} (exhausted) or {-3, resend-at}.
-var beginScript = redis.NewScript(ownerCheck + `
+// beginScript: KEYS[1] challenge, KEYS[2] lock; ARGV user, sess, now,
+// method, question, sent_to, expected, mac_len, resend-at (ms, "" for no
+// cooldown). Reply {1, HGETALL}, {-4, lock end}, {0}, {-1} (exhausted),
+// {-5} (method not offered) or {-3, resend-at}, checked in that order.
+var beginScript = redis.NewScript(challengeNow + lockCheck + ownerCheck + `
 if tonumber(v[4]) <= 0 then return {-1} end
+if redis.call('HEXISTS', k, 'offer:' .. ARGV[4]) == 0 then return {-5} end
 local rf = 'resend:' .. ARGV[4]
 local r = redis.call('HGET', k, rf)
-if r and tonumber(ARGV[3]) < tonumber(r) then return {-3, r} end
+if r and now < tonumber(r) then return {-3, r} end
 redis.call('HSET', k, 'method', ARGV[4], 'question', ARGV[5], 'sent_to', ARGV[6], 'expected', ARGV[7], 'mac_len', ARGV[8])
 if ARGV[9] ~= '' then redis.call('HSET', k, rf, ARGV[9]) end
 return {1, redis.call('HGETALL', k)}
 `)
 
-// attemptScript: KEYS[1] challenge; ARGV user, sess, now, mac.
-// Reply {1, HGETALL} (confirmed: the key is gone), {2, left} (wrong),
-// {-1} (exhausted), {-2} (no method) or {0}.
-var attemptScript = redis.NewScript(ownerCheck + `
+// attemptScript: KEYS[1] challenge, KEYS[2] lock; ARGV user, sess, now,
+// mac, lockout after (0 disables), lock end if this failure locks (ms),
+// lock idle TTL (ms). Reply, checked in this order: {-4, lock end}
+// (locked; nothing changes), {0}, {-1} (a spent budget; no failure
+// counted), {-2} (no method), {1, HGETALL} (confirmed: the key is gone
+// and the user's failure count with it), or, for a wrong answer,
+// {2, left} or {-1, 0} (this answer spent the budget) followed by the
+// lock's end if this failure locked the user.
+var attemptScript = redis.NewScript(challengeNow + lockCheck + ownerCheck + `
 local left = tonumber(v[4])
 if left <= 0 then return {-1} end
 if not v[5] or v[5] == '' then return {-2} end
@@ -83,15 +113,29 @@ end
 if found then
   local all = redis.call('HGETALL', k)
   redis.call('DEL', k)
+  redis.call('HDEL', KEYS[2], 'fails')
   return {1, all}
 end
 left = left - 1
 redis.call('HSET', k, 'left', left)
+local code = 2
 if left <= 0 then
   redis.call('HDEL', k, 'stash', 'expected')
-  return {-1}
+  code = -1
 end
-return {2, left}
+local after = tonumber(ARGV[5])
+if after <= 0 then return {code, left} end
+local lk, ttl = KEYS[2], tonumber(ARGV[7])
+local fails = redis.call('HINCRBY', lk, 'fails', 1)
+local locked = fails >= after
+if locked then
+  redis.call('HSET', lk, 'fails', 0, 'until', ARGV[6])
+  local lockEnd = tonumber(ARGV[6])
+  if lockEnd > now then ttl = ttl + (lockEnd - now) end
+end
+redis.call('PEXPIRE', lk, ttl)
+if locked then return {code, left, ARGV[6]} end
+return {code, left}
 `)
 
 // deleteScript: KEYS[1] challenge; ARGV user, sess. Reply 1 or 0. Like
@@ -100,29 +144,6 @@ var deleteScript = redis.NewScript(`
 local v = redis.call('HMGET', KEYS[1], 'user', 'sess')
 if not v[1] or v[1] ~= ARGV[1] or v[2] ~= ARGV[2] then return 0 end
 redis.call('DEL', KEYS[1])
-return 1
-`)
-
-// failureScript: KEYS[1] lock hash; ARGV limit, lock end if this failure
-// locks (ms), now (ms), idle TTL (ms). Reply the lock's end (ms) or 0.
-var failureScript = redis.NewScript(`
-local k, limit, now, idle = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[3]), tonumber(ARGV[4])
-local fails = redis.call('HINCRBY', k, 'fails', 1)
-local till = tonumber(redis.call('HGET', k, 'until') or '0')
-if limit > 0 and fails >= limit then
-  till = tonumber(ARGV[2])
-  redis.call('HSET', k, 'fails', 0, 'until', ARGV[2])
-end
-local ttl = idle
-if till > now then ttl = ttl + (till - now) end
-redis.call('PEXPIRE', k, ttl)
-if now < till then return till end
-return 0
-`)
-
-// successScript: KEYS[1] lock hash. Ends the run of failures.
-var successScript = redis.NewScript(`
-redis.call('HDEL', KEYS[1], 'fails')
 return 1
 `)
 

@@ -24,9 +24,9 @@ type Factory func(t *testing.T) store.Store
 var (
 	noLockout = store.Lockout{}
 	t0        = time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
-	alice = store.Owner{User: "alice", Session: bytes.Repeat([]byte{1}, 32)}
-	right = mac("right")
-	wrong = mac("wrong")
+	alice     = store.Owner{User: "alice", Session: bytes.Repeat([]byte{1}, 32)}
+	right     = mac("right")
+	wrong     = mac("wrong")
 )
 
 func mac(s string) []byte { h := sha256.Sum256([]byte(s)); return h[:] }
