@@ -79,6 +79,13 @@ type Handler struct {
 	// (303) instead of getting a 401 page.
 	LoginURL string `json:"login_url,omitempty"`
 
+	// UI configures the challenge page customers see: the operator's
+	// name, logo and colours, a help link, the languages (English and
+	// Russian built in, chosen by Accept-Language) and template
+	// overrides. Default: the built-in page without branding, in English
+	// unless the browser prefers Russian.
+	UI *UI `json:"ui,omitempty"`
+
 	engine  *challenge.Engine
 	policy  *policy.Policy
 	methods []challenge.Method
@@ -173,7 +180,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("enumgate: %w", err)
 	}
 	h.engine = appIface.(*App).Engine()
-	if h.pages, err = loadPages(); err != nil {
+	if h.pages, err = loadUI(h.UI, h.Prefix, h.logger); err != nil {
 		return err
 	}
 	return nil

@@ -1,39 +1,274 @@
 package caddymodule
 
 import (
+	"bytes"
 	"embed"
 	"errors"
+	"fmt"
 	"html/template"
-	"io/fs"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
 	"github.com/enumgate/enumgate/challenge"
 )
 
-//go:embed web
+// webFS holds the built-in templates, static files and messages.
+//
+//go:embed web/*.html web/static web/i18n
 var webFS embed.FS
 
-// pages renders the customer-facing HTML pages.
+// pages renders the customer-facing HTML pages of one handler.
 type pages struct {
-	tmpl   *template.Template
-	static fs.FS
+	tmpl    *template.Template
+	static  map[string]asset // by file name under <prefix>static/
+	assets  assets
+	langs   *languages
+	brand   brand
+	smsPaid bool
+	csp     string // the pages' Content-Security-Policy
 }
 
-func loadPages() (*pages, error) {
-	t, err := template.New("").Funcs(template.FuncMap{
-		"group":       groupDigits,
-		"methodLabel": methodLabel,
-		"opLabel":     operationLabel,
-	}).ParseFS(webFS, "web/*.html")
-	if err != nil {
-		return nil, err
+// asset is a file served under <prefix>static/.
+type asset struct {
+	body  []byte
+	ctype string
+	etag  string // also the ?v= of its URL
+}
+
+// assets are the URLs of the page's stylesheets and script, versioned by
+// content so they can be cached.
+type assets struct {
+	CSS, Theme, JS string
+}
+
+// brand is what the operator configured to show on every page.
+type brand struct {
+	Name string // operator's name, or ""
+	Logo string // logo URL, or ""
+	Help string // help link, or ""
+}
+
+// methodChoice is one method offered on the page.
+type methodChoice struct {
+	ID    challenge.Method
+	Label string
+	Hint  string
+	Paid  bool
+}
+
+// pageData is what the templates see. The exported fields and methods
+// are the contract for operators' templates.
+type pageData struct {
+	Lang   string // the page's language tag, e.g. "en"
+	Dir    string // "ltr" or "rtl"
+	Brand  brand
+	Assets assets
+	Prefix string // the handler's prefix, e.g. /.enumgate/
+	Action string // where the page's forms post
+	Token  string // the forms' token
+
+	C         *challenge.Challenge
+	ExpiresIn int  // seconds until the challenge expires
+	ResendIn  int  // seconds until the method may be begun again
+	Step      bool // show the answer step of the begun method
+	Methods   []methodChoice
+
+	Error     string // the error shown, in the page's language
+	ErrorCode string // its stable code (data-error)
+	Home      string // where "back to the app" goes
+	Retry     string // the challenge page to open again, if that may help
+
+	cat     *catalog
+	unknown *[]string // collects unknown message keys while checking
+}
+
+func (p *pages) data(cat *catalog, prefix string) *pageData {
+	return &pageData{
+		Lang: cat.lang, Dir: cat.dir, Brand: p.brand, Assets: p.assets, Prefix: prefix,
+		Home: "/", cat: cat,
 	}
-	static, _ := fs.Sub(webFS, "web/static")
-	return &pages{tmpl: t, static: static}, nil
+}
+
+// T returns the message key in the page's language, its {name}
+// placeholders filled from args given as name, value pairs.
+func (d *pageData) T(key string, args ...any) string {
+	msg, ok := d.cat.msgs[key]
+	if !ok {
+		if d.unknown != nil {
+			*d.unknown = append(*d.unknown, key)
+		}
+		return key
+	}
+	return format(msg, args, nil)
+}
+
+// TH is T for a sentence whose filled-in values are emphasised: the
+// message is escaped, each value is escaped and put in <strong>, and
+// values of type template.HTML are inserted as they are.
+func (d *pageData) TH(key string, args ...any) template.HTML {
+	msg, ok := d.cat.msgs[key]
+	if !ok {
+		if d.unknown != nil {
+			*d.unknown = append(*d.unknown, key)
+		}
+		return template.HTML(template.HTMLEscapeString(key))
+	}
+	return template.HTML(format(template.HTMLEscapeString(msg), args, func(v any) string {
+		if h, ok := v.(template.HTML); ok {
+			return string(h)
+		}
+		return "<strong>" + template.HTMLEscapeString(fmt.Sprint(v)) + "</strong>"
+	}))
+}
+
+// OpLabel names the challenge's operation.
+func (d *pageData) OpLabel() string {
+	if d.C == nil {
+		return ""
+	}
+	if t, ok := d.cat.msgs["op."+d.C.Operation]; ok {
+		return t
+	}
+	op := strings.ReplaceAll(d.C.Operation, "_", " ")
+	if op != "" {
+		op = strings.ToUpper(op[:1]) + op[1:]
+	}
+	return op
+}
+
+// PayeeLabel names the payee row of the summary for the operation.
+func (d *pageData) PayeeLabel() string {
+	if d.C != nil {
+		if t, ok := d.cat.msgs["summary.payee."+d.C.Operation]; ok {
+			return t
+		}
+	}
+	return d.T("summary.payee")
+}
+
+// AnswerLabel labels the answer field for the begun method.
+func (d *pageData) AnswerLabel() string {
+	if d.C == nil || d.C.Method == "" {
+		return d.T("answer.label.enum")
+	}
+	return d.T("answer.label." + string(d.C.Method))
+}
+
+// setChallenge fills in what the page shows of c.
+func (d *pageData) setChallenge(c *challenge.Challenge, smsPaid bool) {
+	d.C = c
+	d.ExpiresIn = secondsUntil(c.Expires)
+	if !c.ResendAt.IsZero() {
+		d.ResendIn = secondsUntil(c.ResendAt)
+	}
+	d.Step = c.Method != ""
+	d.Methods = d.Methods[:0]
+	for _, m := range c.Methods {
+		if m == c.Method {
+			continue
+		}
+		d.Methods = append(d.Methods, methodChoice{
+			ID: m, Label: d.T("method." + string(m)), Hint: d.T("method." + string(m) + ".hint"),
+			Paid: m == challenge.MethodSMS && smsPaid,
+		})
+	}
+	if rt := returnTo(c.ReturnTo); rt != "" {
+		d.Home = rt
+	}
+}
+
+// setError shows the error code on the challenge page, with the message
+// key (default error.<code>). Call it after setChallenge.
+func (d *pageData) setError(code, key string, attemptsLeft int) {
+	if key == "" {
+		key = "error." + code
+	}
+	d.ErrorCode, d.Error = code, d.T(key)
+	switch code {
+	case "wrong_answer":
+		d.Error += " " + d.T("answer.attempts", "n", attemptsLeft)
+	case "sms_limit":
+		// Nothing was sent: hide the SMS step and the SMS choice.
+		if d.C != nil && d.C.Method == challenge.MethodSMS {
+			d.Step = false
+		}
+		ms := d.Methods[:0]
+		for _, m := range d.Methods {
+			if m.ID != challenge.MethodSMS {
+				ms = append(ms, m)
+			}
+		}
+		d.Methods = ms
+	}
+}
+
+// render writes the page with the pages' security headers.
+func (p *pages) render(w http.ResponseWriter, status int, name string, d *pageData) error {
+	var buf bytes.Buffer
+	if err := p.tmpl.ExecuteTemplate(&buf, name, d); err != nil {
+		return caddyhttp.Error(http.StatusInternalServerError, fmt.Errorf("rendering %s: %w", name, err))
+	}
+	securityHeaders(w)
+	h := w.Header()
+	h.Set("Content-Security-Policy", p.csp)
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Content-Language", d.Lang)
+	h.Add("Vary", "Accept-Language")
+	h.Set("Content-Length", strconv.Itoa(buf.Len()))
+	w.WriteHeader(status)
+	_, err := w.Write(buf.Bytes())
+	return err
+}
+
+// renderError shows an error page in the browser's language; msg is the
+// English text, used if the messages have no error.<code>.
+func (p *pages) renderError(w http.ResponseWriter, r *http.Request, status int, code, msg, prefix string) error {
+	return p.renderErrorKey(w, r, status, code, "error."+code, msg, prefix)
+}
+
+func (p *pages) renderErrorKey(w http.ResponseWriter, r *http.Request, status int, code, key, msg, prefix string) error {
+	cat := p.langs.negotiate(r.Header.Get("Accept-Language"))
+	d := p.data(cat, prefix)
+	d.ErrorCode, d.Error = code, msg
+	if t, ok := cat.msgs[key]; ok {
+		d.Error = t
+	}
+	switch code {
+	case "forbidden", "unavailable", "bad_request", "method_required", "method_not_offered", "method_not_allowed":
+		// Opening the challenge page again may help.
+		if rest, ok := strings.CutPrefix(r.URL.Path, prefix+"challenge/"); ok && challenge.ValidID(rest) {
+			d.Retry = r.URL.Path
+		}
+	}
+	return p.render(w, status, "error.html", d)
+}
+
+// serveStatic serves the page's stylesheets, script and logo.
+func (p *pages) serveStatic(w http.ResponseWriter, r *http.Request, name string) error {
+	a, ok := p.static[name]
+	if !ok {
+		return caddyhttp.Error(http.StatusNotFound, errors.New("no such static file"))
+	}
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		return methodNotAllowed(w, "GET, HEAD")
+	}
+	h := w.Header()
+	h.Set("Content-Type", a.ctype)
+	if r.URL.Query().Get("v") == a.etag {
+		h.Set("Cache-Control", "public, max-age=31536000, immutable")
+	} else {
+		h.Set("Cache-Control", "public, max-age=300")
+	}
+	h.Set("ETag", `"`+a.etag+`"`)
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox")
+	http.ServeContent(w, r, name, time.Time{}, bytes.NewReader(a.body))
+	return nil
 }
 
 // groupDigits splits a question into groups of four for reading:
@@ -49,61 +284,48 @@ func groupDigits(s string) string {
 	return b.String()
 }
 
-func methodLabel(m challenge.Method) string {
-	switch m {
-	case challenge.MethodEnum:
-		return "E-num app"
-	case challenge.MethodSMS:
-		return "SMS code"
-	case challenge.MethodEmail:
-		return "Answer by e-mail"
+// spellDigits spaces out a number so a screen reader reads it digit by
+// digit: "1234" becomes "1 2 3 4".
+func spellDigits(s string) string {
+	var b strings.Builder
+	for i, r := range s {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteRune(r)
 	}
-	return string(m)
+	return b.String()
 }
 
-func operationLabel(op string) string {
-	switch op {
-	case "transfer":
-		return "Transfer"
-	case "withdrawal":
-		return "Withdrawal"
-	case "new_correspondent":
-		return "New correspondent"
+// clock formats seconds as m:ss (h:mm:ss from an hour).
+func clock(s int) string {
+	s = max(s, 0)
+	if s >= 3600 {
+		return fmt.Sprintf("%d:%02d:%02d", s/3600, s/60%60, s%60)
 	}
-	return strings.ReplaceAll(op, "_", " ")
+	return fmt.Sprintf("%d:%02d", s/60, s%60)
 }
 
-type pageData struct {
-	Prefix    string
-	Action    string
-	Token     string
-	C         *challenge.Challenge
-	ExpiresIn int
-	ResendIn  int
-	Error     string
-	ErrorCode string
-	Home      string
+// countdown is a clock the page's script counts down.
+func countdown(s int) template.HTML {
+	s = max(s, 0)
+	return template.HTML(`<span class="eg-countdown" data-seconds="` + strconv.Itoa(s) + `">` + clock(s) + `</span>`)
 }
 
-func (p *pages) render(w http.ResponseWriter, status int, name string, d pageData) error {
-	securityHeaders(w)
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.WriteHeader(status)
-	return p.tmpl.ExecuteTemplate(w, name, d)
-}
-
-func (p *pages) renderError(w http.ResponseWriter, _ *http.Request, status int, code, msg, prefix string) error {
-	return p.render(w, status, "error.html", pageData{Prefix: prefix, Error: msg, ErrorCode: code, Home: "/"})
-}
-
-func (p *pages) serveStatic(w http.ResponseWriter, r *http.Request, name string) error {
-	if name != "enumgate.css" {
-		return caddyhttp.Error(http.StatusNotFound, errors.New("no such static file"))
+// returnTo returns path if it is a plain path on this site, else "".
+func returnTo(path string) string {
+	if !strings.HasPrefix(path, "/") || strings.HasPrefix(path, "//") || len(path) > 2048 {
+		return ""
 	}
-	w.Header().Set("Cache-Control", "public, max-age=3600")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	http.ServeFileFS(w, r, p.static, name)
-	return nil
+	for i := 0; i < len(path); i++ {
+		if c := path[i]; c <= ' ' || c == '\\' || c == 0x7f {
+			return ""
+		}
+	}
+	if u, err := url.Parse(path); err != nil || u.Host != "" || u.Scheme != "" {
+		return ""
+	}
+	return path
 }
 
 // maxFormBody bounds the challenge page's form posts.
@@ -127,33 +349,49 @@ func sameOrigin(r *http.Request) bool {
 	return true
 }
 
+// pageFail answers a request to the challenge page with an error: a page
+// in the browser's language, or JSON with the English message.
+func (h *Handler) pageFail(w http.ResponseWriter, r *http.Request, status int, code, key string) error {
+	en := h.pages.langs.byTag["en"].text(key)
+	if !wantsHTML(r) {
+		return writeJSON(w, status, apiError{Error: code, Message: en})
+	}
+	return h.pages.renderErrorKey(w, r, status, code, key, en, h.Prefix)
+}
+
 // servePage serves the challenge page: GET shows it; POST handles its
 // forms (choose a method, answer, cancel), each bound to the challenge and
-// session by a token.
+// session by a token and refused from other sites.
 func (h *Handler) servePage(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler, id string) error {
 	who := h.subject(r)
 	if who.User == "" {
 		return h.fail(w, r, http.StatusUnauthorized, "unauthenticated", "Log in before confirming an operation.")
 	}
 	ctx := r.Context()
-	d := pageData{Prefix: h.Prefix, Action: h.Prefix + "challenge/" + id, Token: h.engine.FormToken(id, who), Home: "/"}
+	d := h.pages.data(h.pages.langs.negotiate(r.Header.Get("Accept-Language")), h.Prefix)
+	d.Action, d.Token = h.Prefix+"challenge/"+id, h.engine.FormToken(id, who)
 	status := http.StatusOK
+	var (
+		errCode, errKey string
+		attemptsLeft    int
+		resendIn        int
+	)
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
 	case http.MethodPost:
 		r.Body = http.MaxBytesReader(w, r.Body, maxFormBody)
 		if err := r.ParseForm(); err != nil {
-			return h.fail(w, r, http.StatusBadRequest, "bad_request", "The form could not be read.")
+			return h.pageFail(w, r, http.StatusBadRequest, "bad_request", "error.form")
 		}
 		if !sameOrigin(r) || !h.engine.CheckFormToken(id, who, r.PostForm.Get("token")) {
-			return h.fail(w, r, http.StatusForbidden, "forbidden", "This form was not sent from the confirmation page. Open the page again.")
+			return h.pageFail(w, r, http.StatusForbidden, "forbidden", "error.forbidden")
 		}
 		var err error
 		switch r.PostForm.Get("action") {
 		case "method":
 			m, perr := challenge.ParseMethod(r.PostForm.Get("method"))
 			if perr != nil {
-				return h.fail(w, r, http.StatusBadRequest, "bad_request", "Choose one of the offered methods.")
+				return h.pageFail(w, r, http.StatusBadRequest, "bad_request", "error.choose_offered")
 			}
 			if _, err = h.engine.Begin(ctx, id, who, m); err == nil {
 				http.Redirect(w, r, d.Action, http.StatusSeeOther)
@@ -165,16 +403,18 @@ func (h *Handler) servePage(w http.ResponseWriter, r *http.Request, next caddyht
 				return h.replay(w, r, next, conf)
 			}
 		case "cancel":
-			home := d.Home
-			if c, gerr := h.engine.Get(ctx, id, who); gerr == nil && c.ReturnTo != "" {
-				home = c.ReturnTo
+			home := "/"
+			if c, gerr := h.engine.Get(ctx, id, who); gerr == nil {
+				if rt := returnTo(c.ReturnTo); rt != "" {
+					home = rt
+				}
 			}
 			if err = h.engine.Cancel(ctx, id, who); err == nil || errors.Is(err, challenge.ErrUnknown) {
 				http.Redirect(w, r, home, http.StatusSeeOther)
 				return nil
 			}
 		default:
-			return h.fail(w, r, http.StatusBadRequest, "bad_request", "Unknown form action.")
+			return h.pageFail(w, r, http.StatusBadRequest, "bad_request", "error.unknown_action")
 		}
 		var (
 			we *challenge.WrongAnswerError
@@ -183,24 +423,21 @@ func (h *Handler) servePage(w http.ResponseWriter, r *http.Request, next caddyht
 		)
 		switch {
 		case errors.As(err, &se):
-			status, d.ErrorCode = http.StatusTooManyRequests, "sms_limit"
-			d.Error = "No more SMS can be sent for now. Choose the E-num app or e-mail instead."
+			status, errCode = http.StatusTooManyRequests, "sms_limit"
 		case errors.As(err, &we):
-			status, d.ErrorCode = http.StatusUnprocessableEntity, "wrong_answer"
-			d.Error = "The answer is wrong. Check the digits and try again."
+			status, errCode, attemptsLeft = http.StatusUnprocessableEntity, "wrong_answer", we.AttemptsLeft
 		case errors.As(err, &ce):
-			status, d.ErrorCode = http.StatusTooManyRequests, "resend_too_soon"
-			d.Error = "A code was sent a moment ago. Wait before asking for another, or choose another method."
+			status, errCode = http.StatusTooManyRequests, "resend_too_soon"
+			resendIn = int((ce.Wait + time.Second - 1) / time.Second)
 		case errors.Is(err, challenge.ErrMalformed):
-			status, d.ErrorCode = http.StatusBadRequest, "bad_request"
-			d.Error = "Type only the digits of the answer."
+			status, errCode, errKey = http.StatusBadRequest, "bad_request", "error.answer_digits"
 		case errors.Is(err, challenge.ErrMethodRequired):
-			status, d.ErrorCode = http.StatusConflict, "method_required"
-			d.Error = "Choose a confirmation method first."
+			status, errCode = http.StatusConflict, "method_required"
 		default:
 			return h.engineError(w, r, err, id)
 		}
 	default:
+		w.Header().Set("Allow", "GET, HEAD, POST")
 		return h.fail(w, r, http.StatusMethodNotAllowed, "method_not_allowed", "Use GET or POST.")
 	}
 	c, err := h.engine.Get(ctx, id, who)
@@ -210,9 +447,10 @@ func (h *Handler) servePage(w http.ResponseWriter, r *http.Request, next caddyht
 	if c.State == challenge.StateExhausted {
 		return h.fail(w, r, http.StatusForbidden, "too_many_attempts", "Too many wrong answers. Start the operation again.")
 	}
-	d.C, d.ExpiresIn = c, secondsUntil(c.Expires)
-	if !c.ResendAt.IsZero() {
-		d.ResendIn = secondsUntil(c.ResendAt)
+	d.setChallenge(c, h.pages.smsPaid)
+	d.ResendIn = max(d.ResendIn, resendIn)
+	if errCode != "" {
+		d.setError(errCode, errKey, attemptsLeft)
 	}
 	return h.pages.render(w, status, "challenge.html", d)
 }
