@@ -49,6 +49,11 @@ type App struct {
 	// at provision time. Required.
 	Secret string `json:"secret,omitempty"`
 
+	// OldSecrets are earlier secrets, kept while device keys stored in
+	// Redis are re-encrypted under Secret (`enumgate users reencrypt`):
+	// they still decrypt, never encrypt. Placeholders are expanded.
+	OldSecrets []string `json:"old_secrets,omitempty"`
+
 	// Users is the user directory, a module in the `enumgate.users`
 	// namespace, e.g. `{"source": "file", "path": "users.json"}`.
 	// Required.
@@ -95,6 +100,7 @@ type App struct {
 	engine   *challenge.Engine
 	logger   *zap.Logger
 	storeMod any
+	usersMod any
 }
 
 // SMSLimits configure the SMS cost controls, shared by every gateway on
@@ -182,6 +188,16 @@ func (a *App) Provision(ctx caddy.Context) error {
 	mod, err = ctx.LoadModule(a, "UsersRaw")
 	if err != nil {
 		return fmt.Errorf("enumgate: loading users: %w", err)
+	}
+	a.usersMod = mod
+	if ru, ok := mod.(*RedisUsers); ok {
+		secrets := [][]byte{[]byte(secret)}
+		for _, old := range a.OldSecrets {
+			secrets = append(secrets, []byte(repl.ReplaceKnown(old, "")))
+		}
+		if err := ru.open(ctx, a.storeMod, secrets); err != nil {
+			return err
+		}
 	}
 	dir := mod.(DirectoryModule).Directory()
 

@@ -46,6 +46,7 @@ func parseHandler(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 //		max_body <size>
 //		prefix <path>
 //		login_url <url>
+//		ui { ... }	(see parseUI in ui.go)
 //	}
 //
 // HTTP methods are upper-case tokens; paths start with / or *.
@@ -72,6 +73,12 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if !d.AllArgs(&h.LoginURL) {
 				return d.ArgErr()
 			}
+		case "ui":
+			ui, err := parseUI(d)
+			if err != nil {
+				return err
+			}
+			h.UI = ui
 		case "methods":
 			h.Methods = d.RemainingArgs()
 			if len(h.Methods) == 0 {
@@ -207,6 +214,7 @@ func sizeArg(d *caddyfile.Dispenser) (int64, error) {
 //
 //	enumgate {
 //		secret <secret>
+//		old_secrets <secret>...
 //		store <backend> [<args...>] [{ ... }]
 //		users <source> [<args...>] [{ ... }]
 //		sms <sender> [<args...>] [{ ... }]
@@ -246,6 +254,11 @@ func parseApp(d *caddyfile.Dispenser, _ any) (any, error) {
 		switch d.Val() {
 		case "secret":
 			if !d.AllArgs(&a.Secret) {
+				return nil, d.ArgErr()
+			}
+		case "old_secrets":
+			a.OldSecrets = append(a.OldSecrets, d.RemainingArgs()...)
+			if len(a.OldSecrets) == 0 {
 				return nil, d.ArgErr()
 			}
 		case "store":

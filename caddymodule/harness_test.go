@@ -211,6 +211,7 @@ type gatewayOptions struct {
 	extraGlobal string // more lines for the enumgate global block
 	handler     string // the enumgate directive's block contents
 	store       string
+	users       string // default: file <the test users>
 }
 
 const defaultRules = `
@@ -238,6 +239,9 @@ func startGateway(t *testing.T, o gatewayOptions) *gateway {
 	if o.store == "" {
 		o.store = "memory"
 	}
+	if o.users == "" {
+		o.users = "file " + usersFile(t)
+	}
 	port := freePort(t)
 	g.base = fmt.Sprintf("http://127.0.0.1:%d", port)
 	loadCaddyfile(t, fmt.Sprintf(`{
@@ -249,7 +253,7 @@ func startGateway(t *testing.T, o gatewayOptions) *gateway {
 	enumgate {
 		secret %s
 		store %s
-		users file %s
+		users %s
 		sms webhook %s/sms
 		email webhook %s/email
 		%s
@@ -263,7 +267,7 @@ http://127.0.0.1:%d {
 		flush_interval -1
 	}
 }
-`, testSecret, o.store, usersFile(t), g.phone.URL, g.phone.URL, o.extraGlobal, port, o.handler, g.upstream.addr()))
+`, testSecret, o.store, o.users, g.phone.URL, g.phone.URL, o.extraGlobal, port, o.handler, g.upstream.addr()))
 	return g
 }
 
@@ -348,21 +352,17 @@ type downStore struct{}
 
 var errDown = errors.New("dial tcp 127.0.0.1:6379: connection refused")
 
-func (downStore) Create(context.Context, *store.Record) error { return errDown }
+func (downStore) Create(context.Context, *store.Record, time.Time) error { return errDown }
 func (downStore) Get(context.Context, string, store.Owner, time.Time) (*store.Record, error) {
 	return nil, errDown
 }
 func (downStore) Begin(context.Context, string, store.Owner, store.Begin, time.Time) (*store.Record, error) {
 	return nil, errDown
 }
-func (downStore) Attempt(context.Context, string, store.Owner, []byte, time.Time) (store.Result, error) {
+func (downStore) Attempt(context.Context, string, store.Owner, []byte, store.Lockout, time.Time) (store.Result, error) {
 	return store.Result{}, errDown
 }
 func (downStore) Delete(context.Context, string, store.Owner) error { return errDown }
-func (downStore) Failure(context.Context, string, int, time.Duration, time.Time) (time.Time, error) {
-	return time.Time{}, errDown
-}
-func (downStore) Success(context.Context, string) error { return errDown }
 func (downStore) LockedUntil(context.Context, string, time.Time) (time.Time, error) {
 	return time.Time{}, errDown
 }

@@ -340,14 +340,18 @@ func (w *watchedStore) note(err error) error {
 
 // isDecision reports errors that are answers from a working store.
 func isDecision(err error) bool {
-	var ce *store.CooldownError
-	var le *store.LimitError
+	var (
+		ce *store.CooldownError
+		le *store.LimitError
+		lk *store.LockedError
+	)
 	return errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrExists) || errors.Is(err, store.ErrNoMethod) ||
-		errors.Is(err, store.ErrExhausted) || errors.As(err, &ce) || errors.As(err, &le)
+		errors.Is(err, store.ErrExhausted) || errors.Is(err, store.ErrMethodNotOffered) ||
+		errors.As(err, &ce) || errors.As(err, &le) || errors.As(err, &lk)
 }
 
-func (w *watchedStore) Create(ctx context.Context, r *store.Record) error {
-	return w.note(w.Store.Create(ctx, r))
+func (w *watchedStore) Create(ctx context.Context, r *store.Record, now time.Time) error {
+	return w.note(w.Store.Create(ctx, r, now))
 }
 
 func (w *watchedStore) Get(ctx context.Context, id string, o store.Owner, now time.Time) (*store.Record, error) {
@@ -360,8 +364,8 @@ func (w *watchedStore) Begin(ctx context.Context, id string, o store.Owner, b st
 	return r, w.note(err)
 }
 
-func (w *watchedStore) Attempt(ctx context.Context, id string, o store.Owner, mac []byte, now time.Time) (store.Result, error) {
-	r, err := w.Store.Attempt(ctx, id, o, mac, now)
+func (w *watchedStore) Attempt(ctx context.Context, id string, o store.Owner, mac []byte, l store.Lockout, now time.Time) (store.Result, error) {
+	r, err := w.Store.Attempt(ctx, id, o, mac, l, now)
 	return r, w.note(err)
 }
 
@@ -378,4 +382,3 @@ var (
 	_ caddyfile.Unmarshaler = (*RedisStore)(nil)
 	_ store.Store           = (*watchedStore)(nil)
 )
-

@@ -1,12 +1,17 @@
 package caddymodule_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
+	"github.com/enumgate/enumgate/challenge/userdir"
 	"github.com/enumgate/enumgate/internal/redistest"
 )
 
@@ -74,5 +79,65 @@ func TestRedisClusterStoreRunsTheWholeFlow(t *testing.T) {
 		if r := c.postJSON("/.enumgate/api/challenges/"+id+"/answer", map[string]string{"answer": code}); r.Status != http.StatusCreated {
 			t.Fatalf("answer on the cluster = %d %s", r.Status, r.Body)
 		}
+	}
+}
+
+func TestRedisUsersAreSharedAndInvalidated(t *testing.T) {
+	rs := redistest.Start(t, redistest.Options{})
+	opt, err := redis.ParseURL(rs.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := redis.NewClient(opt)
+	defer client.Close()
+	ctx := context.Background()
+	// The operator (another gateway's directory) imports the users.
+	admin, err := userdir.New(ctx, client, userdir.Options{Secrets: [][]byte{[]byte(testSecret)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	users, _ := os.ReadFile(usersFile(t))
+	if _, err := admin.Import(ctx, users); err != nil {
+		t.Fatal(err)
+	}
+	g := startGateway(t, gatewayOptions{
+		store: "redis " + rs.URL, users: "redis",
+		extraGlobal: "sms_limits {\n\t\t\tuser_cooldown off\n\t\t\tphone_cooldown off\n\t\t}",
+	})
+	c := g.client(t, "alice")
+	sms := func() {
+		id := c.hold()
+		if r := c.postJSON("/.enumgate/api/challenges/"+id+"/method", map[string]string{"method": "sms"}); r.Status != 200 {
+			t.Fatalf("sms = %d %s", r.Status, r.Body)
+		}
+	}
+	sms()
+	g.phone.last(t, "+79000000001")
+	if r := c.postJSON("/.enumgate/api/challenges/"+c.hold()+"/method", map[string]string{"method": "enum"}); r.Status != 200 {
+		t.Fatalf("enum with the device key from Redis = %d %s", r.Status, r.Body)
+	}
+
+	rec, err := admin.Get(ctx, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec.Phone = "+79000000009"
+	if err := admin.Put(ctx, rec); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		sms()
+		g.phone.mu.Lock()
+		to := g.phone.msgs[len(g.phone.msgs)-1]["to"]
+		g.phone.mu.Unlock()
+		if to == "+79000000009" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the gateway kept the cached phone number after the change")
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
