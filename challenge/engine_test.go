@@ -101,6 +101,13 @@ type fixture struct {
 
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
+	return newFixtureWithStore(t, nil)
+}
+
+// newFixtureWithStore builds the fixture on st, or on a fresh memory store
+// if st is nil.
+func newFixtureWithStore(t testing.TB, st store.Store) *fixture {
+	t.Helper()
 	dir, err := challenge.ParseDirectory([]byte(usersJSON))
 	if err != nil {
 		t.Fatal(err)
@@ -108,7 +115,10 @@ func newFixture(t testing.TB) *fixture {
 	f := &fixture{clock: &clock{t: t0}, sms: &outbox{}, email: &outbox{}, events: new([]challenge.Event)}
 	f.store = memory.New(memory.Options{SweepInterval: -1})
 	t.Cleanup(func() { f.store.Close() })
-	f.spy = &spyStore{Store: f.store}
+	if st == nil {
+		st = f.store
+	}
+	f.spy = &spyStore{Store: st}
 	var mu sync.Mutex
 	f.eng, err = challenge.New(challenge.Config{
 		Store: f.spy, Directory: dir, SMS: f.sms, Email: f.email,
