@@ -36,11 +36,8 @@ func cmdConfirmKey(fl caddycmd.Flags) (int, error) {
 		secret = os.Getenv("ENUMGATE_SECRET")
 	}
 	if len(secret) < 16 {
-		return caddy1, errors.New("a secret of at least 16 bytes is required (--secret or ENUMGATE_SECRET)")
+		return 1, errors.New("a secret of at least 16 bytes is required (--secret or ENUMGATE_SECRET)")
 	}
 	fmt.Println(hex.EncodeToString(challenge.ConfirmKey([]byte(secret))))
 	return 0, nil
 }
-
-// caddy1 is the exit status for a failed command.
-const caddy1 = 1

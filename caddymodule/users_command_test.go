@@ -9,7 +9,9 @@ import (
 	"testing"
 	"time"
 
+	caddycmd "github.com/caddyserver/caddy/v2/cmd"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/enumgate/enumgate/challenge/ocra/enroll"
 	"github.com/enumgate/enumgate/challenge/store"
@@ -125,5 +127,18 @@ func TestUsersCommandsNeedUsersRedis(t *testing.T) {
 	}
 	if _, err := runUsers(t, config, "unlock", "alice"); err == nil || !strings.Contains(err.Error(), "store redis") {
 		t.Fatalf("unlock with the memory store = %v", err)
+	}
+}
+
+func TestConfirmKeyCommandPrintsTheDerivedKey(t *testing.T) {
+	t.Setenv("ENUMGATE_SECRET", "")
+	fs := pflag.NewFlagSet("confirm-key", pflag.ContinueOnError)
+	fs.String("secret", "", "")
+	if code, err := cmdConfirmKey(caddycmd.Flags{FlagSet: fs}); code != 1 || err == nil {
+		t.Fatalf("without a secret = %d, %v", code, err)
+	}
+	fs.Set("secret", "short")
+	if code, err := cmdConfirmKey(caddycmd.Flags{FlagSet: fs}); code != 1 || err == nil {
+		t.Fatalf("with a short secret = %d, %v", code, err)
 	}
 }
