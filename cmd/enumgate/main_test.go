@@ -154,7 +154,7 @@ func TestExampleTransferForAlice(t *testing.T) {
 // TestListModulesShowsEnumgate checks the binary registers our modules.
 func TestListModulesShowsEnumgate(t *testing.T) {
 	want := []string{"enumgate", "http.handlers.enumgate", "http.handlers.enumgate_demo", "enumgate.stores.memory",
-		"enumgate.users.file", "enumgate.senders.webhook", "enumgate.senders.smtp"}
+		"enumgate.stores.redis", "enumgate.users.file", "enumgate.users.redis", "enumgate.senders.webhook", "enumgate.senders.smtp"}
 	have := map[string]bool{}
 	for _, m := range caddy.Modules() {
 		have[m] = true
