@@ -18,6 +18,7 @@ import (
 
 	"github.com/enumgate/enumgate/challenge"
 	"github.com/enumgate/enumgate/challenge/ocra"
+	"github.com/enumgate/enumgate/internal/redistest"
 )
 
 var aliceKey, _ = hex.DecodeString("3132333435363738393031323334353637383930313233343536373839303132")
@@ -495,13 +496,19 @@ func TestBrowserFlow(t *testing.T) {
 }
 
 func TestReloadKeepsPendingChallenges(t *testing.T) {
-	g := startGateway(t, gatewayOptions{})
-	c := g.client(t, "alice")
-	id := c.hold()
-	q := c.beginEnum(id)
-	// Reload with a different config on the same port.
-	port := strings.TrimPrefix(g.base, "http://127.0.0.1:")
-	loadCaddyfile(t, fmt.Sprintf(`{
+	for _, backend := range []string{"memory", "redis"} {
+		t.Run(backend, func(t *testing.T) {
+			st := "memory"
+			if backend == "redis" {
+				st = "redis " + redistest.Start(t, redistest.Options{}).URL
+			}
+			g := startGateway(t, gatewayOptions{store: st})
+			c := g.client(t, "alice")
+			id := c.hold()
+			q := c.beginEnum(id)
+			// Reload with a different config on the same port.
+			port := strings.TrimPrefix(g.base, "http://127.0.0.1:")
+			loadCaddyfile(t, fmt.Sprintf(`{
 	admin off
 	persist_config off
 	log {
@@ -509,6 +516,7 @@ func TestReloadKeepsPendingChallenges(t *testing.T) {
 	}
 	enumgate {
 		secret %s
+		store %s
 		users file %s
 	}
 }
@@ -519,12 +527,14 @@ http://127.0.0.1:%s {
 	}
 	reverse_proxy %s
 }
-`, testSecret, usersFile(t), port, defaultRules, g.upstream.addr()))
-	// The old server closed its connections; don't reuse them.
-	http.DefaultTransport.(*http.Transport).CloseIdleConnections()
-	r := c.postJSON("/.enumgate/api/challenges/"+id+"/answer", map[string]string{"answer": enumApp(t, q)})
-	if r.Status != http.StatusCreated {
-		t.Fatalf("answer after reload = %d %s", r.Status, r.Body)
+`, testSecret, st, usersFile(t), port, defaultRules, g.upstream.addr()))
+			// The old server closed its connections; don't reuse them.
+			http.DefaultTransport.(*http.Transport).CloseIdleConnections()
+			r := c.postJSON("/.enumgate/api/challenges/"+id+"/answer", map[string]string{"answer": enumApp(t, q)})
+			if r.Status != http.StatusCreated {
+				t.Fatalf("answer after reload = %d %s", r.Status, r.Body)
+			}
+		})
 	}
 }
 
@@ -582,5 +592,24 @@ func TestSMSLimitOffersOtherMethods(t *testing.T) {
 	}
 	if q := c.beginEnum(id); q == "" {
 		t.Fatal("no E-num question after the SMS limit")
+	}
+}
+
+func TestUsersWhoCannotConfirmAreTold(t *testing.T) {
+	g := startGateway(t, gatewayOptions{handler: defaultRules + "\n\t\tprotect sms_only POST /sms-only {\n\t\t\tmethods sms\n\t\t}"})
+	// mallory is authenticated but not in the users file.
+	r := g.client(t, "mallory").do("POST", "/transfer", "application/json", transferBody)
+	if r.Status != http.StatusForbidden || r.json(t)["error"] != "not_enrolled" {
+		t.Fatalf("unknown user = %d %s", r.Status, r.Body)
+	}
+	// A method the challenge does not offer.
+	c := g.client(t, "alice")
+	r = c.do("POST", "/sms-only", "application/json", transferBody)
+	id := r.json(t)["challenge_id"].(string)
+	if r := c.postJSON("/.enumgate/api/challenges/"+id+"/method", map[string]string{"method": "enum"}); r.Status != http.StatusBadRequest || r.json(t)["error"] != "method_not_offered" {
+		t.Fatalf("enum on an sms-only challenge = %d %s", r.Status, r.Body)
+	}
+	if n := len(g.upstream.requests()); n != 0 {
+		t.Fatalf("upstream saw %d requests", n)
 	}
 }
