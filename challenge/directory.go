@@ -73,26 +73,37 @@ type FileDirectory struct {
 }
 
 type fileFormat struct {
-	Users []fileUser `json:"users"`
+	Users []FileUser `json:"users"`
 }
 
-type fileUser struct {
-	ID      string       `json:"id"`
-	Phone   string       `json:"phone"`
-	Emails  []string     `json:"emails"`
-	Devices []fileDevice `json:"devices"`
+// FileUser is one user in the users-file format (see FileDirectory).
+type FileUser struct {
+	// ID is the user's id, 1 to MaxUserIDLen bytes.
+	ID string `json:"id"`
+	// Phone is an E.164 number, or empty.
+	Phone string `json:"phone,omitempty"`
+	// Emails are plain addresses, the primary first.
+	Emails []string `json:"emails,omitempty"`
+	// Devices are the E-num devices, the primary first.
+	Devices []FileDevice `json:"devices,omitempty"`
 }
 
-type fileDevice struct {
-	Name    string `json:"name"`
-	Suite   string `json:"suite"`
-	Key     string `json:"key"`
-	PINHash string `json:"pin_hash"`
+// FileDevice is one E-num device in the users-file format.
+type FileDevice struct {
+	// Name labels the device.
+	Name string `json:"name,omitempty"`
+	// Suite is the OCRA suite; empty means DefaultSuite.
+	Suite string `json:"suite,omitempty"`
+	// Key is the shared key in hexadecimal.
+	Key string `json:"key"`
+	// PINHash is the hashed PIN in hexadecimal, for suites with P.
+	PINHash string `json:"pin_hash,omitempty"`
 }
 
 // Limits on directory records.
 const (
-	maxUserIDLen = 256
+	// MaxUserIDLen is the longest user id, in bytes.
+	MaxUserIDLen = 256
 	maxKeyLen    = 128
 )
 
@@ -125,7 +136,7 @@ func ParseDirectory(data []byte) (*FileDirectory, error) {
 	}
 	d := &FileDirectory{users: make(map[string]*User, len(f.Users))}
 	for i, fu := range f.Users {
-		u, err := fu.user()
+		u, err := fu.User()
 		if err != nil {
 			return nil, fmt.Errorf("user %d (%q): %w", i, fu.ID, err)
 		}
@@ -137,9 +148,11 @@ func ParseDirectory(data []byte) (*FileDirectory, error) {
 	return d, nil
 }
 
-func (fu fileUser) user() (*User, error) {
-	if fu.ID == "" || len(fu.ID) > maxUserIDLen {
-		return nil, fmt.Errorf("id must be 1 to %d bytes", maxUserIDLen)
+// User validates the record with the users-file rules and returns the
+// user it describes (suites parsed, keys decoded). Errors name the field.
+func (fu FileUser) User() (*User, error) {
+	if fu.ID == "" || len(fu.ID) > MaxUserIDLen {
+		return nil, fmt.Errorf("id must be 1 to %d bytes", MaxUserIDLen)
 	}
 	if fu.Phone != "" && !phoneRE.MatchString(fu.Phone) {
 		return nil, fmt.Errorf("phone %q is not an E.164 number such as +79000000001", fu.Phone)
@@ -162,7 +175,7 @@ func (fu fileUser) user() (*User, error) {
 	return u, nil
 }
 
-func (fd fileDevice) device() (Device, error) {
+func (fd FileDevice) device() (Device, error) {
 	suiteName := fd.Suite
 	if suiteName == "" {
 		suiteName = DefaultSuite

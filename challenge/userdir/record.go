@@ -2,7 +2,6 @@ package userdir
 
 import (
 	"bytes"
-	"context"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -30,9 +29,9 @@ var (
 	ErrClosed = errors.New("userdir: directory is closed")
 )
 
-// maxIDLen mirrors the users file's limit on user ids; longer ids cannot
-// be stored, so Lookup answers them without asking Redis.
-const maxIDLen = 256
+// maxIDLen is the users file's limit on user ids; longer ids cannot be
+// stored, so Lookup answers them without asking Redis.
+const maxIDLen = challenge.MaxUserIDLen
 
 // Record is one user as operators manage it. Its JSON form never contains
 // device keys or PIN hashes.
@@ -89,49 +88,21 @@ type storedDevice struct {
 // storedVersion is the version of the stored format.
 const storedVersion = 1
 
-// The users-file format of challenge.ParseDirectory, used to validate
-// records with exactly the file's rules.
-type fileFormat struct {
-	Users []fileUser `json:"users"`
-}
-
-type fileUser struct {
-	ID      string       `json:"id"`
-	Phone   string       `json:"phone,omitempty"`
-	Emails  []string     `json:"emails,omitempty"`
-	Devices []fileDevice `json:"devices,omitempty"`
-}
-
-type fileDevice struct {
-	Name    string `json:"name,omitempty"`
-	Suite   string `json:"suite,omitempty"`
-	Key     string `json:"key"`
-	PINHash string `json:"pin_hash,omitempty"`
-}
-
 // validate checks r with the rules of the users file and returns the user
 // challenge.ParseDirectory builds from it (suites parsed, the default
 // suite filled in).
 func validate(r Record) (*challenge.User, error) {
-	fu := fileUser{ID: r.ID, Phone: r.Phone, Emails: r.Emails}
+	fu := challenge.FileUser{ID: r.ID, Phone: r.Phone, Emails: r.Emails}
 	for _, d := range r.Devices {
-		fd := fileDevice{Name: d.Name, Suite: d.Suite, Key: hex.EncodeToString(d.Key)}
+		fd := challenge.FileDevice{Name: d.Name, Suite: d.Suite, Key: hex.EncodeToString(d.Key)}
 		if len(d.PINHash) > 0 {
 			fd.PINHash = hex.EncodeToString(d.PINHash)
 		}
 		fu.Devices = append(fu.Devices, fd)
 	}
-	data, err := json.Marshal(fileFormat{Users: []fileUser{fu}})
+	u, err := fu.User()
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
-	}
-	dir, err := challenge.ParseDirectory(data)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
-	}
-	u, err := dir.Lookup(context.Background(), r.ID)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
+		return nil, fmt.Errorf("%w: user %q: %w", ErrInvalid, r.ID, err)
 	}
 	return u, nil
 }
