@@ -224,6 +224,7 @@ type Engine struct {
 	sessionKey []byte
 	answerKey  []byte
 	formKey    []byte
+	stashKey   []byte
 	confirmKey []byte
 	lockout    store.Lockout
 }
@@ -286,6 +287,7 @@ func New(cfg Config) (*Engine, error) {
 		sessionKey: deriveKey(cfg.Secret, "enumgate/v1/session-binding"),
 		answerKey:  deriveKey(cfg.Secret, "enumgate/v1/answer"),
 		formKey:    deriveKey(cfg.Secret, "enumgate/v1/form-token"),
+		stashKey:   deriveKey(cfg.Secret, "enumgate/v1/stash"),
 		confirmKey: ConfirmKey(cfg.Secret),
 		lockout:    store.Lockout{After: cfg.LockoutAfter, For: cfg.LockoutFor},
 	}
@@ -489,12 +491,16 @@ func (e *Engine) Issue(ctx context.Context, req Request) (*Challenge, error) {
 		return nil, err
 	}
 	enc := req.Stash.Encode()
+	sealed, err := e.sealStash(id, enc)
+	if err != nil {
+		return nil, err
+	}
 	o := e.owner(req.Subject)
 	now := e.cfg.Now()
 	r := &store.Record{
 		ID: id, User: o.User, Session: o.Session, Operation: req.Operation,
 		Amount: req.Amount, Payee: req.Payee, ReturnTo: req.ReturnTo, Methods: methods,
-		Digest: digest(enc), Stash: enc, Created: now, Expires: now.Add(ttl),
+		Digest: digest(enc), Stash: sealed, Created: now, Expires: now.Add(ttl),
 		MaxAttempts: attempts, AttemptsLeft: attempts,
 	}
 	if err := e.cfg.Store.Create(ctx, r, now); err != nil {
@@ -834,10 +840,14 @@ func (e *Engine) Verify(ctx context.Context, id string, s Subject, answer string
 		return nil, fmt.Errorf("%w: store returned outcome %v", ErrUnavailable, res.Outcome)
 	}
 	r := res.Record
-	if subtle.ConstantTimeCompare(digest(r.Stash), r.Digest) != 1 {
+	enc, err := e.openStash(id, r.Stash)
+	if err != nil {
+		return nil, err
+	}
+	if subtle.ConstantTimeCompare(digest(enc), r.Digest) != 1 {
 		return nil, fmt.Errorf("%w: stashed request does not match its digest", ErrUnavailable)
 	}
-	st, err := DecodeStash(r.Stash)
+	st, err := DecodeStash(enc)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}

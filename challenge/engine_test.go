@@ -400,8 +400,9 @@ func TestSMSCodeIsSentHashedAndResendWaitsForCooldown(t *testing.T) {
 // spyStore records everything the engine hands a store.
 type spyStore struct {
 	store.Store
-	mu   sync.Mutex
-	seen [][]byte
+	mu        sync.Mutex
+	seen      [][]byte
+	lastOwner store.Owner
 }
 
 func (s *spyStore) keep(v any) {
@@ -418,6 +419,9 @@ func (s *spyStore) Create(ctx context.Context, r *store.Record, now time.Time) e
 
 func (s *spyStore) Begin(ctx context.Context, id string, o store.Owner, b store.Begin, now time.Time) (*store.Record, error) {
 	s.keep(b)
+	s.mu.Lock()
+	s.lastOwner = o
+	s.mu.Unlock()
 	r, err := s.Store.Begin(ctx, id, o, b, now)
 	s.keep(r)
 	return r, err
@@ -776,5 +780,37 @@ func TestSMSLimitsOfferOtherMethods(t *testing.T) {
 	c2 := f.issue(t, alice)
 	if _, err := f.eng.Begin(ctx, c2.ID, alice, challenge.MethodSMS); !errors.As(err, &le) {
 		t.Fatalf("SMS right after another = %v", err)
+	}
+}
+
+func TestStashIsSealedInTheStore(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	c := f.issue(t, alice)
+	answer := f.beginEnum(t, c.ID)
+	for _, secret := range []string{"to=Z123&amount=10.00", "s=1", "/transfer?x=1", "192.0.2.1"} {
+		if f.spy.contains(secret) {
+			t.Fatalf("the store was handed %q in clear", secret)
+		}
+	}
+	conf, err := f.eng.Verify(ctx, c.ID, alice, answer)
+	if err != nil || string(conf.Stash.Body) != "to=Z123&amount=10.00" {
+		t.Fatalf("Verify = %+v, %v", conf, err)
+	}
+}
+
+func TestTamperedStashIsNeverReplayed(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	c := f.issue(t, alice)
+	answer := f.beginEnum(t, c.ID)
+	// Someone with write access to the store flips a byte of the stash.
+	rec, err := f.store.Get(ctx, c.ID, f.spy.lastOwner, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec.Stash[len(rec.Stash)-1] ^= 1
+	if _, err := f.eng.Verify(ctx, c.ID, alice, answer); !errors.Is(err, challenge.ErrUnavailable) {
+		t.Fatalf("Verify of a tampered stash = %v, want ErrUnavailable", err)
 	}
 }
