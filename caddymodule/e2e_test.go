@@ -462,6 +462,14 @@ func TestBrowserFlow(t *testing.T) {
 		t.Fatalf("challenge page = %d %v\n%s", r.Status, r.Header, r.Body)
 	}
 	token, _ := pageForm(t, r.Body)
+	for _, masked := range []string{"7•••••01", "a•••@example.test"} { // html/template writes + as &#43;
+		if !bytes.Contains(r.Body, []byte(masked)) {
+			t.Errorf("the method choice does not show %s", masked)
+		}
+	}
+	if bytes.Contains(r.Body, []byte("79000000001")) || bytes.Contains(r.Body, []byte("alice@example.test")) {
+		t.Error("the page shows the phone or e-mail address unmasked")
+	}
 
 	// Forms without the token or from another site are refused.
 	if r := form(loc, url.Values{"action": {"method"}, "method": {"enum"}}); r.Status != http.StatusForbidden {

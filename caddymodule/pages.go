@@ -172,8 +172,12 @@ func (d *pageData) setChallenge(c *challenge.Challenge, smsPaid bool) {
 		if m == c.Method {
 			continue
 		}
+		hint := d.T("method." + string(m) + ".hint")
+		if to := c.Destinations[string(m)]; to != "" {
+			hint = d.T("method."+string(m)+".hint_to", "to", to)
+		}
 		d.Methods = append(d.Methods, methodChoice{
-			ID: m, Label: d.T("method." + string(m)), Hint: d.T("method." + string(m) + ".hint"),
+			ID: m, Label: d.T("method." + string(m)), Hint: hint,
 			Paid: m == challenge.MethodSMS && smsPaid,
 		})
 	}

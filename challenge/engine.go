@@ -370,6 +370,9 @@ type Challenge struct {
 	Question string
 	// SentTo is the masked destination, when Method is sms or email.
 	SentTo string
+	// Destinations maps sms and email to the masked phone and address
+	// they would use, for the method choice.
+	Destinations map[string]string
 	// ResendAt is when the begun method may be begun again (zero: now).
 	ResendAt time.Time
 	// AttemptsLeft is what remains of the wrong-answer budget.
@@ -381,7 +384,8 @@ type Challenge struct {
 func view(r *store.Record) *Challenge {
 	c := &Challenge{
 		ID: r.ID, Operation: r.Operation, Amount: r.Amount, Payee: r.Payee, ReturnTo: r.ReturnTo,
-		Method: Method(r.Method), Question: r.Question, SentTo: r.SentTo,
+		Destinations: r.Destinations,
+		Method:       Method(r.Method), Question: r.Question, SentTo: r.SentTo,
 		ResendAt: r.ResendAt[r.Method], AttemptsLeft: r.AttemptsLeft, Expires: r.Expires,
 	}
 	for _, m := range r.Methods {
@@ -497,8 +501,20 @@ func (e *Engine) Issue(ctx context.Context, req Request) (*Challenge, error) {
 	}
 	o := e.owner(req.Subject)
 	now := e.cfg.Now()
+	dest := map[string]string{}
+	for _, m := range methods {
+		switch Method(m) {
+		case MethodSMS:
+			dest[m] = MaskPhone(u.Phone)
+		case MethodEmail:
+			dest[m] = MaskEmail(u.Emails[0])
+		}
+	}
+	if len(dest) == 0 {
+		dest = nil
+	}
 	r := &store.Record{
-		ID: id, User: o.User, Session: o.Session, Operation: req.Operation,
+		ID: id, User: o.User, Session: o.Session, Operation: req.Operation, Destinations: dest,
 		Amount: req.Amount, Payee: req.Payee, ReturnTo: req.ReturnTo, Methods: methods,
 		Digest: digest(enc), Stash: sealed, Created: now, Expires: now.Add(ttl),
 		MaxAttempts: attempts, AttemptsLeft: attempts,

@@ -138,6 +138,9 @@ type Record struct {
 	ReturnTo string `json:"return_to,omitempty"`
 	// Methods are the confirmation methods offered, in order of preference.
 	Methods []string `json:"methods"`
+	// Destinations maps a method to its masked destination ("+7•••••01"),
+	// shown before the method is chosen.
+	Destinations map[string]string `json:"destinations,omitempty"`
 	// Digest is the SHA-256 of Stash, checked again before replay.
 	Digest []byte `json:"digest"`
 	// Stash is the encoded original request; opaque to the store.
@@ -170,6 +173,12 @@ func (r *Record) Clone() *Record {
 	c := *r
 	c.Methods = append([]string(nil), r.Methods...)
 	c.Expected = append([][]byte(nil), r.Expected...)
+	if r.Destinations != nil {
+		c.Destinations = make(map[string]string, len(r.Destinations))
+		for k, v := range r.Destinations {
+			c.Destinations[k] = v
+		}
+	}
 	if r.ResendAt != nil {
 		c.ResendAt = make(map[string]time.Time, len(r.ResendAt))
 		for k, v := range r.ResendAt {

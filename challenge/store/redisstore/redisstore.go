@@ -162,15 +162,16 @@ func checkPolicy(ctx context.Context, c Client) error {
 // meta is the part of a Record no script reads, stored as JSON in the
 // challenge hash's blob field.
 type meta struct {
-	Operation   string    `json:"op"`
-	Amount      string    `json:"amount,omitempty"`
-	Payee       string    `json:"payee,omitempty"`
-	ReturnTo    string    `json:"return_to,omitempty"`
-	Methods     []string  `json:"methods"`
-	Digest      []byte    `json:"digest"`
-	Created     time.Time `json:"created"`
-	Expires     time.Time `json:"expires"`
-	MaxAttempts int       `json:"max_attempts"`
+	Operation   string            `json:"op"`
+	Amount      string            `json:"amount,omitempty"`
+	Payee       string            `json:"payee,omitempty"`
+	ReturnTo    string            `json:"return_to,omitempty"`
+	Methods     []string          `json:"methods"`
+	Dest        map[string]string `json:"dest,omitempty"`
+	Digest      []byte            `json:"digest"`
+	Created     time.Time         `json:"created"`
+	Expires     time.Time         `json:"expires"`
+	MaxAttempts int               `json:"max_attempts"`
 }
 
 func ms(t time.Time) string { return strconv.FormatInt(t.UnixMilli(), 10) }
@@ -201,7 +202,7 @@ func joinMACs(macs [][]byte) ([]byte, int, error) {
 func (s *Store) Create(ctx context.Context, r *store.Record, now time.Time) error {
 	blob, err := json.Marshal(meta{
 		Operation: r.Operation, Amount: r.Amount, Payee: r.Payee, ReturnTo: r.ReturnTo,
-		Methods: r.Methods, Digest: r.Digest, Created: r.Created, Expires: r.Expires,
+		Methods: r.Methods, Dest: r.Destinations, Digest: r.Digest, Created: r.Created, Expires: r.Expires,
 		MaxAttempts: r.MaxAttempts,
 	})
 	if err != nil {
@@ -522,7 +523,7 @@ func decode(id string, v any) (*store.Record, error) {
 			var m meta
 			if err = json.Unmarshal([]byte(val), &m); err == nil {
 				r.Operation, r.Amount, r.Payee, r.ReturnTo = m.Operation, m.Amount, m.Payee, m.ReturnTo
-				r.Methods, r.Digest, r.Created, r.Expires, r.MaxAttempts = m.Methods, m.Digest, m.Created, m.Expires, m.MaxAttempts
+				r.Methods, r.Destinations, r.Digest, r.Created, r.Expires, r.MaxAttempts = m.Methods, m.Dest, m.Digest, m.Created, m.Expires, m.MaxAttempts
 			}
 		default:
 			if m, ok := strings.CutPrefix(f, "resend:"); ok {
