@@ -515,27 +515,7 @@ func TestReloadKeepsPendingChallenges(t *testing.T) {
 			id := c.hold()
 			q := c.beginEnum(id)
 			// Reload with a different config on the same port.
-			port := strings.TrimPrefix(g.base, "http://127.0.0.1:")
-			loadCaddyfile(t, fmt.Sprintf(`{
-	admin off
-	persist_config off
-	log {
-		level ERROR
-	}
-	enumgate {
-		secret %s
-		store %s
-		users file %s
-	}
-}
-http://127.0.0.1:%s {
-	enumgate {
-		%s
-		ttl 10m
-	}
-	reverse_proxy %s
-}
-`, testSecret, st, usersFile(t), port, defaultRules, g.upstream.addr()))
+			g.reload(t, gatewayOptions{store: st, handler: defaultRules + "\n\t\tttl 10m"})
 			// The old server closed its connections; don't reuse them.
 			http.DefaultTransport.(*http.Transport).CloseIdleConnections()
 			r := c.postJSON("/.enumgate/api/challenges/"+id+"/answer", map[string]string{"answer": enumApp(t, q)})

@@ -202,6 +202,7 @@ func (p *phone) last(t *testing.T, to string) map[string]string {
 
 // gateway is a running Caddy with enumgate in front of an upstream.
 type gateway struct {
+	port     int
 	base     string
 	upstream *upstream
 	phone    *phone
@@ -232,7 +233,16 @@ const defaultRules = `
 
 func startGateway(t *testing.T, o gatewayOptions) *gateway {
 	t.Helper()
-	g := &gateway{upstream: newUpstream(t), phone: newPhone(t)}
+	g := &gateway{upstream: newUpstream(t), phone: newPhone(t), port: freePort(t)}
+	g.base = fmt.Sprintf("http://127.0.0.1:%d", g.port)
+	g.reload(t, o)
+	return g
+}
+
+// reload (first) loads the gateway's config with options o: the same
+// port, upstream and phone.
+func (g *gateway) reload(t *testing.T, o gatewayOptions) {
+	t.Helper()
 	if o.handler == "" {
 		o.handler = defaultRules
 	}
@@ -242,8 +252,6 @@ func startGateway(t *testing.T, o gatewayOptions) *gateway {
 	if o.users == "" {
 		o.users = "file " + usersFile(t)
 	}
-	port := freePort(t)
-	g.base = fmt.Sprintf("http://127.0.0.1:%d", port)
 	loadCaddyfile(t, fmt.Sprintf(`{
 	admin off
 	persist_config off
@@ -267,8 +275,7 @@ http://127.0.0.1:%d {
 		flush_interval -1
 	}
 }
-`, testSecret, o.store, o.users, g.phone.URL, g.phone.URL, o.extraGlobal, port, o.handler, g.upstream.addr()))
-	return g
+`, testSecret, o.store, o.users, g.phone.URL, g.phone.URL, o.extraGlobal, g.port, o.handler, g.upstream.addr()))
 }
 
 // client is an API client acting as one user and session.
