@@ -11,6 +11,7 @@ package challenge
 
 import (
 	"context"
+	"crypto/cipher"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -224,7 +225,7 @@ type Engine struct {
 	sessionKey []byte
 	answerKey  []byte
 	formKey    []byte
-	stashKey   []byte
+	stashAEAD  cipher.AEAD
 	confirmKey []byte
 	lockout    store.Lockout
 }
@@ -287,9 +288,12 @@ func New(cfg Config) (*Engine, error) {
 		sessionKey: deriveKey(cfg.Secret, "enumgate/v1/session-binding"),
 		answerKey:  deriveKey(cfg.Secret, "enumgate/v1/answer"),
 		formKey:    deriveKey(cfg.Secret, "enumgate/v1/form-token"),
-		stashKey:   deriveKey(cfg.Secret, "enumgate/v1/stash"),
 		confirmKey: ConfirmKey(cfg.Secret),
 		lockout:    store.Lockout{After: cfg.LockoutAfter, For: cfg.LockoutFor},
+	}
+	var err error
+	if e.stashAEAD, err = newStashAEAD(deriveKey(cfg.Secret, "enumgate/v1/stash")); err != nil {
+		return nil, fmt.Errorf("challenge: %w", err)
 	}
 	if e.cfg.Store == nil {
 		e.ownStore = memory.New(memory.Options{})

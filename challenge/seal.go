@@ -14,8 +14,10 @@ import (
 // nonce, bound to the challenge id as additional data so a stash cannot be
 // moved to another challenge.
 
-func (e *Engine) aead() (cipher.AEAD, error) {
-	block, err := aes.NewCipher(e.stashKey)
+// newStashAEAD builds the AES-256-GCM AEAD that seals stashes; it is
+// stateless after construction and safe for concurrent use.
+func newStashAEAD(key []byte) (cipher.AEAD, error) {
+	block, err := aes.NewCipher(key)
 	if err != nil {
 		return nil, err
 	}
@@ -24,10 +26,7 @@ func (e *Engine) aead() (cipher.AEAD, error) {
 
 // sealStash returns nonce || ciphertext of an encoded stash.
 func (e *Engine) sealStash(id string, enc []byte) ([]byte, error) {
-	aead, err := e.aead()
-	if err != nil {
-		return nil, fmt.Errorf("%w: sealing the stash: %w", ErrUnavailable, err)
-	}
+	aead := e.stashAEAD
 	out := make([]byte, aead.NonceSize(), aead.NonceSize()+len(enc)+aead.Overhead())
 	if _, err := rand.Read(out); err != nil {
 		return nil, fmt.Errorf("%w: randomness: %w", ErrUnavailable, err)
@@ -38,10 +37,7 @@ func (e *Engine) sealStash(id string, enc []byte) ([]byte, error) {
 // openStash reverses sealStash; a stash that fails authentication is an
 // error, never replayed.
 func (e *Engine) openStash(id string, sealed []byte) ([]byte, error) {
-	aead, err := e.aead()
-	if err != nil {
-		return nil, fmt.Errorf("%w: opening the stash: %w", ErrUnavailable, err)
-	}
+	aead := e.stashAEAD
 	if len(sealed) < aead.NonceSize()+aead.Overhead() {
 		return nil, fmt.Errorf("%w: stash too short", ErrUnavailable)
 	}
