@@ -134,6 +134,16 @@ func TestFailoverKeepsAReplicaAcknowledgedConfirmation(t *testing.T) {
 	}
 }
 
+// poll calls f every 10 ms until it reports true or timeout passes.
+func poll(timeout time.Duration, f func() bool) error {
+	for deadline := time.Now().Add(timeout); !f(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("not within %v", timeout)
+		}
+	}
+	return nil
+}
+
 // A pending challenge survives a failover and confirms once: begun on the
 // master and replicated, it is still pending on the promoted replica, and
 // 20 concurrent right answers there confirm it exactly once.
@@ -142,13 +152,11 @@ func TestFailoverKeepsAPendingChallengeThatConfirmsOnce(t *testing.T) {
 	r := pending(t, s)
 	key := challengeKey(redisstore.DefaultPrefix, r.User, r.ID)
 	replica := directClient(t, d.ReplicaAddr)
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		if m, err := replica.HGet(ctx, key, "method").Result(); err == nil && m == "enum" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the replica never received the begun challenge")
-		}
+	if err := poll(5*time.Second, func() bool {
+		m, err := replica.HGet(ctx, key, "method").Result()
+		return err == nil && m == "enum"
+	}); err != nil {
+		t.Fatalf("the replica never received the begun challenge: %v", err)
 	}
 	d.KillMaster()
 	d.WaitFailover(failoverTimeout)
@@ -156,10 +164,8 @@ func TestFailoverKeepsAPendingChallengeThatConfirmsOnce(t *testing.T) {
 	// The new master has no replica left to acknowledge, so this store
 	// does not wait; it confirms on the promoted master alone.
 	after := redisstore.New(client, redisstore.Options{})
-	for deadline := time.Now().Add(5 * time.Second); after.Ping(ctx) != nil; time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the failover client never reached the new master")
-		}
+	if err := poll(5*time.Second, func() bool { return after.Ping(ctx) == nil }); err != nil {
+		t.Fatalf("the failover client never reached the new master: %v", err)
 	}
 	confirmed, notFound := answerConcurrently(t, after, r, 20, time.Now().Add(5*time.Second))
 	if confirmed != 1 || notFound != 19 {
@@ -207,15 +213,24 @@ func TestSlotMoveDoesNotConfirmTwice(t *testing.T) {
 		ids[a] = id
 	}
 
-	for _, during := range []bool{false, true} {
-		name := "answers after the move"
-		if during {
-			name = "answers during the move"
-		}
-		t.Run(name, func(t *testing.T) {
+	// How the answers meet the move.
+	const (
+		afterMove   = iota // the move is over: answers follow MOVED
+		inAskWindow        // keys on the target, slot not yet assigned: ASK (and TRYAGAIN)
+		racingMove         // any point of the move
+	)
+	for _, tc := range []struct {
+		name string
+		when int
+	}{
+		{"answers after the move", afterMove},
+		{"answers between MIGRATE and the slot assignment", inAskWindow},
+		{"answers racing the move", racingMove},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
 			p := newPrefix()
 			s := redisstore.New(client, redisstore.Options{Prefix: p})
-			r := pendingFor(t, s, fmt.Sprintf("slot-move-%v", during))
+			r := pendingFor(t, s, "slot-move-"+p)
 			// A wrong answer creates the user's lock hash, so the move
 			// carries both keys of the slot.
 			if res, err := s.Attempt(ctx, r.ID, owner(r), wrong, lockout, r.Created); err != nil || res.Outcome != store.Wrong {
@@ -242,24 +257,27 @@ func TestSlotMoveDoesNotConfirmTwice(t *testing.T) {
 				t.Fatalf("slot %d owned by %s, not one of %v", slot, src, c.Addrs)
 			}
 
-			// Move the slot the documented way: IMPORTING on the target,
-			// MIGRATING on the source, MIGRATE the keys, then assign the
-			// slot to the target on every node, target and source first.
-			move := func() error {
+			// The slot moves the documented way: IMPORTING on the target,
+			// MIGRATING on the source, MIGRATE of the keys (migrate), then
+			// the slot assigned to the target on every node, target and
+			// source first (assign).
+			migrate := func() (string, error) {
 				if err := nodes[dst].Do(ctx, "CLUSTER", "SETSLOT", slot, "IMPORTING", ids[src]).Err(); err != nil {
-					return fmt.Errorf("setslot importing: %w", err)
+					return "", fmt.Errorf("setslot importing: %w", err)
 				}
 				if err := nodes[src].Do(ctx, "CLUSTER", "SETSLOT", slot, "MIGRATING", ids[dst]).Err(); err != nil {
-					return fmt.Errorf("setslot migrating: %w", err)
+					return "", fmt.Errorf("setslot migrating: %w", err)
 				}
 				host, port, _ := net.SplitHostPort(dst)
-				// NOKEY: a concurrent answer consumed the challenge (and
-				// cleared the lock hash) on the source first.
+				// NOKEY: an answer consumed the challenge (and cleared the
+				// lock hash) on the source first.
 				v, err := nodes[src].Do(ctx, "MIGRATE", host, port, "", 0, 5000, "KEYS", keys[0], keys[1]).Text()
 				if err != nil || (v != "OK" && v != "NOKEY") {
-					return fmt.Errorf("migrate = %q, %v", v, err)
+					return v, fmt.Errorf("migrate = %q, %v", v, err)
 				}
-				t.Logf("MIGRATE of slot %d from %s to %s: %s", slot, src, dst, v)
+				return v, nil
+			}
+			assign := func() error {
 				order := []string{dst, src}
 				for _, a := range c.Addrs {
 					if a != src && a != dst {
@@ -275,19 +293,46 @@ func TestSlotMoveDoesNotConfirmTwice(t *testing.T) {
 			}
 
 			deadline := time.Now().Add(10 * time.Second)
-			var confirmed, notFound int
-			if during {
-				moved := make(chan error, 1)
-				go func() { moved <- move() }()
-				confirmed, notFound = answerConcurrently(t, s, r, 20, deadline)
-				if err := <-moved; err != nil {
+			moved := make(chan error, 1)
+			switch tc.when {
+			case afterMove, inAskWindow:
+				v, err := migrate()
+				if err != nil {
 					t.Fatal(err)
 				}
-			} else {
-				if err := move(); err != nil {
-					t.Fatal(err)
+				if v != "OK" {
+					t.Fatalf("MIGRATE = %s before any right answer", v)
 				}
-				confirmed, notFound = answerConcurrently(t, s, r, 20, deadline)
+				if tc.when == afterMove {
+					moved <- assign()
+					break
+				}
+				go func() {
+					// Until the slot is assigned, only ASK reaches the
+					// keys: wait for the confirmation to empty the slot on
+					// the target, then assign it.
+					err := poll(5*time.Second, func() bool {
+						n, err := nodes[dst].Do(ctx, "CLUSTER", "COUNTKEYSINSLOT", slot).Int()
+						return err == nil && n == 0
+					})
+					if err != nil {
+						err = errors.New("no answer confirmed through ASK before the slot was assigned")
+					}
+					moved <- errors.Join(err, assign())
+				}()
+			case racingMove:
+				go func() {
+					v, err := migrate()
+					if err == nil {
+						t.Logf("MIGRATE: %s", v)
+						err = assign()
+					}
+					moved <- err
+				}()
+			}
+			confirmed, notFound := answerConcurrently(t, s, r, 20, deadline)
+			if err := <-moved; err != nil {
+				t.Fatal(err)
 			}
 			if confirmed != 1 || notFound != 19 {
 				t.Fatalf("confirmed %d, not found %d; want 1 and 19", confirmed, notFound)
