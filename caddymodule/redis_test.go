@@ -141,3 +141,30 @@ func TestRedisUsersAreSharedAndInvalidated(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+func TestSlowRedisGives503WithinTheTimeouts(t *testing.T) {
+	rs := redistest.Start(t, redistest.Options{})
+	g := startGateway(t, gatewayOptions{store: "redis " + rs.URL + " {\n\t\t\tread_timeout 500ms\n\t\t}"})
+	c := g.client(t, "alice")
+	c.hold() // connections and scripts are warm
+	opt, _ := redis.ParseURL(rs.URL)
+	admin := redis.NewClient(opt)
+	defer admin.Close()
+	if err := admin.Do(context.Background(), "CLIENT", "PAUSE", "3000", "ALL").Err(); err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Do(context.Background(), "CLIENT", "UNPAUSE")
+	start := time.Now()
+	r := c.do("POST", "/transfer", "application/json", transferBody)
+	took := time.Since(start)
+	if r.Status != http.StatusServiceUnavailable {
+		t.Fatalf("protected request with Redis paused = %d %s", r.Status, r.Body)
+	}
+	if took > 2500*time.Millisecond {
+		t.Fatalf("the 503 took %v", took)
+	}
+	if r := c.do("GET", "/operations", "", nil); r.Status != http.StatusCreated {
+		t.Fatalf("unprotected request with Redis paused = %d", r.Status)
+	}
+	t.Logf("503 after %v", took)
+}
