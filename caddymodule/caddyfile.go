@@ -2,6 +2,8 @@ package caddymodule
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -12,6 +14,8 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/dustin/go-humanize"
+
+	"github.com/enumgate/enumgate/policy"
 )
 
 func init() {
@@ -115,7 +119,29 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	return nil
 }
 
+// parseRule parses one protect rule and checks it at once, so a bad rule
+// is an error that names its line in the Caddyfile.
 func parseRule(d *caddyfile.Dispenser) (Rule, error) {
+	line := d.Line()
+	r, err := parseRuleTokens(d)
+	if err != nil {
+		return r, err
+	}
+	pr, err := r.policyRule()
+	if err == nil {
+		_, err = policy.Compile([]policy.Rule{pr})
+	}
+	if err != nil {
+		var re *policy.RuleError
+		if errors.As(err, &re) {
+			err = re.Err
+		}
+		return r, fmt.Errorf("%s:%d - protect %s: %w", d.File(), line, r.Operation, err)
+	}
+	return r, nil
+}
+
+func parseRuleTokens(d *caddyfile.Dispenser) (Rule, error) {
 	args := d.RemainingArgs()
 	if len(args) < 2 {
 		return Rule{}, d.Errf("protect needs an operation name and at least one path: protect transfer POST /transfer")

@@ -191,6 +191,10 @@ func TestBadCaddyfilesAreClearErrors(t *testing.T) {
 		{"unknown global option", "", "colour red", "unknown enumgate global option"},
 		{"unknown store", "", "store floppy", "floppy"},
 		{"bad code length", "", "code_length 3", "from 4 to 10"},
+		{"bad operation name", "protect Transfer! POST /t", "", "protect Transfer!"},
+		{"bad condition", "protect t POST /t {\n when amount ~ 5\n }", "", "protect t"},
+		{"bad path pattern", "protect t POST /t/%zz", "", "protect t"},
+		{"bad confirmation method", "protect t POST /t {\n methods pigeon\n }", "", "pigeon"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -215,9 +219,7 @@ func TestInvalidConfigFailsValidation(t *testing.T) {
 		{"short secret", "secret short\n users file " + users, "protect t POST /t", "at least 16 bytes"},
 		{"no users", "secret 0123456789abcdef0123", "protect t POST /t", "users is required"},
 		{"missing users file", "secret 0123456789abcdef0123\n users file /nonexistent.json", "protect t POST /t", "nonexistent.json"},
-		{"bad operation name", "secret 0123456789abcdef0123\n users file " + users, "protect Transfer! POST /t", "rule 0"},
 		{"bad path", "secret 0123456789abcdef0123\n users file " + users, "protect t POST /t /x\\y /ok\n protect u POST nope", "neither an upper-case"},
-		{"bad condition", "secret 0123456789abcdef0123\n users file " + users, "protect t POST /t {\n when amount ~ 5\n }", "rule 0 (t)"},
 		{"unknown method", "secret 0123456789abcdef0123\n users file " + users, "methods enum pigeon", "pigeon"},
 		{"bad prefix", "secret 0123456789abcdef0123\n users file " + users, "prefix /x", "prefix"},
 	}
@@ -232,6 +234,36 @@ func TestInvalidConfigFailsValidation(t *testing.T) {
 				}
 				err = caddy.Validate(&cfg)
 			}
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("error = %v, want one containing %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// TestInvalidJSONRulesFailValidation checks rules that come as JSON (no
+// Caddyfile to catch them) are refused at provision time, naming the rule.
+func TestInvalidJSONRulesFailValidation(t *testing.T) {
+	users := usersFile(t)
+	tests := []struct {
+		name, rule, want string
+	}{
+		{"bad operation name", `{"operation": "Transfer!", "paths": ["/t"]}`, `rule 0 ("Transfer!")`},
+		{"bad condition", `{"operation": "t", "paths": ["/t"], "when": ["amount ~ 5"]}`, "rule 0 (t)"},
+		{"no path", `{"operation": "t"}`, "rule 0 (t)"},
+		{"bad confirmation method", `{"operation": "t", "paths": ["/t"], "methods": ["pigeon"]}`, "rule 0 (t)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			raw := `{"admin": {"disabled": true}, "apps": {
+				"enumgate": {"secret": "0123456789abcdef0123", "users": {"source": "file", "path": "` + users + `"}},
+				"http": {"servers": {"s": {"listen": ["127.0.0.1:0"], "routes": [{"handle": [
+					{"handler": "enumgate", "protect": [` + tt.rule + `]}]}]}}}}}`
+			var cfg caddy.Config
+			if err := json.Unmarshal([]byte(raw), &cfg); err != nil {
+				t.Fatal(err)
+			}
+			err := caddy.Validate(&cfg)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("error = %v, want one containing %q", err, tt.want)
 			}

@@ -123,6 +123,22 @@ type Rule struct {
 	Payee string `json:"payee,omitempty"`
 }
 
+// policyRule converts the rule to the policy's form.
+func (r Rule) policyRule() (policy.Rule, error) {
+	pr := policy.Rule{
+		Operation: r.Operation, HTTPMethods: r.HTTPMethods, Paths: r.Paths, Confirm: r.Methods,
+		TTL: time.Duration(r.TTL), MaxAttempts: r.MaxAttempts, AmountField: r.Amount, PayeeField: r.Payee,
+	}
+	for _, w := range r.When {
+		c, err := policy.ParseCondition(w)
+		if err != nil {
+			return pr, err
+		}
+		pr.When = append(pr.When, c)
+	}
+	return pr, nil
+}
+
 // CaddyModule returns the Caddy module information.
 func (Handler) CaddyModule() caddy.ModuleInfo {
 	return caddy.ModuleInfo{
@@ -158,16 +174,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	rules := make([]policy.Rule, 0, len(h.Protect))
 	for i, r := range h.Protect {
-		pr := policy.Rule{
-			Operation: r.Operation, HTTPMethods: r.HTTPMethods, Paths: r.Paths, Confirm: r.Methods,
-			TTL: time.Duration(r.TTL), MaxAttempts: r.MaxAttempts, AmountField: r.Amount, PayeeField: r.Payee,
-		}
-		for _, w := range r.When {
-			c, err := policy.ParseCondition(w)
-			if err != nil {
-				return fmt.Errorf("enumgate: rule %d (%s): %w", i, r.Operation, err)
-			}
-			pr.When = append(pr.When, c)
+		pr, err := r.policyRule()
+		if err != nil {
+			return fmt.Errorf("enumgate: rule %d (%s): %w", i, r.Operation, err)
 		}
 		rules = append(rules, pr)
 	}
