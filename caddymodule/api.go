@@ -108,13 +108,13 @@ func (h *Handler) engineError(w http.ResponseWriter, r *http.Request, err error,
 		w.Header().Set("Retry-After", strconv.Itoa(n))
 		return h.failRetry(w, r, http.StatusForbidden, "locked", "Your account is temporarily locked after too many failed confirmations. Try again later or contact support.", n)
 	case errors.As(err, &se):
-		n := int((se.Wait + 999_999_999) / 1_000_000_000)
+		n := ceilSeconds(se.Wait)
 		return writeJSON(w, http.StatusTooManyRequests, apiError{Error: "sms_limit", Message: "No more SMS can be sent for now. Choose the E-num app or e-mail.", ResendIn: &n})
 	case errors.As(err, &we):
 		n := we.AttemptsLeft
 		return writeJSON(w, http.StatusUnprocessableEntity, apiError{Error: "wrong_answer", Message: "The answer is wrong.", AttemptsLeft: &n})
 	case errors.As(err, &ce):
-		n := int((ce.Wait + 999_999_999) / 1_000_000_000)
+		n := ceilSeconds(ce.Wait)
 		w.Header().Set("Retry-After", strconv.Itoa(n))
 		return writeJSON(w, http.StatusTooManyRequests, apiError{Error: "resend_too_soon", Message: "Wait before sending the code again.", ResendIn: &n})
 	case errors.Is(err, challenge.ErrUnknown):

@@ -371,6 +371,12 @@ func sameOriginReferer(r *http.Request) string {
 	return u.RequestURI()
 }
 
+// ceilSeconds rounds a wait up to whole seconds, so a client told to wait
+// N seconds is never early.
+func ceilSeconds(d time.Duration) int {
+	return int((d + time.Second - 1) / time.Second)
+}
+
 func secondsUntil(t time.Time) int {
 	s := int(time.Until(t).Round(time.Second) / time.Second)
 	return max(s, 0)

@@ -432,7 +432,7 @@ func (h *Handler) servePage(w http.ResponseWriter, r *http.Request, next caddyht
 			status, errCode, attemptsLeft = http.StatusUnprocessableEntity, "wrong_answer", we.AttemptsLeft
 		case errors.As(err, &ce):
 			status, errCode = http.StatusTooManyRequests, "resend_too_soon"
-			resendIn = int((ce.Wait + time.Second - 1) / time.Second)
+			resendIn = ceilSeconds(ce.Wait)
 		case errors.Is(err, challenge.ErrMalformed):
 			status, errCode, errKey = http.StatusBadRequest, "bad_request", "error.answer_digits"
 		case errors.Is(err, challenge.ErrMethodRequired):

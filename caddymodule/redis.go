@@ -369,6 +369,14 @@ func (w *watchedStore) Attempt(ctx context.Context, id string, o store.Owner, ma
 	return r, w.note(err)
 }
 
+func (w *watchedStore) Delete(ctx context.Context, id string, o store.Owner) error {
+	return w.note(w.Store.Delete(ctx, id, o))
+}
+
+func (w *watchedStore) SpendSMS(ctx context.Context, user, phone string, l store.SMSLimits, now time.Time) error {
+	return w.note(w.Store.SpendSMS(ctx, user, phone, l, now))
+}
+
 func (w *watchedStore) LockedUntil(ctx context.Context, user string, now time.Time) (time.Time, error) {
 	t, err := w.Store.LockedUntil(ctx, user, now)
 	return t, w.note(err)

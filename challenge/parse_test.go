@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -240,5 +241,22 @@ func TestMasking(t *testing.T) {
 		if got := challenge.MaskEmail(in); got != want {
 			t.Errorf("MaskEmail(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+func TestUsersFileIsReadNeverWritten(t *testing.T) {
+	p := t.TempDir() + "/users.json"
+	if err := os.WriteFile(p, []byte(usersJSON), 0o400); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := os.Stat(p)
+	d, err := challenge.LoadFile(p)
+	if err != nil || d.Len() != 4 {
+		t.Fatalf("LoadFile of a read-only file = %v, %v", d, err)
+	}
+	after, _ := os.Stat(p)
+	got, _ := os.ReadFile(p)
+	if !after.ModTime().Equal(before.ModTime()) || after.Mode() != before.Mode() || string(got) != usersJSON {
+		t.Fatal("LoadFile changed the users file")
 	}
 }
