@@ -133,6 +133,10 @@ type Record struct {
 	Amount string `json:"amount,omitempty"`
 	// Payee is the payee shown to the user, if the policy extracted one.
 	Payee string `json:"payee,omitempty"`
+	// View is the rest of what the user is shown of the operation
+	// (currency, masked payee, further fields, E-num mode), encoded by the
+	// engine; opaque to the store, which keeps and returns it unchanged.
+	View []byte `json:"view,omitempty"`
 	// ReturnTo is the same-origin path the user came from, where a
 	// cancelled confirmation returns to.
 	ReturnTo string `json:"return_to,omitempty"`

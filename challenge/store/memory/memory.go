@@ -110,7 +110,7 @@ func (s *Store) shard(id string) *shard {
 	return &s.shards[maphash.String(s.seed, id)%shardCount]
 }
 
-func recordBytes(r *store.Record) int64 { return int64(len(r.Stash)) }
+func recordBytes(r *store.Record) int64 { return int64(len(r.Stash) + len(r.View)) }
 
 // Create implements store.Store.
 func (s *Store) Create(_ context.Context, r *store.Record, now time.Time) error {

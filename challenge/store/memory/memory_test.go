@@ -29,7 +29,7 @@ func TestFullStoreRefusesNewChallengesAndKeepsLiveOnes(t *testing.T) {
 		opts memory.Options
 	}{
 		{"by count", memory.Options{MaxChallenges: 3}},
-		{"by bytes", memory.Options{MaxBytes: 3 * 1024}},
+		{"by bytes", memory.Options{MaxBytes: 3 * recordSize()}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -97,9 +97,16 @@ func TestBackgroundSweepRuns(t *testing.T) {
 	}
 }
 
+// recordSize is what one storetest record counts against MaxBytes: its
+// stash and its view.
+func recordSize() int64 {
+	r := storetest.NewRecord()
+	return int64(len(r.Stash) + len(r.View))
+}
+
 func TestTombstoneReleasesStashBytes(t *testing.T) {
 	ctx := context.Background()
-	s := newStore(t, memory.Options{MaxBytes: 1024})
+	s := newStore(t, memory.Options{MaxBytes: recordSize()})
 	r := storetest.NewRecord()
 	r.MaxAttempts, r.AttemptsLeft = 1, 1
 	o := store.Owner{User: r.User, Session: r.Session}

@@ -165,6 +165,7 @@ type meta struct {
 	Operation   string            `json:"op"`
 	Amount      string            `json:"amount,omitempty"`
 	Payee       string            `json:"payee,omitempty"`
+	View        []byte            `json:"view,omitempty"`
 	ReturnTo    string            `json:"return_to,omitempty"`
 	Methods     []string          `json:"methods"`
 	Dest        map[string]string `json:"dest,omitempty"`
@@ -201,7 +202,7 @@ func joinMACs(macs [][]byte) ([]byte, int, error) {
 // store.ErrFull.
 func (s *Store) Create(ctx context.Context, r *store.Record, now time.Time) error {
 	blob, err := json.Marshal(meta{
-		Operation: r.Operation, Amount: r.Amount, Payee: r.Payee, ReturnTo: r.ReturnTo,
+		Operation: r.Operation, Amount: r.Amount, Payee: r.Payee, View: r.View, ReturnTo: r.ReturnTo,
 		Methods: r.Methods, Dest: r.Destinations, Digest: r.Digest, Created: r.Created, Expires: r.Expires,
 		MaxAttempts: r.MaxAttempts,
 	})
@@ -522,7 +523,7 @@ func decode(id string, v any) (*store.Record, error) {
 		case "blob":
 			var m meta
 			if err = json.Unmarshal([]byte(val), &m); err == nil {
-				r.Operation, r.Amount, r.Payee, r.ReturnTo = m.Operation, m.Amount, m.Payee, m.ReturnTo
+				r.Operation, r.Amount, r.Payee, r.View, r.ReturnTo = m.Operation, m.Amount, m.Payee, m.View, m.ReturnTo
 				r.Methods, r.Destinations, r.Digest, r.Created, r.Expires, r.MaxAttempts = m.Methods, m.Dest, m.Digest, m.Created, m.Expires, m.MaxAttempts
 			}
 		default:

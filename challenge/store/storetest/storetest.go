@@ -45,6 +45,7 @@ func NewRecord() *store.Record {
 		Operation:    "transfer",
 		Amount:       "10.00",
 		Payee:        "Z123",
+		View:         []byte(`{"currency":"RUB"}`),
 		ReturnTo:     "/pay?step=2",
 		Methods:      []string{"enum", "sms", "email"},
 		Destinations: map[string]string{"sms": "+7•••••01", "email": "a•••@example.test"},
@@ -86,7 +87,7 @@ func Run(t *testing.T, f Factory) {
 			t.Fatal(err)
 		}
 		if got.ID != r.ID || got.Operation != "transfer" || got.Amount != "10.00" || got.Payee != "Z123" || got.ReturnTo != "/pay?step=2" ||
-			!bytes.Equal(got.Stash, r.Stash) || !bytes.Equal(got.Digest, r.Digest) || got.AttemptsLeft != 3 ||
+			!bytes.Equal(got.Stash, r.Stash) || !bytes.Equal(got.View, r.View) || !bytes.Equal(got.Digest, r.Digest) || got.AttemptsLeft != 3 ||
 			got.MaxAttempts != 3 || !got.Expires.Equal(r.Expires) || len(got.Methods) != 3 || got.Destinations["sms"] != "+7•••••01" || got.Destinations["email"] != "a•••@example.test" || got.Method != "" {
 			t.Fatalf("Get returned %+v", got)
 		}
