@@ -7,8 +7,13 @@
 //	enum enroll URI                    store the device key of an enrolment URI
 //	enum list                          list enrolled accounts: ISSUER ACCOUNT SUITE
 //	enum answer [--account A] QUESTION print the answer number to a question
+//	enum answer [--account A] --payee PURSE --amount AMOUNT QUESTION
+//	                                   print the answer to a payment question
+//	enum answer [--account A] QUESTION-URI
+//	                                   answer enum:login?... or enum:payment?...
 //	enum ocra --suite SUITE --key HEX --question Q [--counter N]
 //	          [--pin PIN | --pin-hash HEX] [--session HEX] [--timestamp HEX] [--mutual]
+//	          [--payee PURSE --amount AMOUNT]
 //	                                   compute one OCRA response
 //
 // Each subcommand prints its usage with -h. Exit status: 0 on success, 2 for
@@ -42,6 +47,21 @@
 // it may be omitted when exactly one account is enrolled. Suites with a
 // timestamp use the current time. Suites that need a counter, a PIN or session
 // information cannot be answered from the stored key alone: use enum ocra.
+// Spaces and dashes in the question ("4817 2203", "4817-2203") are ignored.
+//
+// A plain QUESTION gets the authorization answer. In payment mode the answer
+// also depends on the payee and the amount (package
+// github.com/enumgate/enumgate/challenge/ocra/payment), so it confirms that
+// one transfer only; give them with --payee and --amount as shown next to
+// the question, or give the question URI of the gateway's QR code instead of
+// the question:
+//
+//	enum:login?challenge=Q                          enum:l?c=Q
+//	enum:payment?challenge=Q&purse=P&amount=A       enum:p?c=Q&p=P&a=A
+//
+// The answer alone is printed on standard output; what is confirmed is
+// printed on standard error first: "login", or "payment of A to P" with the
+// amount and payee as written.
 //
 // # ocra
 //
@@ -51,4 +71,6 @@
 // --session are hexadecimal. --mutual marks a question that is the
 // concatenation of two questions (mutual challenge-response, RFC 6287 §7.3).
 // Inputs the suite needs are required and inputs it does not use are errors.
+// --payee and --amount compute the payment-mode response: the suite gets the
+// session component S064 and the session information is the payment's.
 package main

@@ -13,6 +13,7 @@ import (
 
 	"github.com/enumgate/enumgate/challenge/ocra"
 	"github.com/enumgate/enumgate/challenge/ocra/enroll"
+	"github.com/enumgate/enumgate/challenge/ocra/payment"
 )
 
 func main() {
@@ -23,8 +24,13 @@ const usage = `usage:
   enum enroll URI                     store the device key of an enrolment URI
   enum list                           list enrolled accounts: ISSUER ACCOUNT SUITE
   enum answer [--account A] QUESTION  print the answer number to a question
+  enum answer [--account A] --payee PURSE --amount AMOUNT QUESTION
+                                      print the answer to a payment question
+  enum answer [--account A] QUESTION-URI
+                                      answer enum:login?... or enum:payment?...
   enum ocra --suite SUITE --key HEX --question Q [--counter N]
             [--pin PIN | --pin-hash HEX] [--session HEX] [--timestamp HEX] [--mutual]
+            [--payee PURSE --amount AMOUNT]
                                       compute one OCRA response (RFC 6287)
 Run "enum COMMAND -h" for the options of a command.
 `
@@ -57,7 +63,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "list":
 		err = cmdList(args[1:], stdout)
 	case "answer":
-		err = cmdAnswer(args[1:], stdout)
+		err = cmdAnswer(args[1:], stdout, stderr)
 	case "ocra":
 		err = cmdOCRA(args[1:], stdout)
 	default:
@@ -77,7 +83,7 @@ func fail(stderr io.Writer, err error) int {
 	msg := strings.Join(strings.Fields(err.Error()), " ") // one line, whatever err says
 	fmt.Fprintln(stderr, "enum: "+msg)
 	var ue *usageError
-	if errors.As(err, &ue) || errors.Is(err, ocra.ErrInvalidSuite) || errors.Is(err, ocra.ErrInvalidInput) || errors.Is(err, enroll.ErrInvalid) {
+	if errors.As(err, &ue) || errors.Is(err, ocra.ErrInvalidSuite) || errors.Is(err, ocra.ErrInvalidInput) || errors.Is(err, enroll.ErrInvalid) || errors.Is(err, payment.ErrInvalid) {
 		return 2
 	}
 	return 1
@@ -147,7 +153,7 @@ func parseHex(name, s string) ([]byte, error) {
 }
 
 func cmdOCRA(args []string, stdout io.Writer) error {
-	const synopsis = "--suite SUITE --key HEX --question Q [--counter N] [--pin PIN | --pin-hash HEX] [--session HEX] [--timestamp HEX] [--mutual]"
+	const synopsis = "--suite SUITE --key HEX --question Q [--counter N] [--pin PIN | --pin-hash HEX] [--session HEX] [--timestamp HEX] [--mutual] [--payee PURSE --amount AMOUNT]"
 	fs := newFlags("ocra")
 	suiteStr := fs.String("suite", "", "OCRA `SUITE`, e.g. "+ocra.DefaultSuite+" (required)")
 	keyHex := fs.String("key", "", "the key, `HEX` (required)")
@@ -158,6 +164,8 @@ func cmdOCRA(args []string, stdout io.Writer) error {
 	session := fs.String("session", "", "the session information, `HEX`, exactly nnn bytes (suites with Snnn)")
 	timestamp := fs.String("timestamp", "", "the number of time-steps T, `HEX`, e.g. 132d0b6 (suites with T; default: now)")
 	mutual := fs.Bool("mutual", false, "the question is two questions concatenated (mutual challenge-response)")
+	payee := fs.String("payee", "", "payment mode: the payee's purse or account `PURSE` (with --amount); the suite gets S064 and the session is the payment's")
+	amount := fs.String("amount", "", "payment mode: the `AMOUNT` (with --payee)")
 	pos, err := parseFlags(fs, args, synopsis, stdout)
 	if err != nil {
 		return err
@@ -173,6 +181,18 @@ func cmdOCRA(args []string, stdout io.Writer) error {
 	s, err := ocra.ParseSuite(*suiteStr)
 	if err != nil {
 		return err
+	}
+	pay, err := paymentFlags(fs, "ocra", *payee, *amount)
+	if err != nil {
+		return err
+	}
+	if pay != nil {
+		if flagSet(fs, "session") {
+			return badInput("ocra: --session and --payee/--amount: in payment mode the session information is the payment's")
+		}
+		if s, err = payment.PaymentSuite(s); err != nil {
+			return err
+		}
 	}
 	key, err := parseHex("key", *keyHex)
 	if err != nil {
@@ -206,6 +226,9 @@ func cmdOCRA(args []string, stdout io.Writer) error {
 		if len(in.Session) == 0 {
 			return badInput("ocra: --session: empty")
 		}
+	}
+	if pay != nil {
+		in.Session = pay.Session()
 	}
 	switch {
 	case flagSet(fs, "timestamp"):
@@ -286,15 +309,71 @@ func listField(s string) string {
 
 func displayName(e enroll.Enrollment) string { return e.Issuer + ":" + e.Account }
 
-func cmdAnswer(args []string, stdout io.Writer) error {
+// paymentFlags returns the payment of --payee and --amount, nil if neither
+// is given.
+func paymentFlags(fs *flag.FlagSet, cmd, payee, amount string) (*payment.Payment, error) {
+	hasPayee, hasAmount := flagSet(fs, "payee"), flagSet(fs, "amount")
+	switch {
+	case !hasPayee && !hasAmount:
+		return nil, nil
+	case !hasAmount:
+		return nil, badInput("%s: --payee needs --amount (payment mode binds the answer to both)", cmd)
+	case !hasPayee:
+		return nil, badInput("%s: --amount needs --payee (payment mode binds the answer to both)", cmd)
+	}
+	p, err := payment.Prepare(payee, amount)
+	if err != nil {
+		return nil, err
+	}
+	return &p, nil
+}
+
+// isURI reports whether an answer argument is a question URI rather than a
+// question: questions never contain ':'.
+func isURI(arg string) bool { return strings.Contains(arg, ":") }
+
+func cmdAnswer(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("answer")
 	account := fs.String("account", "", "the `ACCOUNT` (or ISSUER:ACCOUNT) to answer for; required if several are enrolled")
-	pos, err := parseFlags(fs, args, "[--account ACCOUNT | --account ISSUER:ACCOUNT] QUESTION", stdout)
+	payee := fs.String("payee", "", "payment mode: the recipient's purse or account `PURSE`, as shown with the question (with --amount)")
+	amount := fs.String("amount", "", "payment mode: the `AMOUNT`, digits with an optional '.' or ',' (with --payee)")
+	const synopsis = "[--account ACCOUNT | --account ISSUER:ACCOUNT] [--payee PURSE --amount AMOUNT] QUESTION\n" +
+		"       enum answer [--account ...] QUESTION-URI\n" +
+		"  QUESTION: the question number; spaces and dashes are ignored (4817 2203, 4817-2203)\n" +
+		"  QUESTION-URI: enum:login?challenge=Q or enum:payment?challenge=Q&purse=P&amount=A\n" +
+		"                (short forms enum:l?c=Q, enum:p?c=Q&p=P&a=A)\n" +
+		"  prints what is confirmed on standard error and the answer alone on standard output"
+	pos, err := parseFlags(fs, args, synopsis, stdout)
 	if err != nil {
 		return err
 	}
 	if len(pos) != 1 {
-		return badInput("answer: want exactly one QUESTION, got %d arguments (run \"enum answer -h\" for usage)", len(pos))
+		return badInput("answer: want exactly one QUESTION or question URI, got %d arguments (run \"enum answer -h\" for usage)", len(pos))
+	}
+	pay, err := paymentFlags(fs, "answer", *payee, *amount)
+	if err != nil {
+		return err
+	}
+	question, what := payment.StripQuestion(pos[0]), ""
+	if pay != nil {
+		what = "payment of " + *amount + " to " + *payee
+	}
+	if isURI(pos[0]) {
+		if pay != nil {
+			return badInput("answer: give a question URI or --payee/--amount, not both")
+		}
+		u, err := payment.ParseURI(pos[0])
+		if err != nil {
+			return err
+		}
+		question, what = u.Challenge, "login"
+		if u.Mode == payment.ModePayment {
+			p, err := u.Payment()
+			if err != nil {
+				return err
+			}
+			pay, what = &p, "payment of "+u.Amount+" to "+u.Purse
+		}
 	}
 	st, err := openStore()
 	if err != nil {
@@ -321,13 +400,21 @@ func cmdAnswer(args []string, stdout io.Writer) error {
 	if len(needs) > 0 {
 		return badInput("answer: suite %s of %s needs %s; use \"enum ocra\"", s, displayName(e), strings.Join(needs, " and "))
 	}
-	in := ocra.Input{Question: pos[0]}
+	in := ocra.Input{Question: question}
 	if s.TimeStep() != 0 {
 		in.Timestamp, in.HasTimestamp = ocra.TimeSteps(now(), s.TimeStep()), true
 	}
-	r, err := s.Compute(e.Key, in)
+	var r string
+	if pay != nil {
+		r, err = pay.Answer(s, e.Key, in)
+	} else {
+		r, err = s.Compute(e.Key, in)
+	}
 	if err != nil {
 		return err
+	}
+	if what != "" {
+		fmt.Fprintln(stderr, what)
 	}
 	_, err = fmt.Fprintln(stdout, r)
 	return err
