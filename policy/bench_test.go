@@ -70,3 +70,44 @@ func BenchmarkEvaluateForm(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkPathMatchesMiss is the check a caller makes before looking for
+// method overrides on a request no rule matches.
+func BenchmarkPathMatchesMiss(b *testing.B) {
+	p := mustCompile(b, typicalRules()...)
+	b.ReportAllocs()
+	for b.Loop() {
+		for _, m := range missPaths {
+			if p.PathMatches(m.path) && m.method == "" {
+				b.Fatal("unreachable")
+			}
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(missPaths)), "ns/path")
+}
+
+func BenchmarkOverrideMethodsNone(b *testing.B) {
+	header := map[string][]string{"Accept": {"text/html"}, "Content-Type": {ctForm}, "Cookie": {"s=1"}, "User-Agent": {"x"}}
+	body := []byte(`amount=1500.00&currency=RUB&to=Z123456789012&memo=rent`)
+	b.ReportAllocs()
+	for b.Loop() {
+		if OverrideMethods(header, "lang=en", ctForm, body) != nil {
+			b.Fatal("override")
+		}
+	}
+}
+
+func BenchmarkEvaluateJSONShowFields(b *testing.B) {
+	c := compiledRule(b, Rule{
+		AmountField: "amount", PayeeField: "payee.wallet", CurrencyField: "currency",
+		Show:  []ShowField{{Field: "card", Label: "card"}, {Field: "memo", Label: "memo", Optional: true}},
+		Masks: map[string]string{"card": MaskLast4},
+	})
+	body := []byte(`{"amount":"1500.00","currency":"RUB","payee":{"wallet":"Z123456789012"},"card":"4111111111111111","memo":"rent"}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := c.Evaluate(ctJSON, body); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

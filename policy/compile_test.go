@@ -34,6 +34,13 @@ func TestCompileAcceptsValidRules(t *testing.T) {
 			PayeeField:  "payee.wallet",
 		},
 		{Operation: "ttl_max", Paths: []string{"/x"}, TTL: 24 * time.Hour, MaxAttempts: 1},
+		{
+			Operation: "card_payout", Paths: []string{"/cards"}, AmountField: "amount", PayeeField: "card", Currency: "RUB",
+			Show:     []ShowField{{Field: "holder.name", Label: "card.holder"}, {Field: "memo", Label: "memo_2", Optional: true}},
+			Masks:    map[string]string{"card": MaskLast4, "holder.name": MaskLast4},
+			EnumMode: EnumModePayment,
+		},
+		{Operation: "fx", Paths: []string{"/fx"}, AmountField: "sum", CurrencyField: "sum_currency", EnumMode: EnumModeAuthorization},
 		{Operation: "transfer", Paths: []string{"/x"}}, // names may repeat
 	}
 	if _, err := Compile(rules); err != nil {
@@ -106,6 +113,27 @@ func TestCompileErrors(t *testing.T) {
 		{"condition value invalid utf8", func(r *Rule) { r.When = []Condition{{Field: "a", Op: "==", Value: "\xff"}} }, `not valid UTF-8`},
 		{"amount field", func(r *Rule) { r.AmountField = "amount!" }, `rule 1 (transfer): amount field: field "amount!" may contain only`},
 		{"payee field", func(r *Rule) { r.PayeeField = ".to" }, `payee field: field ".to"`},
+		{"payee field same as amount field", func(r *Rule) { r.AmountField, r.PayeeField = "amount", "Amount" }, `payee field "Amount" is already shown as amount field`},
+		{"currency lower case", func(r *Rule) { r.Currency = "rub" }, `currency "rub" must be three upper-case letters`},
+		{"currency too long", func(r *Rule) { r.Currency = "RUBL" }, `currency "RUBL" must be three upper-case letters`},
+		{"currency and currency field", func(r *Rule) { r.Currency, r.CurrencyField = "RUB", "cur" }, `currency and currency_field are both set`},
+		{"currency field invalid", func(r *Rule) { r.CurrencyField = "a b" }, `currency field: field "a b" may contain only`},
+		{"show field invalid", func(r *Rule) { r.Show = []ShowField{{Field: "", Label: "x"}} }, `show field 0: field name is empty`},
+		{"show label empty", func(r *Rule) { r.Show = []ShowField{{Field: "name"}} }, `show field 0 (name): label "" must be 1-64 characters of [a-z0-9_.]`},
+		{"show label upper case", func(r *Rule) { r.Show = []ShowField{{Field: "name", Label: "Name"}} }, `label "Name" must be`},
+		{"show label too long", func(r *Rule) { r.Show = []ShowField{{Field: "name", Label: strings.Repeat("a", 65)}} }, `must be 1-64 characters`},
+		{"show field twice", func(r *Rule) { r.Show = []ShowField{{Field: "name", Label: "a"}, {Field: "NAME", Label: "b"}} }, `show field "NAME" is already shown as show field`},
+		{"show field is the payee", func(r *Rule) { r.PayeeField = "to"; r.Show = []ShowField{{Field: "to", Label: "a"}} }, `show field "to" is already shown as payee field`},
+		{"too many show fields", func(r *Rule) {
+			for i := range MaxShowFields + 1 {
+				r.Show = append(r.Show, ShowField{Field: "f" + strings.Repeat("x", i), Label: "l"})
+			}
+		}, `more than 16 show fields`},
+		{"unknown mask", func(r *Rule) { r.PayeeField = "card"; r.Masks = map[string]string{"card": "first6"} }, `mask "first6" for field "card" is not one of last4`},
+		{"mask for an unshown field", func(r *Rule) { r.PayeeField = "card"; r.Masks = map[string]string{"pan": MaskLast4} }, `mask for field "pan": only the payee field and show fields can be masked`},
+		{"mask for the amount", func(r *Rule) { r.AmountField = "amount"; r.Masks = map[string]string{"amount": MaskLast4} }, `mask for field "amount"`},
+		{"unknown enum mode", func(r *Rule) { r.EnumMode = "login" }, `enum mode "login" is not one of payment, authorization`},
+		{"payment mode without payee", func(r *Rule) { r.EnumMode, r.AmountField = EnumModePayment, "amount" }, `enum mode payment needs both an amount field and a payee field`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,7 +1,9 @@
 package policy_test
 
 import (
+	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/enumgate/enumgate/policy"
@@ -31,7 +33,12 @@ func ExampleCompile() {
 		`{"amount": "1500.00", "payee": {"wallet": "Z123"}}`,
 		`{"payee": {"wallet": "Z123"}}`,
 	} {
-		d, _ := rule.Evaluate("application/json", []byte(body))
+		d, err := rule.Evaluate("application/json", []byte(body))
+		if err != nil {
+			// errors.Is(err, policy.ErrAmbiguous): refuse, never confirm.
+			fmt.Println(err)
+			continue
+		}
 		fmt.Printf("protected=%v amount=%q payee=%q (%s)\n", d.Protected, d.Amount, d.Payee, d.Reason)
 	}
 
@@ -40,7 +47,7 @@ func ExampleCompile() {
 	// Output:
 	// protected=false amount="250" payee="Z123" (condition amount > "1000" does not hold)
 	// protected=true amount="1500.00" payee="Z123" (all conditions hold)
-	// protected=true amount="" payee="Z123" (fail closed: field amount is missing)
+	// policy: ambiguous operation: field amount is missing
 	// rule 0 (withdrawal): path "withdraw" must start with "/" or "*"
 }
 
@@ -93,4 +100,57 @@ func ExampleParseCondition() {
 	// amount >= 1e3 | field=amount op=>= value=1e3
 	// currency == RUB | field=currency op=== value=RUB
 	// error: condition "amount > lots": operator > needs a decimal number, not "lots"
+}
+
+func ExampleCompiled_EvaluateRequest() {
+	p, err := policy.Compile([]policy.Rule{{
+		Operation:   "transfer",
+		Paths:       []string{"/transfer"},
+		AmountField: "amount",
+		PayeeField:  "to",
+		Currency:    "RUB",
+		Show:        []policy.ShowField{{Field: "card", Label: "card", Optional: true}},
+		Masks:       map[string]string{"card": policy.MaskLast4},
+	}})
+	if err != nil {
+		panic(err)
+	}
+	rule := p.Match("POST", "/transfer")
+	for _, body := range []string{
+		`{"to": "Z123456789012", "amount": "1500.00", "card": "4111111111111111"}`,
+		// The page would show 1.00; many upstreams execute the last one.
+		`{"to": "Z123456789012", "amount": "1.00", "amount": "9999.00"}`,
+	} {
+		d, err := rule.EvaluateRequest("application/json", "", []byte(body))
+		if errors.Is(err, policy.ErrAmbiguous) {
+			fmt.Println("refused:", err)
+			continue
+		}
+		fmt.Println(policy.FormatAmount(d.Amount, d.Currency, "en"), "to", d.PayeeDisplay)
+		for _, f := range d.Fields {
+			fmt.Printf("%s: %s (upstream gets %s)\n", f.Label, f.Display, f.Value)
+		}
+	}
+	// Output:
+	// RUB 1,500.00 to Z123456789012
+	// card: •••• 1111 (upstream gets 4111111111111111)
+	// refused: policy: ambiguous operation: field amount is ambiguous: repeated
+}
+
+func ExampleFormatAmount() {
+	for _, lang := range []string{"ru", "en"} {
+		for _, a := range []struct{ amount, currency string }{{"1234567.89", "RUB"}, {"10.5", "USD"}, {"1000", "KZT"}, {"42", ""}} {
+			// strings.ReplaceAll makes the no-break spaces visible.
+			fmt.Printf("%s %q\n", lang, strings.ReplaceAll(policy.FormatAmount(a.amount, a.currency, lang), "\u00a0", "_"))
+		}
+	}
+	// Output:
+	// ru "1_234_567,89_₽"
+	// ru "10,5_$"
+	// ru "1_000_KZT"
+	// ru "42"
+	// en "RUB 1,234,567.89"
+	// en "USD 10.5"
+	// en "KZT 1,000"
+	// en "42"
 }

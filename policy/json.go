@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"strings"
 )
 
 type jKind uint8
@@ -30,22 +29,31 @@ type jnode struct {
 
 var errJSONDepth = errors.New("JSON nested too deeply")
 
-// parseJSON parses body as exactly one JSON value (trailing data other than
-// white space is an error), keeping numbers as written.
-func parseJSON(body []byte) (*jnode, error) {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	n, err := parseJSONValue(dec, 0)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, errors.New("trailing data after JSON value")
-	}
-	return n, nil
+// jsonParser parses one body and notes whether any object, anywhere, has a
+// key twice (compared after unescaping, as every decoder compares them).
+type jsonParser struct {
+	dec  *json.Decoder
+	dups bool
 }
 
-func parseJSONValue(dec *json.Decoder, depth int) (*jnode, error) {
+// parseJSON parses body as exactly one JSON value (trailing data other than
+// white space is an error), keeping numbers as written and duplicate keys.
+// dups reports whether some object has a key twice.
+func parseJSON(body []byte) (n *jnode, dups bool, err error) {
+	p := jsonParser{dec: json.NewDecoder(bytes.NewReader(body))}
+	p.dec.UseNumber()
+	n, err = p.value(0)
+	if err != nil {
+		return nil, false, err
+	}
+	if _, err := p.dec.Token(); err != io.EOF {
+		return nil, false, errors.New("trailing data after JSON value")
+	}
+	return n, p.dups, nil
+}
+
+func (p *jsonParser) value(depth int) (*jnode, error) {
+	dec := p.dec
 	tok, err := dec.Token()
 	if err != nil {
 		return nil, err
@@ -67,7 +75,7 @@ func parseJSONValue(dec *json.Decoder, depth int) (*jnode, error) {
 				if !ok {
 					return nil, errors.New("object key is not a string")
 				}
-				v, err := parseJSONValue(dec, depth+1)
+				v, err := p.value(depth + 1)
 				if err != nil {
 					return nil, err
 				}
@@ -77,11 +85,14 @@ func parseJSONValue(dec *json.Decoder, depth int) (*jnode, error) {
 			if _, err := dec.Token(); err != nil { // '}'
 				return nil, err
 			}
+			if !p.dups && hasDuplicate(n.keys) {
+				p.dups = true
+			}
 			return n, nil
 		case '[':
 			n := &jnode{kind: jArray}
 			for dec.More() {
-				v, err := parseJSONValue(dec, depth+1)
+				v, err := p.value(depth + 1)
 				if err != nil {
 					return nil, err
 				}
@@ -108,42 +119,66 @@ func parseJSONValue(dec *json.Decoder, depth int) (*jnode, error) {
 	return nil, errors.New("unexpected JSON token")
 }
 
+// hasDuplicate reports whether keys has a key twice.
+func hasDuplicate(keys []string) bool {
+	if len(keys) <= 16 {
+		for i, k := range keys {
+			for _, l := range keys[:i] {
+				if k == l {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	seen := make(map[string]struct{}, len(keys))
+	for _, k := range keys {
+		if _, ok := seen[k]; ok {
+			return true
+		}
+		seen[k] = struct{}{}
+	}
+	return false
+}
+
 type walkState uint8
 
 const (
 	walkMissing walkState = iota
 	walkFound
-	walkAmbiguous
+	walkRepeated  // a key on the way occurs twice
+	walkLookalike // a look-alike of a key on the way occurs
 )
 
-// walk follows a dotted field through objects (by key) and arrays (by
-// decimal index without leading zeros). At each object the key must occur
-// exactly once, and no other key may equal it ignoring case (Go's
-// encoding/json would take that one for it): otherwise the field is
-// ambiguous.
-func (n *jnode) walk(field string) (*jnode, walkState) {
+// walk follows a dotted field, split into segs, through objects (by key)
+// and arrays (by decimal index without leading zeros). At each object the
+// key must occur exactly once, and no other key may be a look-alike of the
+// rest of the field (see lookalike: a case variant, as Go's encoding/json
+// would take it for the key, one with spaces or brackets, or a flat
+// dotted key): otherwise the field is ambiguous.
+func (n *jnode) walk(segs []string) (*jnode, walkState) {
 	cur := n
-	for seg := range strings.SplitSeq(field, ".") {
+	for i, seg := range segs {
 		switch cur.kind {
 		case jObject:
 			var next *jnode
-			exact, similar := 0, 0
-			for i, k := range cur.keys {
+			exact := 0
+			for j, k := range cur.keys {
 				switch {
 				case k == seg:
 					exact++
-					next = cur.elems[i]
-				case strings.EqualFold(k, seg):
-					similar++
+					next = cur.elems[j]
+				case lookalike(k, segs[i:]):
+					return nil, walkLookalike
 				}
 			}
-			switch {
-			case exact == 1 && similar == 0:
-				cur = next
-			case exact == 0 && similar == 0:
+			switch exact {
+			case 0:
 				return nil, walkMissing
+			case 1:
+				cur = next
 			default:
-				return nil, walkAmbiguous
+				return nil, walkRepeated
 			}
 		case jArray:
 			i, ok := arrayIndex(seg)

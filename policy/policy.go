@@ -3,6 +3,7 @@ package policy
 import (
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 )
@@ -55,12 +56,70 @@ type Rule struct {
 	// be decided fail closed (see Compiled.EvaluateRequest).
 	When []Condition
 	// AmountField is the dotted body field shown as the amount, e.g.
-	// "amount"; empty shows none.
+	// "amount"; empty shows none. When named, every protected request must
+	// carry it exactly once as a plain decimal (see ValidAmount), or
+	// EvaluateRequest refuses the request with an *AmbiguousError.
 	AmountField string
 	// PayeeField is the dotted body field shown as the payee, e.g. "to" or
-	// "payee.wallet"; empty shows none.
+	// "payee.wallet"; empty shows none. When named, it is required like
+	// AmountField.
 	PayeeField string
+	// Currency is the ISO 4217 code of the amount when the rule fixes it
+	// (three upper-case ASCII letters, e.g. "RUB"); empty means none or
+	// CurrencyField. At most one of Currency and CurrencyField may be set.
+	Currency string
+	// CurrencyField is the dotted body field that holds the currency code;
+	// its value must be three upper-case ASCII letters and is read as
+	// strictly as the amount. It is required when named.
+	CurrencyField string
+	// Show lists further fields shown on the confirmation page, in order
+	// (for example the name of a new correspondent). At most MaxShowFields;
+	// no field may be named twice or equal (ignoring case) AmountField,
+	// PayeeField or CurrencyField.
+	Show []ShowField
+	// Masks maps a shown field (PayeeField or a Show field) to a mask
+	// kind; the page shows the masked form, the upstream still gets the
+	// value as sent. The only kind is MaskLast4: "•••• 1111".
+	Masks map[string]string
+	// EnumMode is the E-num mode of the rule's challenges: "" (automatic:
+	// payment when the rule shows both an amount and a payee, otherwise
+	// authorization), "payment" (needs AmountField and PayeeField) or
+	// "authorization". See Compiled.PaymentMode.
+	EnumMode string
 }
+
+// ShowField is one more field shown on the confirmation page.
+type ShowField struct {
+	// Field is the dotted body field, as for Rule.AmountField.
+	Field string
+	// Label is the message key or text the page shows before the value,
+	// chosen by the operator: 1-64 characters of [a-z0-9_.], e.g.
+	// "correspondent.name".
+	Label string
+	// Optional lets a request omit the field; it is then not shown. A
+	// field that is not optional is required: a protected request without
+	// it is refused.
+	Optional bool
+}
+
+// Mask kinds for Rule.Masks.
+const (
+	// MaskLast4 shows four bullets (U+2022), a space and the last four
+	// characters of the value (all of it if it is shorter): "•••• 1111".
+	MaskLast4 = "last4"
+)
+
+// E-num modes for Rule.EnumMode.
+const (
+	EnumModePayment       = "payment"
+	EnumModeAuthorization = "authorization"
+)
+
+// MaxShowFields bounds Rule.Show; MaxLabelLen bounds ShowField.Label.
+const (
+	MaxShowFields = 16
+	MaxLabelLen   = 64
+)
 
 // RuleError is the error Compile returns for an invalid rule. The Caddy
 // layer may use Index to add the file and line of the rule.
@@ -145,11 +204,14 @@ func compileRule(r Rule) (*Compiled, error) {
 	}
 	c := &Compiled{}
 	norm := Rule{
-		Operation:   r.Operation,
-		TTL:         r.TTL,
-		MaxAttempts: r.MaxAttempts,
-		AmountField: r.AmountField,
-		PayeeField:  r.PayeeField,
+		Operation:     r.Operation,
+		TTL:           r.TTL,
+		MaxAttempts:   r.MaxAttempts,
+		AmountField:   r.AmountField,
+		PayeeField:    r.PayeeField,
+		Currency:      r.Currency,
+		CurrencyField: r.CurrencyField,
+		EnumMode:      r.EnumMode,
 	}
 
 	// Methods.
@@ -248,8 +310,115 @@ func compileRule(r Rule) (*Compiled, error) {
 			return nil, fmt.Errorf("payee field: %w", err)
 		}
 	}
+	if err := compileShown(r, &norm); err != nil {
+		return nil, err
+	}
 	c.Rule = norm
 	return c, nil
+}
+
+// compileShown validates the fields a rule shows (other than the amount
+// and payee field names themselves) and copies them into norm.
+func compileShown(r Rule, norm *Rule) error {
+	if r.Currency != "" && !validCurrency(r.Currency) {
+		return fmt.Errorf("currency %q must be three upper-case letters (ISO 4217), e.g. RUB", r.Currency)
+	}
+	if r.CurrencyField != "" {
+		if r.Currency != "" {
+			return errors.New("currency and currency_field are both set; choose one")
+		}
+		if err := validateField(r.CurrencyField); err != nil {
+			return fmt.Errorf("currency field: %w", err)
+		}
+	}
+	// Every shown field, named once: two names an upstream may take for
+	// one another (Go's encoding/json ignores case) would show one value
+	// twice or two values for one field.
+	type named struct{ what, field string }
+	var shown []named
+	add := func(what, field string) error {
+		if field == "" {
+			return nil
+		}
+		for _, s := range shown {
+			if strings.EqualFold(s.field, field) {
+				return fmt.Errorf("%s %q is already shown as %s", what, field, s.what)
+			}
+		}
+		shown = append(shown, named{what, field})
+		return nil
+	}
+	for _, f := range []named{{"amount field", r.AmountField}, {"payee field", r.PayeeField}, {"currency field", r.CurrencyField}} {
+		if err := add(f.what, f.field); err != nil {
+			return err
+		}
+	}
+	if len(r.Show) > MaxShowFields {
+		return fmt.Errorf("more than %d show fields", MaxShowFields)
+	}
+	for i, sf := range r.Show {
+		if err := validateField(sf.Field); err != nil {
+			return fmt.Errorf("show field %d: %w", i, err)
+		}
+		if err := validLabel(sf.Label); err != nil {
+			return fmt.Errorf("show field %d (%s): %w", i, sf.Field, err)
+		}
+		if err := add("show field", sf.Field); err != nil {
+			return err
+		}
+	}
+	norm.Show = append([]ShowField(nil), r.Show...)
+	if len(r.Masks) > 0 {
+		keys := make([]string, 0, len(r.Masks))
+		for k := range r.Masks {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		norm.Masks = make(map[string]string, len(r.Masks))
+		for _, k := range keys {
+			kind := r.Masks[k]
+			if kind != MaskLast4 {
+				return fmt.Errorf("mask %q for field %q is not one of %s", kind, k, MaskLast4)
+			}
+			ok := k != "" && k == r.PayeeField
+			for _, sf := range r.Show {
+				ok = ok || k == sf.Field
+			}
+			if !ok {
+				return fmt.Errorf("mask for field %q: only the payee field and show fields can be masked, and %q is neither", k, k)
+			}
+			norm.Masks[k] = kind
+		}
+	}
+	switch r.EnumMode {
+	case "", EnumModeAuthorization:
+	case EnumModePayment:
+		if r.AmountField == "" || r.PayeeField == "" {
+			return errors.New("enum mode payment needs both an amount field and a payee field")
+		}
+	default:
+		return fmt.Errorf("enum mode %q is not one of payment, authorization", r.EnumMode)
+	}
+	return nil
+}
+
+// validCurrency reports whether s is three upper-case ASCII letters.
+func validCurrency(s string) bool {
+	return len(s) == 3 && isUpper(s[0]) && isUpper(s[1]) && isUpper(s[2])
+}
+
+func isUpper(c byte) bool { return 'A' <= c && c <= 'Z' }
+
+func validLabel(l string) error {
+	if l == "" || len(l) > MaxLabelLen {
+		return fmt.Errorf("label %q must be 1-%d characters of [a-z0-9_.]", l, MaxLabelLen)
+	}
+	for i := 0; i < len(l); i++ {
+		if c := l[i]; !('a' <= c && c <= 'z' || isDigit(c) || c == '_' || c == '.') {
+			return fmt.Errorf("label %q must be 1-%d characters of [a-z0-9_.]", l, MaxLabelLen)
+		}
+	}
+	return nil
 }
 
 // Rules returns the compiled rules in order. The slice is a copy; the
@@ -356,6 +525,103 @@ func (p *Policy) Match(method, path string) *Compiled {
 	return nil
 }
 
+// PathMatches reports whether some rule's path patterns match path, read
+// as Match reads it, whatever the rule's methods. It costs what Match
+// costs. A caller uses it to decide whether to look for method overrides
+// (see OverrideMethods): only a request on a path that some rule protects
+// for some method needs them. A caller may also call it before Match: if
+// it is false, no rule applies to the request whatever its method.
+func (p *Policy) PathMatches(path string) bool {
+	if p == nil || len(p.rules) == 0 {
+		return false
+	}
+	if canonical, plain := scanPath(path); canonical && plain {
+		// The common case, as in Match, without the method test.
+		for _, c := range p.rules {
+			if c.pathMatches(path) {
+				return true
+			}
+		}
+		return false
+	}
+	return p.first(methodQuery{any: true}, path) != nil
+}
+
+// AnyMethod, among the methods given to MatchAny, matches every rule
+// whatever its methods. OverrideMethods returns it when a request names
+// more override values than it reads.
+const AnyMethod = "*"
+
+// MatchAny returns the first rule (in the order given to Compile) that
+// applies to path, read as Match reads it, and to any of methods (matched
+// as Match matches one method; AnyMethod matches every rule), or nil if
+// none does. A caller passes the request's method together with the
+// methods of OverrideMethods.
+func (p *Policy) MatchAny(methods []string, path string) *Compiled {
+	if len(methods) == 0 {
+		return nil
+	}
+	return p.first(methodQuery{list: methods}, path)
+}
+
+// methodQuery says which methods a rule must apply to: any of list or, if
+// any is set, every method. (Match keeps its own loop, so that the common
+// case stays as cheap as it can be.)
+type methodQuery struct {
+	list []string
+	any  bool
+}
+
+// accepts reports whether rule c applies to a method of q.
+func (c *Compiled) accepts(q *methodQuery) bool {
+	if q.any || len(c.methods) == 0 {
+		return true
+	}
+	for _, m := range q.list {
+		if m == AnyMethod || c.methodMatches(m) {
+			return true
+		}
+	}
+	return false
+}
+
+// first returns the first rule that accepts q and whose patterns match a
+// reading of path, as Match does for one method.
+func (p *Policy) first(q methodQuery, path string) *Compiled {
+	if p == nil || len(p.rules) == 0 {
+		return nil
+	}
+	var buf [4]string
+	var readings []string
+	if canonical, plain := scanPath(path); canonical {
+		if plain {
+			// The common case: the path is its only reading.
+			for _, c := range p.rules {
+				if c.accepts(&q) && c.pathMatches(path) {
+					return c
+				}
+			}
+			return nil
+		}
+		readings = frameworkReadings(buf[:0], path)
+	} else {
+		for _, r := range pathReadings(path) {
+			readings = frameworkReadings(readings, r)
+		}
+	}
+	for _, c := range p.rules {
+		if !c.accepts(&q) {
+			continue
+		}
+		for _, r := range readings {
+			if c.pathMatches(r) {
+				return c
+			}
+		}
+	}
+	return nil
+}
+
 // knownMethods are matched by bit, so that the common case costs one
 // comparison per rule.
 var knownMethods = [...]string{"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE"}
@@ -406,8 +672,28 @@ func (c *Compiled) pathMatches(q string) bool {
 }
 
 // NeedsBody reports whether Evaluate needs the request body: the rule has
-// conditions or shows an amount or payee. If it is false, the caller may
-// call Evaluate with a nil body.
+// conditions or shows a field (amount, payee, currency field or a show
+// field). If it is false, the caller may call Evaluate with a nil body.
 func (c *Compiled) NeedsBody() bool {
-	return len(c.conds) > 0 || c.Rule.AmountField != "" || c.Rule.PayeeField != ""
+	return len(c.conds) > 0 || c.shows()
+}
+
+// shows reports whether the rule shows any field read from the request.
+func (c *Compiled) shows() bool {
+	r := &c.Rule
+	return r.AmountField != "" || r.PayeeField != "" || r.CurrencyField != "" || len(r.Show) > 0
+}
+
+// PaymentMode reports whether the rule's challenges use E-num payment
+// mode, where the answer depends on the amount and the payee: EnumMode is
+// "payment", or EnumMode is empty and the rule shows both an amount and a
+// payee.
+func (c *Compiled) PaymentMode() bool {
+	switch c.Rule.EnumMode {
+	case EnumModePayment:
+		return true
+	case "":
+		return c.Rule.AmountField != "" && c.Rule.PayeeField != ""
+	}
+	return false
 }
