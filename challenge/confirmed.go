@@ -3,30 +3,26 @@ package challenge
 import (
 	"crypto/hmac"
 	"crypto/sha256"
-	"encoding/base64"
-	"errors"
-	"fmt"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/enumgate/enumgate/confirm"
 )
 
 // ConfirmedHeader is the request header the gateway adds to a replayed
 // request after its confirmation. Inbound copies are always stripped.
-const ConfirmedHeader = "Enumgate-Confirmed"
+const ConfirmedHeader = confirm.Header
 
-// Confirmed is the content of an Enumgate-Confirmed header.
+// Confirmed is the content of an Enumgate-Confirmed header (version 2):
+// who confirmed what, how, and the request it is bound to. The wire
+// format is package confirm's (see confirm.Claims and
+// docs/confirmed-header.md):
 //
-// On the wire it is a list of key=value pairs separated by "; ", values
-// query-escaped, ending with the signature:
+//	v=2; id=ID; op=OP; m=M; u=USER; t=UNIX; rm=METHOD; h=HOST; p=PATH; q=QUERY; bh=BODYHASH; sig=SIG
 //
-//	v=1; id=CHALLENGE; op=transfer; m=enum; u=alice; t=1764244800; d=DIGEST; sig=SIGNATURE
-//
-// d is the base64url (unpadded) SHA-256 of the stashed request's
-// canonical encoding; t is the confirmation time in Unix seconds; sig is
-// the base64url (unpadded) HMAC-SHA256, under the key ConfirmKey derives
-// from the gateway's secret, of every byte before "; sig=".
+// signed with HMAC-SHA256 under the key ConfirmKey derives from the
+// gateway's secret.
 type Confirmed struct {
 	// ChallengeID is the confirmed challenge.
 	ChallengeID string
@@ -38,18 +34,28 @@ type Confirmed struct {
 	User string
 	// Time is when the confirmation happened.
 	Time time.Time
-	// Digest is the SHA-256 of the stashed request's encoding.
-	Digest []byte
+
+	// RequestMethod is the HTTP method of the confirmed request.
+	RequestMethod string
+	// Host is the confirmed request's Host, as received.
+	Host string
+	// Path is the confirmed request's path, percent-encoded as received.
+	Path string
+	// RawQuery is the confirmed request's query, without "?".
+	RawQuery string
+	// BodySHA256 is the SHA-256 of the confirmed request's body.
+	BodySHA256 [32]byte
 }
 
-// Errors from VerifyConfirmed.
+// Errors from VerifyConfirmed: the same values as package confirm's, so
+// errors.Is works with either name.
 var (
 	// ErrConfirmedMalformed reports a header that does not parse.
-	ErrConfirmedMalformed = errors.New("malformed Enumgate-Confirmed header")
+	ErrConfirmedMalformed = confirm.ErrMalformed
 	// ErrConfirmedSignature reports a header whose signature is wrong.
-	ErrConfirmedSignature = errors.New("Enumgate-Confirmed signature does not verify")
+	ErrConfirmedSignature = confirm.ErrSignature
 	// ErrConfirmedStale reports a header older than the allowed age.
-	ErrConfirmedStale = errors.New("Enumgate-Confirmed header is too old")
+	ErrConfirmedStale = confirm.ErrStale
 )
 
 const confirmedKeyLabel = "enumgate/v1/confirmed-header"
@@ -64,83 +70,64 @@ func deriveKey(secret []byte, label string) []byte {
 	return m.Sum(nil)
 }
 
+func (c Confirmed) claims() confirm.Claims {
+	return confirm.Claims{
+		ChallengeID: c.ChallengeID, Operation: c.Operation, Method: string(c.Method), User: c.User, Time: c.Time,
+		RequestMethod: c.RequestMethod, Host: c.Host, Path: c.Path, RawQuery: c.RawQuery, BodySHA256: c.BodySHA256,
+	}
+}
+
 // Sign returns the header value for c, signed with key (see ConfirmKey).
-func (c Confirmed) Sign(key []byte) string {
-	var b strings.Builder
-	b.WriteString("v=1; id=")
-	b.WriteString(url.QueryEscape(c.ChallengeID))
-	b.WriteString("; op=")
-	b.WriteString(url.QueryEscape(c.Operation))
-	b.WriteString("; m=")
-	b.WriteString(url.QueryEscape(string(c.Method)))
-	b.WriteString("; u=")
-	b.WriteString(url.QueryEscape(c.User))
-	b.WriteString("; t=")
-	b.WriteString(strconv.FormatInt(c.Time.Unix(), 10))
-	b.WriteString("; d=")
-	b.WriteString(base64.RawURLEncoding.EncodeToString(c.Digest))
-	signed := b.String()
-	b.WriteString("; sig=")
-	b.WriteString(base64.RawURLEncoding.EncodeToString(sign(key, signed)))
-	return b.String()
-}
+func (c Confirmed) Sign(key []byte) string { return c.claims().Sign(key) }
 
-func sign(key []byte, s string) []byte {
-	m := hmac.New(sha256.New, key)
-	m.Write([]byte(s))
-	return m.Sum(nil)
-}
-
-// maxConfirmedLen bounds the header value VerifyConfirmed will look at.
-const maxConfirmedLen = 2048
-
-// VerifyConfirmed checks an Enumgate-Confirmed header value with key (see
-// ConfirmKey) and returns its content. A header older than maxAge at now
-// is refused (maxAge <= 0 disables the check). Upstreams should also
-// remember challenge ids they have seen within maxAge to refuse replays.
+// VerifyConfirmed checks an Enumgate-Confirmed header value alone: its
+// signature with key (see ConfirmKey), its format, and that it is no
+// further than maxAge from now (maxAge <= 0 disables that check). It does
+// not check that the header belongs to the request it came with, nor
+// that it was not used before: an upstream should use confirm.Verifier,
+// which checks the method, host, path, query and body and refuses
+// replays.
 func VerifyConfirmed(key []byte, value string, now time.Time, maxAge time.Duration) (Confirmed, error) {
-	if len(value) > maxConfirmedLen {
-		return Confirmed{}, ErrConfirmedMalformed
-	}
-	signed, sigText, ok := strings.Cut(value, "; sig=")
-	if !ok {
-		return Confirmed{}, ErrConfirmedMalformed
-	}
-	sig, err := base64.RawURLEncoding.DecodeString(sigText)
+	c, err := confirm.Parse(key, value)
 	if err != nil {
-		return Confirmed{}, ErrConfirmedMalformed
-	}
-	if !hmac.Equal(sig, sign(key, signed)) {
-		return Confirmed{}, ErrConfirmedSignature
-	}
-	fields := map[string]string{}
-	for _, kv := range strings.Split(signed, "; ") {
-		k, v, ok := strings.Cut(kv, "=")
-		if !ok {
-			return Confirmed{}, ErrConfirmedMalformed
-		}
-		if v, err = url.QueryUnescape(v); err != nil {
-			return Confirmed{}, ErrConfirmedMalformed
-		}
-		fields[k] = v
-	}
-	if fields["v"] != "1" {
-		return Confirmed{}, fmt.Errorf("%w: unsupported version %q", ErrConfirmedMalformed, fields["v"])
-	}
-	t, err := strconv.ParseInt(fields["t"], 10, 64)
-	if err != nil {
-		return Confirmed{}, ErrConfirmedMalformed
-	}
-	d, err := base64.RawURLEncoding.DecodeString(fields["d"])
-	if err != nil {
-		return Confirmed{}, ErrConfirmedMalformed
-	}
-	c := Confirmed{
-		ChallengeID: fields["id"], Operation: fields["op"], Method: Method(fields["m"]),
-		User: fields["u"], Time: time.Unix(t, 0), Digest: d,
+		return Confirmed{}, err
 	}
 	if maxAge > 0 && (now.Sub(c.Time) > maxAge || c.Time.Sub(now) > maxAge) {
 		return Confirmed{}, ErrConfirmedStale
 	}
-	return c, nil
+	return Confirmed{
+		ChallengeID: c.ChallengeID, Operation: c.Operation, Method: Method(c.Method), User: c.User, Time: c.Time,
+		RequestMethod: c.RequestMethod, Host: c.Host, Path: c.Path, RawQuery: c.RawQuery, BodySHA256: c.BodySHA256,
+	}, nil
+}
+
+// confirmedFor returns the header content for the confirmation of
+// challenge id: bound to the stashed request, which is what the gateway
+// forwards.
+func confirmedFor(id, operation string, m Method, user string, at time.Time, st *Stash) Confirmed {
+	path, query := splitTarget(st.URI)
+	return Confirmed{
+		ChallengeID: id, Operation: operation, Method: m, User: user, Time: at,
+		RequestMethod: st.Method, Host: st.Host, Path: path, RawQuery: query,
+		BodySHA256: sha256.Sum256(st.Body),
+	}
+}
+
+// splitTarget splits a request target as received into its path, still
+// percent-encoded, and its raw query. An origin-form target ("/p?q", the
+// usual kind) is split at its first "?", as net/http does; an
+// absolute-form one ("http://host/p?q") gives its URL's escaped path
+// ("/" if empty: what a client sends for it) and query.
+func splitTarget(uri string) (path, query string) {
+	if !strings.HasPrefix(uri, "/") {
+		if u, err := url.ParseRequestURI(uri); err == nil && u.Scheme != "" {
+			path = u.EscapedPath()
+			if path == "" {
+				path = "/"
+			}
+			return path, u.RawQuery
+		}
+	}
+	path, query, _ = strings.Cut(uri, "?")
+	return path, query
 }

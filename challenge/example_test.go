@@ -2,10 +2,7 @@ package challenge_test
 
 import (
 	"context"
-	"crypto/sha256"
 	"fmt"
-	"net/http"
-	"time"
 
 	"github.com/enumgate/enumgate/challenge"
 	"github.com/enumgate/enumgate/challenge/ocra"
@@ -45,22 +42,6 @@ func ExampleEngine() {
 	// Output:
 	// <nil> enum POST /transfer to=Z123&amount=10.00
 	// unknown challenge
-}
-
-// An upstream app checks the Enumgate-Confirmed header it receives with
-// the key the operator gave it.
-func ExampleVerifyConfirmed() {
-	key := challenge.ConfirmKey([]byte("a secret of at least 16 bytes"))
-	now := time.Unix(1764244800, 0)
-	digest := sha256.Sum256([]byte("the stashed request"))
-	h := challenge.Confirmed{ChallengeID: "n3Vd9cJ0bS1kq2W8xYz4Ab", Operation: "transfer",
-		Method: challenge.MethodEnum, User: "alice", Time: now, Digest: digest[:]}.Sign(key)
-
-	r, _ := http.NewRequest("POST", "/transfer", nil)
-	r.Header.Set(challenge.ConfirmedHeader, h)
-	c, err := challenge.VerifyConfirmed(key, r.Header.Get(challenge.ConfirmedHeader), now.Add(time.Second), time.Minute)
-	fmt.Println(err, c.Operation, c.Method, c.User)
-	// Output: <nil> transfer enum alice
 }
 
 func ExampleNormalizeAnswer() {
