@@ -1,6 +1,7 @@
 package demo
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/enumgate/enumgate/challenge"
+	"github.com/enumgate/enumgate/confirm"
 )
 
 func init() {
@@ -21,7 +23,7 @@ func init() {
 // Defaults and limits.
 const (
 	// DefaultMaxAge is how old an Enumgate-Confirmed header may be before
-	// the app stops reporting it as a confirmation.
+	// the app refuses it.
 	DefaultMaxAge = 2 * time.Minute
 
 	// SecretEnv is the environment variable the secret is read from when
@@ -44,7 +46,8 @@ const (
 
 // App is the demo payment app, a terminal HTTP handler: it serves every
 // request that reaches it (404 for paths it does not know) and never
-// calls the next handler.
+// calls the next handler. Transfers, withdrawals and new correspondents
+// need a valid Enumgate-Confirmed header, bound to the very request.
 type App struct {
 	// Secret is the enumgate gateway's secret. The app derives from it the
 	// key that verifies Enumgate-Confirmed headers. Placeholders such as
@@ -54,15 +57,16 @@ type App struct {
 	// provisioning fails.
 	Secret string `json:"secret,omitempty"`
 
-	// MaxAge is how old an Enumgate-Confirmed header may be and still be
-	// reported as a confirmation; challenge ids seen are remembered for
-	// this long to refuse replays. Default: 2m.
+	// MaxAge is how old (or how far ahead) an Enumgate-Confirmed header
+	// may be and still be accepted; challenge ids accepted are remembered
+	// for this long to refuse replays. Default: 2m.
 	MaxAge caddy.Duration `json:"max_age,omitempty"`
 
-	key    []byte
-	state  *state
-	logger *zap.Logger
-	now    func() time.Time
+	key      []byte
+	verifier *confirm.Verifier
+	state    *state
+	logger   *zap.Logger
+	now      func() time.Time
 }
 
 // CaddyModule returns the Caddy module information.
@@ -74,7 +78,8 @@ func (App) CaddyModule() caddy.ModuleInfo {
 }
 
 // Provision expands the secret, derives the confirmation key, applies
-// defaults and attaches the shared in-memory state.
+// defaults and attaches the shared in-memory state, whose replay memory
+// the header verifier uses (so a reload does not forget the ids seen).
 func (a *App) Provision(ctx caddy.Context) error {
 	a.logger = ctx.Logger()
 	secret := caddy.NewReplacer().ReplaceAll(a.Secret, "")
@@ -98,6 +103,14 @@ func (a *App) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("loading demo state: %w", err)
 	}
 	a.state = st.(*state)
+	a.verifier = &confirm.Verifier{
+		Key:     a.key,
+		MaxAge:  time.Duration(a.MaxAge),
+		MaxBody: maxBody,
+		User:    user,
+		Memory:  a.state.seen,
+		Now:     func() time.Time { return a.now() },
+	}
 	return nil
 }
 
@@ -191,39 +204,48 @@ func (a *App) requireUser(w http.ResponseWriter, r *http.Request) (string, error
 	return "", a.render(w, http.StatusUnauthorized, "login", page{Title: "Please log in", Data: LoginURL})
 }
 
-// confirmedBy reports how the operation r carries was confirmed: the
-// method of a valid Enumgate-Confirmed header for user, or "". A header
-// counts once: its challenge id is remembered for max_age.
-func (a *App) confirmedBy(r *http.Request, user string) string {
-	vs := r.Header.Values(challenge.ConfirmedHeader)
-	if len(vs) == 0 {
-		return ""
+// confirmation checks the Enumgate-Confirmed header of r, an operation
+// of the logged-in user, and returns the confirmation method ("enum",
+// "sms" or "email"); or, if the header is missing or is not a valid
+// confirmation of this very request by that user, the error to answer
+// with instead of performing the operation. A header counts once: its
+// challenge id is remembered for max_age. r.Body is left whole for the
+// operation.
+func (a *App) confirmation(r *http.Request) (string, *badRequest) {
+	refuse := func(msg string) *badRequest {
+		return &badRequest{status: http.StatusForbidden, code: "not_confirmed", msg: msg}
 	}
-	if len(vs) > 1 {
-		a.logger.Debug("several Enumgate-Confirmed headers; ignoring them")
-		return ""
+	c, err := a.verifier.Verify(r)
+	if err == nil {
+		if _, err := challenge.ParseMethod(c.Method); err != nil {
+			a.logger.Info("operation refused: not confirmed", zap.String("user", c.User), zap.Error(err))
+			return "", refuse("The confirmation names an unknown method.")
+		}
+		return c.Method, nil
 	}
-	now := a.now()
-	maxAge := time.Duration(a.MaxAge)
-	c, err := challenge.VerifyConfirmed(a.key, vs[0], now, maxAge)
-	if err != nil {
-		a.logger.Debug("ignoring Enumgate-Confirmed header", zap.Error(err))
-		return ""
+	a.logger.Info("operation refused: not confirmed", zap.String("user", user(r)), zap.Error(err))
+	switch mm, _ := errors.AsType[*confirm.MismatchError](err); {
+	case errors.Is(err, confirm.ErrMissing):
+		return "", &badRequest{status: http.StatusForbidden, code: "confirmation_required",
+			msg: "This operation must be confirmed: make it through the enumgate gateway at " + LoginURL + "."}
+	case mm != nil && mm.Part == "user":
+		return "", refuse("The confirmation was made by another user.")
+	case mm != nil:
+		return "", refuse("The confirmation was made for another request: its " + mm.Part + " differs.")
+	case errors.Is(err, confirm.ErrReplayed):
+		return "", refuse("This confirmation has already been used.")
+	case errors.Is(err, confirm.ErrStale):
+		return "", refuse("This confirmation has expired, or the clocks disagree.")
+	case errors.Is(err, confirm.ErrTooLarge):
+		return "", invalid("request body is larger than %d KiB", maxBody>>10)
+	case errors.Is(err, confirm.ErrMemoryFull):
+		return "", &badRequest{status: http.StatusServiceUnavailable, code: "unavailable",
+			msg: "Too many confirmations at once; try again in a few minutes."}
+	case errors.Is(err, confirm.ErrMalformed), errors.Is(err, confirm.ErrSignature):
+		return "", refuse("The Enumgate-Confirmed header is not a valid confirmation.")
 	}
-	if c.User != user {
-		a.logger.Debug("ignoring Enumgate-Confirmed header for another user",
-			zap.String("user", user), zap.String("header_user", c.User))
-		return ""
-	}
-	if _, err := challenge.ParseMethod(string(c.Method)); err != nil || c.ChallengeID == "" {
-		a.logger.Debug("ignoring Enumgate-Confirmed header without method or challenge id")
-		return ""
-	}
-	if !a.state.markSeen(c.ChallengeID, now, c.Time, maxAge) {
-		a.logger.Debug("ignoring replayed Enumgate-Confirmed header", zap.String("challenge_id", c.ChallengeID))
-		return ""
-	}
-	return string(c.Method)
+	// What is left is an error reading the body.
+	return "", invalid("reading request body: %v", err)
 }
 
 // Interface guards

@@ -14,6 +14,8 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
+
+	"github.com/enumgate/enumgate/challenge"
 )
 
 const testSecret = "test-secret-for-the-enumgate-demo"
@@ -187,11 +189,15 @@ func TestStateSurvivesReload(t *testing.T) {
 		a.logger = zap.NewNop()
 		return a
 	}
+	transfer := func() *http.Request {
+		return req("POST", "/transfer", `{"to":"Z1","amount":"1"}`, "Content-Type", "application/json", UserHeader, "alice")
+	}
+	h := headerFor(testKey, transfer(), "before-reload", "alice", challenge.MethodEnum, time.Now())
 	old := provision()
-	w := serve(t, old, req("POST", "/transfer", `{"to":"Z1","amount":"1"}`,
-		"Content-Type", "application/json", UserHeader, "alice"))
-	if w.Code != http.StatusCreated {
-		t.Fatalf("status %d", w.Code)
+	r := transfer()
+	r.Header.Set(challenge.ConfirmedHeader, h)
+	if w := serve(t, old, r); w.Code != http.StatusCreated {
+		t.Fatalf("status %d: %s", w.Code, w.Body)
 	}
 	reloaded := provision()
 	if err := old.Cleanup(); err != nil {
@@ -199,6 +205,11 @@ func TestStateSurvivesReload(t *testing.T) {
 	}
 	if n := len(reloaded.state.list("alice")); n != 1 {
 		t.Errorf("after reload: %d operations, want 1", n)
+	}
+	r = transfer()
+	r.Header.Set(challenge.ConfirmedHeader, h)
+	if w := serve(t, reloaded, r); w.Code != http.StatusForbidden {
+		t.Errorf("a header used before the reload, again after it: status %d, want 403", w.Code)
 	}
 	if err := reloaded.Cleanup(); err != nil {
 		t.Fatal(err)

@@ -100,6 +100,11 @@ func (a *App) operate(k kind) handlerFunc {
 		if u == "" {
 			return err
 		}
+		// Confirmation first: without it the request is not even read.
+		by, refused := a.confirmation(r)
+		if refused != nil {
+			return a.fail(w, r, refused.status, refused.code, refused.msg)
+		}
 		op, err := readOperation(w, r, k)
 		if br, ok := errors.AsType[*badRequest](err); ok {
 			return a.fail(w, r, br.status, br.code, br.msg)
@@ -109,7 +114,7 @@ func (a *App) operate(k kind) handlerFunc {
 		op.User = u
 		op.Status = "completed"
 		op.At = a.now()
-		op.ConfirmedBy = a.confirmedBy(r, u)
+		op.ConfirmedBy = by
 		for {
 			if op.ID, err = newID(); err != nil {
 				return caddyhttp.Error(http.StatusInternalServerError, err)

@@ -1,13 +1,21 @@
 package demo
 
 import (
+	"bytes"
+	"cmp"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
+	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -37,7 +45,8 @@ func TestOperationSuccess(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			a := newApp(t)
-			w := serve(t, a, req("POST", tt.path, tt.body, "Content-Type", tt.ctype, "Accept", tt.accept, UserHeader, "alice"))
+			w := serve(t, a, confirmed(req("POST", tt.path, tt.body, "Content-Type", tt.ctype, "Accept", tt.accept, UserHeader, "alice"),
+				"alice", challenge.MethodEnum, testNow))
 			browser := tt.ctype == formType || strings.Contains(tt.accept, "text/html")
 			var id string
 			if browser {
@@ -58,7 +67,7 @@ func TestOperationSuccess(t *testing.T) {
 				}
 				got := decodeObject(t, w.Body.Bytes(), "id", "operation", "to", "amount", "status", "confirmed_by")
 				want := map[string]any{"operation": tt.wantOp, "to": tt.wantTo, "amount": tt.wantAmt,
-					"status": "completed", "confirmed_by": ""}
+					"status": "completed", "confirmed_by": "enum"}
 				for k, v := range want {
 					if got[k] != v {
 						t.Errorf("%s = %#v, want %#v", k, got[k], v)
@@ -71,7 +80,7 @@ func TestOperationSuccess(t *testing.T) {
 				t.Fatalf("operation %q not recorded", id)
 			}
 			if op.Operation != tt.wantOp || op.To != tt.wantTo || op.Amount != tt.wantAmt ||
-				op.Status != "completed" || op.User != "alice" || !op.At.Equal(testNow) {
+				op.Status != "completed" || op.User != "alice" || !op.At.Equal(testNow) || op.ConfirmedBy != "enum" {
 				t.Errorf("recorded %+v", op)
 			}
 		})
@@ -116,7 +125,8 @@ func TestOperationBadInput(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			a := newApp(t)
-			w := serve(t, a, req("POST", tt.path, tt.body, "Content-Type", tt.ctype, UserHeader, "alice"))
+			w := serve(t, a, confirmed(req("POST", tt.path, tt.body, "Content-Type", tt.ctype, UserHeader, "alice"),
+				"alice", challenge.MethodEnum, testNow))
 			if w.Code != tt.status {
 				t.Fatalf("status = %d, want %d; body %s", w.Code, tt.status, w.Body)
 			}
@@ -189,46 +199,142 @@ func TestMissingUser(t *testing.T) {
 	}
 }
 
-// signed returns an Enumgate-Confirmed header value.
-func signed(key []byte, id, user string, m challenge.Method, at time.Time) string {
-	return challenge.Confirmed{ChallengeID: id, Operation: "transfer", Method: m, User: user,
-		Time: at, Digest: []byte("0123456789abcdef0123456789abcdef")}.Sign(key)
+var lastID atomic.Int64
+
+// nextID returns a fresh challenge id.
+func nextID() string { return fmt.Sprintf("c%d", lastID.Add(1)) }
+
+// headerFor returns the Enumgate-Confirmed header the gateway signs with
+// key when user confirmed r by m at at: bound to r's method, host, path,
+// query and body (r.Body is put back).
+func headerFor(key []byte, r *http.Request, id, user string, m challenge.Method, at time.Time) string {
+	var body []byte
+	if r.Body != nil {
+		body, _ = io.ReadAll(r.Body)
+		r.Body = io.NopCloser(bytes.NewReader(body))
+	}
+	return challenge.Confirmed{ChallengeID: id, Operation: "transfer", Method: m, User: user, Time: at,
+		RequestMethod: r.Method, Host: r.Host, Path: r.URL.EscapedPath(), RawQuery: r.URL.RawQuery,
+		BodySHA256: sha256.Sum256(body)}.Sign(key)
 }
 
-func TestConfirmedBy(t *testing.T) {
-	key := challenge.ConfirmKey([]byte(testSecret))
-	otherKey := challenge.ConfirmKey([]byte("another gateway"))
-	valid := signed(key, "c1", "alice", challenge.MethodEnum, testNow)
+// confirmed adds to r the header the gateway adds after user confirmed r
+// by m at at, and returns r.
+func confirmed(r *http.Request, user string, m challenge.Method, at time.Time) *http.Request {
+	r.Header.Set(challenge.ConfirmedHeader, headerFor(testKey, r, nextID(), user, m, at))
+	return r
+}
+
+var testKey = challenge.ConfirmKey([]byte(testSecret))
+
+func TestUnconfirmedOperationsAreRefused(t *testing.T) {
 	tests := []struct {
-		name    string
-		headers []string // Enumgate-Confirmed values, in order
-		user    string
-		want    string
+		name, path, ctype, body string
 	}{
-		{"absent", nil, "alice", ""},
-		{"valid enum", []string{valid}, "alice", "enum"},
-		{"valid sms, a minute old", []string{signed(key, "c2", "alice", challenge.MethodSMS, testNow.Add(-time.Minute))}, "alice", "sms"},
-		{"valid email", []string{signed(key, "c3", "alice", challenge.MethodEmail, testNow)}, "alice", "email"},
-		{"forged", []string{signed(otherKey, "c4", "alice", challenge.MethodEnum, testNow)}, "alice", ""},
-		{"tampered", []string{strings.Replace(valid, "u=alice", "u=bob", 1)}, "bob", ""},
-		{"stale", []string{signed(key, "c5", "alice", challenge.MethodEnum, testNow.Add(-3*time.Minute))}, "alice", ""},
-		{"from the future", []string{signed(key, "c6", "alice", challenge.MethodEnum, testNow.Add(3*time.Minute))}, "alice", ""},
-		{"other user's", []string{signed(key, "c7", "bob", challenge.MethodEnum, testNow)}, "alice", ""},
-		{"unknown method", []string{signed(key, "c8", "alice", "carrier-pigeon", testNow)}, "alice", ""},
-		{"no challenge id", []string{signed(key, "", "alice", challenge.MethodEnum, testNow)}, "alice", ""},
-		{"garbage", []string{"v=1; nonsense"}, "alice", ""},
-		{"two headers", []string{valid, signed(key, "c9", "alice", challenge.MethodEnum, testNow)}, "alice", ""},
+		{"transfer JSON", "/transfer", "application/json", `{"to":"Z1","amount":"1"}`},
+		{"transfer form", "/transfer", formType, "to=Z1&amount=1"},
+		{"withdrawal JSON", "/withdraw", "application/json", `{"card":"4111","amount":"1"}`},
+		{"new correspondent form", "/correspondents", formType, "wallet=Z1&name=Carol"},
+		{"bad input", "/transfer", "application/json", `{"to":`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			a := newApp(t)
-			r := req("POST", "/transfer", `{"to":"Z1","amount":"5"}`, "Content-Type", "application/json", UserHeader, tt.user)
-			for _, h := range tt.headers {
+			w := serve(t, a, req("POST", tt.path, tt.body, "Content-Type", tt.ctype, UserHeader, "alice"))
+			if w.Code != http.StatusForbidden {
+				t.Fatalf("status = %d, want 403; body %s", w.Code, w.Body)
+			}
+			if tt.ctype == formType {
+				if ct := w.Header().Get("Content-Type"); !strings.HasPrefix(ct, "text/html") ||
+					!strings.Contains(w.Body.String(), "must be confirmed") || !strings.Contains(w.Body.String(), LoginURL) {
+					t.Errorf("page (%s) does not say the operation must be confirmed at the gateway: %s", ct, w.Body)
+				}
+			} else {
+				got := decodeObject(t, w.Body.Bytes(), "error", "message")
+				if got["error"] != "confirmation_required" {
+					t.Errorf("error = %v, want confirmation_required", got["error"])
+				}
+			}
+			if n := len(a.state.list("alice")); n != 0 {
+				t.Errorf("%d operations performed without confirmation", n)
+			}
+		})
+	}
+}
+
+func TestConfirmation(t *testing.T) {
+	otherKey := challenge.ConfirmKey([]byte("another gateway"))
+	const body = `{"to":"Z1","amount":"1.00"}`
+	sign := func(key []byte, user string, m challenge.Method, at time.Time) func(*http.Request) []string {
+		return func(r *http.Request) []string { return []string{headerFor(key, r, nextID(), user, m, at)} }
+	}
+	valid := sign(testKey, "alice", challenge.MethodEnum, testNow)
+	// signedFor signs the header for another request and returns it for r.
+	signedFor := func(method, target, host, body string) func(*http.Request) []string {
+		return func(*http.Request) []string {
+			other := req(method, target, body)
+			other.Host = host
+			return valid(other)
+		}
+	}
+	tests := []struct {
+		name    string
+		path    string
+		body    string                       // "": body
+		headers func(*http.Request) []string // Enumgate-Confirmed values
+		user    string
+		want    string // confirmed_by; "" for a 403
+		msg     string // part of the refusal's message
+	}{
+		{"valid enum", "/transfer", "", valid, "alice", "enum", ""},
+		{"valid sms, a minute old", "/transfer", "", sign(testKey, "alice", challenge.MethodSMS, testNow.Add(-time.Minute)), "alice", "sms", ""},
+		{"valid email", "/transfer", "", sign(testKey, "alice", challenge.MethodEmail, testNow), "alice", "email", ""},
+		{"forged", "/transfer", "", sign(otherKey, "alice", challenge.MethodEnum, testNow), "alice", "", "not a valid confirmation"},
+		{"tampered user", "/transfer", "", func(r *http.Request) []string {
+			return []string{strings.Replace(valid(r)[0], "u=alice", "u=bob", 1)}
+		}, "bob", "", "not a valid confirmation"},
+		{"stale", "/transfer", "", sign(testKey, "alice", challenge.MethodEnum, testNow.Add(-3*time.Minute)), "alice", "", "expired"},
+		{"from the future", "/transfer", "", sign(testKey, "alice", challenge.MethodEnum, testNow.Add(3*time.Minute)), "alice", "", "expired"},
+		{"other user's", "/transfer", "", sign(testKey, "bob", challenge.MethodEnum, testNow), "alice", "", "another user"},
+		{"unknown method", "/transfer", "", sign(testKey, "alice", "carrier-pigeon", testNow), "alice", "", "unknown method"},
+		{"garbage", "/transfer", "", func(*http.Request) []string { return []string{"v=2; nonsense"} }, "alice", "", "not a valid confirmation"},
+		{"version 1, well signed", "/transfer", "", func(*http.Request) []string {
+			v1 := fmt.Sprintf("v=1; id=c; op=transfer; m=enum; u=alice; t=%d; d=AAAA", testNow.Unix())
+			m := hmac.New(sha256.New, testKey)
+			m.Write([]byte(v1))
+			return []string{v1 + "; sig=" + base64.RawURLEncoding.EncodeToString(m.Sum(nil))}
+		}, "alice", "", "not a valid confirmation"},
+		{"two headers", "/transfer", "", func(r *http.Request) []string { return append(valid(r), valid(r)...) }, "alice", "", "not a valid confirmation"},
+		// A header taken from a 1.00 transfer, on 9999.00 to another payee.
+		{"for another amount and payee", "/transfer", `{"to":"Z666","amount":"9999.00"}`, signedFor("POST", "/transfer", "example.com", `{"to":"Z1","amount":"1.00"}`), "alice", "", "body differs"},
+		{"for a transfer, on a withdrawal", "/withdraw", `{"card":"Z1","amount":"1.00"}`, signedFor("POST", "/transfer", "example.com", body), "alice", "", "path differs"},
+		{"for another query", "/transfer", "", signedFor("POST", "/transfer?from=savings", "example.com", body), "alice", "", "query differs"},
+		{"for another host", "/transfer", "", signedFor("POST", "/transfer", "other.example", body), "alice", "", "host differs"},
+		{"for another method", "/transfer", "", signedFor("PUT", "/transfer", "example.com", body), "alice", "", "method differs"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := newApp(t)
+			r := req("POST", tt.path, cmp.Or(tt.body, body), "Content-Type", "application/json", UserHeader, tt.user)
+			for _, h := range tt.headers(r) {
 				r.Header.Add(challenge.ConfirmedHeader, h)
 			}
 			w := serve(t, a, r)
+			if tt.want == "" {
+				if w.Code != http.StatusForbidden {
+					t.Fatalf("status = %d, want 403; body %s", w.Code, w.Body)
+				}
+				got := decodeObject(t, w.Body.Bytes(), "error", "message")
+				if got["error"] != "not_confirmed" || !strings.Contains(got["message"].(string), tt.msg) {
+					t.Errorf("refusal = %v, want not_confirmed saying %q", got, tt.msg)
+				}
+				if n := len(a.state.list(tt.user)); n != 0 {
+					t.Errorf("%d operations performed on a refused confirmation", n)
+				}
+				return
+			}
 			if w.Code != http.StatusCreated {
-				t.Fatalf("status = %d, want 201 (the app completes either way); body %s", w.Code, w.Body)
+				t.Fatalf("status = %d, want 201; body %s", w.Code, w.Body)
 			}
 			got := decodeObject(t, w.Body.Bytes(), "id", "operation", "to", "amount", "status", "confirmed_by")
 			if got["confirmed_by"] != tt.want {
@@ -240,82 +346,94 @@ func TestConfirmedBy(t *testing.T) {
 
 func TestConfirmedReplay(t *testing.T) {
 	a := newApp(t)
-	key := challenge.ConfirmKey([]byte(testSecret))
-	h := signed(key, "once", "alice", challenge.MethodEnum, testNow)
-	post := func() string {
-		r := req("POST", "/withdraw", `{"card":"4111","amount":"5"}`, "Content-Type", "application/json", UserHeader, "alice")
+	const body = `{"card":"4111","amount":"5"}`
+	newReq := func() *http.Request {
+		return req("POST", "/withdraw", body, "Content-Type", "application/json", UserHeader, "alice")
+	}
+	h := headerFor(testKey, newReq(), "once", "alice", challenge.MethodEnum, testNow)
+	post := func(h string) (int, string) {
+		r := newReq()
 		r.Header.Set(challenge.ConfirmedHeader, h)
 		w := serve(t, a, r)
-		return decodeObject(t, w.Body.Bytes(), "id", "operation", "to", "amount", "status", "confirmed_by")["confirmed_by"].(string)
+		var m map[string]any
+		if err := json.Unmarshal(w.Body.Bytes(), &m); err != nil {
+			t.Fatal(err)
+		}
+		if w.Code == http.StatusCreated {
+			return w.Code, m["confirmed_by"].(string)
+		}
+		return w.Code, m["message"].(string)
 	}
-	if got := post(); got != "enum" {
-		t.Fatalf("first use: confirmed_by = %q, want enum", got)
+	if code, by := post(h); code != http.StatusCreated || by != "enum" {
+		t.Fatalf("first use: %d %q, want 201 enum", code, by)
 	}
-	if got := post(); got != "" {
-		t.Errorf("replay: confirmed_by = %q, want empty", got)
+	if code, msg := post(h); code != http.StatusForbidden || !strings.Contains(msg, "already been used") {
+		t.Errorf("replay: %d %q, want 403 already used", code, msg)
 	}
 	// After max_age the header is stale, so forgetting the id is safe:
-	// the next verified header prunes it.
+	// the next accepted header prunes it.
 	later := testNow.Add(DefaultMaxAge + time.Second)
 	a.now = func() time.Time { return later }
-	if got := post(); got != "" {
-		t.Errorf("replay after max_age: confirmed_by = %q, want empty", got)
+	if code, msg := post(h); code != http.StatusForbidden || !strings.Contains(msg, "expired") {
+		t.Errorf("replay after max_age: %d %q, want 403 expired", code, msg)
 	}
-	h = signed(key, "next", "alice", challenge.MethodSMS, later)
-	if got := post(); got != "sms" {
-		t.Errorf("new header: confirmed_by = %q, want sms", got)
+	if code, by := post(headerFor(testKey, newReq(), "next", "alice", challenge.MethodSMS, later)); code != http.StatusCreated || by != "sms" {
+		t.Errorf("new header: %d %q, want 201 sms", code, by)
 	}
-	if _, ok := a.state.seen["once"]; ok || len(a.state.seen) != 1 {
-		t.Errorf("seen ids = %v, want only the new one", a.state.seen)
+	if n := a.state.seen.Len(); n != 1 {
+		t.Errorf("%d challenge ids remembered, want only the new one", n)
+	}
+	if n := len(a.state.list("alice")); n != 2 {
+		t.Errorf("%d operations performed, want 2", n)
 	}
 }
 
 // TestConfirmedConcurrent checks that one header, sent many times at
-// once, is reported as a confirmation exactly once.
+// once, performs the operation exactly once.
 func TestConfirmedConcurrent(t *testing.T) {
 	a := newApp(t)
-	h := signed(challenge.ConfirmKey([]byte(testSecret)), "race", "alice", challenge.MethodEnum, testNow)
+	const body = `{"to":"Z1","amount":"1"}`
+	newReq := func() *http.Request {
+		return req("POST", "/transfer", body, "Content-Type", "application/json", UserHeader, "alice")
+	}
+	h := headerFor(testKey, newReq(), "race", "alice", challenge.MethodEnum, testNow)
 	const n = 32
 	var wg sync.WaitGroup
-	results := make(chan string, n)
+	results := make(chan int, n)
 	for range n {
 		wg.Go(func() {
-			r := req("POST", "/transfer", `{"to":"Z1","amount":"1"}`, "Content-Type", "application/json", UserHeader, "alice")
+			r := newReq()
 			r.Header.Set(challenge.ConfirmedHeader, h)
 			w := httptest.NewRecorder()
 			if err := a.ServeHTTP(w, r, failNext(t)); err != nil {
 				t.Error(err)
 			}
-			var body created
-			if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil {
-				t.Error(err)
-			}
-			results <- body.ConfirmedBy
+			results <- w.Code
 		})
 	}
 	wg.Wait()
 	close(results)
-	confirmed := 0
-	for r := range results {
-		if r == "enum" {
-			confirmed++
+	done, refused := 0, 0
+	for code := range results {
+		switch code {
+		case http.StatusCreated:
+			done++
+		case http.StatusForbidden:
+			refused++
 		}
 	}
-	if confirmed != 1 {
-		t.Errorf("%d of %d concurrent uses reported as confirmed, want 1", confirmed, n)
+	if done != 1 || refused != n-1 {
+		t.Errorf("%d performed, %d refused of %d concurrent uses; want 1 and %d", done, refused, n, n-1)
 	}
-	if len(a.state.list("alice")) != n {
-		t.Errorf("not every operation was recorded")
+	if got := len(a.state.list("alice")); got != 1 {
+		t.Errorf("%d operations recorded, want 1", got)
 	}
 }
 
-// post makes an operation as user and returns its id.
-func post(t *testing.T, a *App, user, path, body, confirmed string) string {
+// post makes an operation as user, confirmed by m, and returns its id.
+func post(t *testing.T, a *App, user, path, body string, m challenge.Method) string {
 	t.Helper()
-	r := req("POST", path, body, "Content-Type", "application/json", UserHeader, user)
-	if confirmed != "" {
-		r.Header.Set(challenge.ConfirmedHeader, confirmed)
-	}
+	r := confirmed(req("POST", path, body, "Content-Type", "application/json", UserHeader, user), user, m, a.now())
 	w := serve(t, a, r)
 	if w.Code != http.StatusCreated {
 		t.Fatalf("status %d: %s", w.Code, w.Body)
@@ -330,13 +448,12 @@ func post(t *testing.T, a *App, user, path, body, confirmed string) string {
 func TestOperationsList(t *testing.T) {
 	var clock time.Time
 	a := newApp(t, func(a *App) { a.now = func() time.Time { return clock } })
-	key := challenge.ConfirmKey([]byte(testSecret))
 	clock = testNow
-	first := post(t, a, "alice", "/transfer", `{"to":"Z111","amount":"1"}`, signed(key, "l1", "alice", challenge.MethodSMS, clock))
+	first := post(t, a, "alice", "/transfer", `{"to":"Z111","amount":"1"}`, challenge.MethodSMS)
 	clock = testNow.Add(time.Minute)
-	post(t, a, "bob", "/transfer", `{"to":"Zbob","amount":"2"}`, "")
+	post(t, a, "bob", "/transfer", `{"to":"Zbob","amount":"2"}`, challenge.MethodEnum)
 	clock = testNow.Add(2 * time.Minute)
-	second := post(t, a, "alice", "/correspondents", `{"wallet":"Z222","name":"<b>Mallory</b>"}`, "")
+	second := post(t, a, "alice", "/correspondents", `{"wallet":"Z222","name":"<b>Mallory</b>"}`, challenge.MethodEmail)
 
 	t.Run("JSON", func(t *testing.T) {
 		w := serve(t, a, req("GET", "/operations", "", "Accept", "application/json", UserHeader, "alice"))
@@ -380,7 +497,7 @@ func TestOperationsList(t *testing.T) {
 		if i1 < 0 || i2 < 0 || i1 > i2 {
 			t.Errorf("receipt links missing or not newest first")
 		}
-		for _, s := range []string{"Confirmed by SMS", "Not confirmed by enumgate", "&lt;b&gt;Mallory&lt;/b&gt;"} {
+		for _, s := range []string{"Confirmed by SMS", "Confirmed by e-mail", "&lt;b&gt;Mallory&lt;/b&gt;"} {
 			if !strings.Contains(body, s) {
 				t.Errorf("page lacks %q", s)
 			}
@@ -393,22 +510,21 @@ func TestOperationsList(t *testing.T) {
 
 func TestReceipt(t *testing.T) {
 	a := newApp(t)
-	key := challenge.ConfirmKey([]byte(testSecret))
-	confirmed := post(t, a, "alice", "/transfer", `{"to":"Z123456789012","amount":"10"}`, signed(key, "r1", "alice", challenge.MethodEnum, testNow))
-	plain := post(t, a, "alice", "/withdraw", `{"card":"4111 1111","amount":"3.5"}`, "")
+	byEnum := post(t, a, "alice", "/transfer", `{"to":"Z123456789012","amount":"10"}`, challenge.MethodEnum)
+	bySMS := post(t, a, "alice", "/withdraw", `{"card":"4111 1111","amount":"3.5"}`, challenge.MethodSMS)
 	tests := []struct {
 		name, id, user string
 		accept         string
 		status         int
 		want           []string
 	}{
-		{"confirmed", confirmed, "alice", "", 200, []string{"Transfer", "Z123456789012", "10.00", "2026-11-27 12:00:00 UTC", "Confirmed by E-num"}},
-		{"not confirmed", plain, "alice", "text/html", 200, []string{"Withdrawal to card", "4111 1111", "3.50", "Not confirmed by enumgate"}},
-		{"JSON", confirmed, "alice", "application/json", 200, []string{`"confirmed_by":"enum"`, `"at":"2026-11-27T12:00:00Z"`}},
-		{"another user's", confirmed, "bob", "", 404, nil},
-		{"another user's JSON", confirmed, "bob", "application/json", 404, []string{`"error":"not_found"`}},
+		{"by E-num", byEnum, "alice", "", 200, []string{"Transfer", "Z123456789012", "10.00", "2026-11-27 12:00:00 UTC", "Confirmed by E-num"}},
+		{"by SMS", bySMS, "alice", "text/html", 200, []string{"Withdrawal to card", "4111 1111", "3.50", "Confirmed by SMS"}},
+		{"JSON", byEnum, "alice", "application/json", 200, []string{`"confirmed_by":"enum"`, `"at":"2026-11-27T12:00:00Z"`}},
+		{"another user's", byEnum, "bob", "", 404, nil},
+		{"another user's JSON", byEnum, "bob", "application/json", 404, []string{`"error":"not_found"`}},
 		{"unknown", "ffffffffffff", "alice", "", 404, nil},
-		{"nested", confirmed + "/x", "alice", "", 404, nil},
+		{"nested", byEnum + "/x", "alice", "", 404, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -452,10 +568,9 @@ func TestHome(t *testing.T) {
 func TestFormPostThroughGatewayShape(t *testing.T) {
 	// A browser form post, as the gateway replays it, ends on the receipt.
 	a := newApp(t)
-	key := challenge.ConfirmKey([]byte(testSecret))
 	form := url.Values{"to": {"Z123456789012"}, "amount": {"10.00"}}.Encode()
-	r := req("POST", "/transfer", form, "Content-Type", formType, "Accept", "text/html", UserHeader, "bob")
-	r.Header.Set(challenge.ConfirmedHeader, signed(key, "g1", "bob", challenge.MethodEmail, testNow))
+	r := confirmed(req("POST", "/transfer", form, "Content-Type", formType, "Accept", "text/html", UserHeader, "bob"),
+		"bob", challenge.MethodEmail, testNow)
 	w := serve(t, a, r)
 	if w.Code != http.StatusSeeOther {
 		t.Fatalf("status %d", w.Code)

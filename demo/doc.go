@@ -2,12 +2,16 @@
 // a Caddy HTTP handler module (http.handlers.enumgate_demo) so that the
 // whole demo runs in one Caddy process.
 //
-// It behaves like an ordinary web app that knows nothing about enumgate:
-// transfers, withdrawals and new correspondents complete as soon as they
-// are posted. The one thing it adds is a report: when a request carries a
-// valid Enumgate-Confirmed header (signed by the gateway, for the same
-// user, fresh, and not seen before) the receipt says how the operation
-// was confirmed. It never refuses an operation for lack of one.
+// It behaves like an ordinary web app with one addition, the one every
+// upstream of enumgate should make: transfers, withdrawals and new
+// correspondents are performed only with a valid Enumgate-Confirmed
+// header, checked with package confirm: signed by the gateway, fresh, for
+// the same user, not seen before, and bound to this very request (method,
+// host, path, query and body). Without one the app answers 403
+// {"error":"confirmation_required"}; with one that does not fit the
+// request, 403 {"error":"not_confirmed"} saying why; either way nothing is
+// performed. The receipt says how the operation was confirmed
+// (confirmed_by: "enum", "sms" or "email").
 //
 // The app reads the logged-in user from the X-Demo-User request header,
 // which the gateway sets from basic_auth, and trusts it: listen where only
@@ -36,7 +40,8 @@
 //		}
 //	}
 //
-// Endpoints (bank ones need X-Demo-User, else 401):
+// Endpoints (bank ones need X-Demo-User, else 401; the three POSTs also
+// need Enumgate-Confirmed, else 403):
 //
 //	GET  /                   home page with the three forms
 //	POST /transfer           to, amount

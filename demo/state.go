@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+
+	"github.com/enumgate/enumgate/confirm"
 )
 
 // Bounds on the in-memory state.
@@ -46,17 +48,20 @@ type message struct {
 	At          time.Time
 }
 
-// state is the app's memory. All fields are guarded by mu.
+// state is the app's memory. All fields but seen are guarded by mu.
 type state struct {
 	mu   sync.Mutex
 	ops  []*operation // oldest first
 	byID map[string]*operation
-	seen map[string]time.Time // challenge id → when it may be forgotten
-	msgs []message            // oldest first
+	msgs []message // oldest first
+
+	// seen holds the challenge ids of the Enumgate-Confirmed headers
+	// accepted, for max_age; it is safe for concurrent use by itself.
+	seen *confirm.InMemory
 }
 
 func newState() *state {
-	return &state{byID: map[string]*operation{}, seen: map[string]time.Time{}}
+	return &state{byID: map[string]*operation{}, seen: confirm.NewInMemory(maxSeen)}
 }
 
 // Destruct implements caddy.Destructor; memory needs no release.
@@ -101,33 +106,6 @@ func (s *state) list(user string) []operation {
 		}
 	}
 	return out
-}
-
-// markSeen remembers challenge id and reports whether it was new. A
-// header signed at signed is valid until signed+maxAge (and is refused
-// if signed is more than maxAge ahead), so the id is kept until then,
-// and at least maxAge from now. When the set is full of live ids the
-// header is not counted (fail closed).
-func (s *state) markSeen(id string, now, signed time.Time, maxAge time.Duration) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for k, until := range s.seen {
-		if now.After(until) {
-			delete(s.seen, k)
-		}
-	}
-	if _, dup := s.seen[id]; dup {
-		return false
-	}
-	if len(s.seen) >= maxSeen {
-		return false
-	}
-	until := now
-	if signed.After(now) {
-		until = signed
-	}
-	s.seen[id] = until.Add(maxAge)
-	return true
 }
 
 // addMessage stores m, forgetting the oldest message when full.
