@@ -21,9 +21,11 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/enumgate/enumgate/challenge/ocra"
+	"github.com/enumgate/enumgate/challenge/ocra/payment"
 	"github.com/enumgate/enumgate/challenge/store"
 	"github.com/enumgate/enumgate/challenge/store/memory"
 )
@@ -334,10 +336,21 @@ type Request struct {
 	Subject Subject
 	// Operation is the operation's name, e.g. "transfer".
 	Operation string
-	// Amount and Payee are shown to the user; optional.
+	// Amount is the amount, exactly as the upstream receives it (a plain
+	// decimal); optional.
 	Amount string
-	// Payee is the payee shown to the user; optional.
+	// Currency is the amount's currency code, e.g. "RUB"; optional.
+	Currency string
+	// Payee is the payee, exactly as the upstream receives it; optional.
 	Payee string
+	// PayeeDisplay is the payee as shown (masked, e.g. "•••• 1111");
+	// empty means Payee.
+	PayeeDisplay string
+	// Fields are further details shown to the user, in order.
+	Fields []Field
+	// Mode is the E-num mode; empty means authorization. ModePayment needs
+	// Amount and Payee in a form package challenge/ocra/payment accepts.
+	Mode Mode
 	// Methods are the methods the policy allows, in order of preference.
 	// The challenge offers those the user can use. Empty means all.
 	Methods []Method
@@ -358,10 +371,21 @@ type Challenge struct {
 	ID string
 	// Operation, Amount and Payee describe what is being confirmed.
 	Operation string
-	// Amount is the amount shown to the user, if known.
+	// Amount is the amount, exactly as the upstream receives it.
 	Amount string
-	// Payee is the payee shown to the user, if known.
+	// Currency is the amount's currency code, if known.
+	Currency string
+	// Payee is the payee, exactly as the upstream receives it.
 	Payee string
+	// PayeeDisplay is the payee as shown: Payee, or its masked form.
+	PayeeDisplay string
+	// Fields are further details shown to the user.
+	Fields []Field
+	// Mode is the E-num mode: ModePayment or ModeAuthorization.
+	Mode Mode
+	// PaymentPurse and PaymentAmount are, in payment mode, the normalized
+	// payee and amount the E-num app computes the answer from.
+	PaymentPurse, PaymentAmount string
 	// ReturnTo is where cancelling returns to ("" if unknown).
 	ReturnTo string
 	// Methods are the offered methods, in order of preference.
@@ -385,9 +409,14 @@ type Challenge struct {
 	Expires time.Time
 }
 
-func view(r *store.Record) *Challenge {
+func view(r *store.Record) (*Challenge, error) {
+	v, err := decodeView(r.View)
+	if err != nil {
+		return nil, err
+	}
 	c := &Challenge{
 		ID: r.ID, Operation: r.Operation, Amount: r.Amount, Payee: r.Payee, ReturnTo: r.ReturnTo,
+		Currency: v.Currency, PayeeDisplay: v.PayeeDisplay, Fields: v.Fields, Mode: v.Mode,
 		Destinations: r.Destinations,
 		Method:       Method(r.Method), Question: r.Question, SentTo: r.SentTo,
 		ResendAt: r.ResendAt[r.Method], AttemptsLeft: r.AttemptsLeft, Expires: r.Expires,
@@ -406,7 +435,20 @@ func view(r *store.Record) *Challenge {
 	if c.Method != MethodEnum {
 		c.Question = ""
 	}
-	return c
+	if c.PayeeDisplay == "" {
+		c.PayeeDisplay = c.Payee
+	}
+	if c.Mode == "" {
+		c.Mode = ModeAuthorization
+	}
+	if c.Mode == ModePayment {
+		p, err := payment.Prepare(c.Payee, c.Amount)
+		if err != nil {
+			return nil, fmt.Errorf("%w: payment-mode challenge with an unusable payee or amount", ErrUnavailable)
+		}
+		c.PaymentPurse, c.PaymentAmount = p.Purse(), p.Amount()
+	}
+	return c, nil
 }
 
 // Offers reports whether m is among the challenge's methods.
@@ -483,6 +525,19 @@ func (e *Engine) Issue(ctx context.Context, req Request) (*Challenge, error) {
 	if err != nil {
 		return nil, err
 	}
+	switch req.Mode {
+	case "", ModeAuthorization:
+	case ModePayment:
+		if _, err := payment.Prepare(req.Payee, req.Amount); err != nil {
+			return nil, fmt.Errorf("%w: payment mode needs a payee and an amount the E-num app can take: %w", ErrMalformed, err)
+		}
+	default:
+		return nil, fmt.Errorf("%w: unknown E-num mode %q", ErrMalformed, req.Mode)
+	}
+	viewBytes, err := encodeView(&req)
+	if err != nil {
+		return nil, err
+	}
 	methods := e.usable(u, req.Methods)
 	if len(methods) == 0 {
 		return nil, fmt.Errorf("%w: no usable confirmation method for %s", ErrNotEnrolled, req.Operation)
@@ -519,7 +574,7 @@ func (e *Engine) Issue(ctx context.Context, req Request) (*Challenge, error) {
 	}
 	r := &store.Record{
 		ID: id, User: o.User, Session: o.Session, Operation: req.Operation, Destinations: dest,
-		Amount: req.Amount, Payee: req.Payee, ReturnTo: req.ReturnTo, Methods: methods,
+		Amount: req.Amount, Payee: req.Payee, View: viewBytes, ReturnTo: req.ReturnTo, Methods: methods,
 		Digest: digest(enc), Stash: sealed, Created: now, Expires: now.Add(ttl),
 		MaxAttempts: attempts, AttemptsLeft: attempts,
 	}
@@ -531,7 +586,7 @@ func (e *Engine) Issue(ctx context.Context, req Request) (*Challenge, error) {
 		return nil, fmt.Errorf("%w: store: %w", ErrUnavailable, err)
 	}
 	e.emit(Event{Kind: EventIssued, ChallengeID: id, User: o.User, Operation: req.Operation})
-	return view(r), nil
+	return view(r)
 }
 
 // storeErr translates a store error into the engine's vocabulary.
@@ -566,15 +621,32 @@ func (e *Engine) Get(ctx context.Context, id string, s Subject) (*Challenge, err
 	if err != nil {
 		return nil, storeErr(err)
 	}
-	return view(r), nil
+	return view(r)
 }
 
 // Begin starts method m for the challenge: for enum it draws a fresh
 // question, for sms it sends a code (subject to the resend cooldown), for
 // email it mails the E-num answer to a fresh question (or a code). It
 // returns the challenge as it now stands. Beginning a method replaces the
-// expected answer of any method begun before.
+// expected answer of any method begun before. In payment mode the E-num
+// answer (and the e-mailed one) is computed from the question, the payee
+// and the amount (package challenge/ocra/payment).
 func (e *Engine) Begin(ctx context.Context, id string, s Subject, m Method) (*Challenge, error) {
+	return e.BeginWith(ctx, id, s, m, BeginOptions{})
+}
+
+// BeginOptions tune how Begin words the SMS or e-mail it sends.
+type BeginOptions struct {
+	// Lang is the language tag of the page that asked, passed on in
+	// Message.Lang.
+	Lang string
+	// Text, if set, writes Message.Text (in Lang) from the message's
+	// other fields; otherwise the engine's English text is used.
+	Text func(Message) string
+}
+
+// BeginWith is Begin with options for the message sent.
+func (e *Engine) BeginWith(ctx context.Context, id string, s Subject, m Method, opt BeginOptions) (*Challenge, error) {
 	if !ValidID(id) {
 		return nil, ErrUnknown
 	}
@@ -585,6 +657,26 @@ func (e *Engine) Begin(ctx context.Context, id string, s Subject, m Method) (*Ch
 	u, err := e.lookup(ctx, s.User)
 	if err != nil {
 		return nil, err
+	}
+	o := e.owner(s)
+	// One read first: what the challenge shows goes into the message, its
+	// mode decides the answer, and a resend that the cooldown would refuse
+	// spends no SMS budget.
+	cur, err := e.cfg.Store.Get(ctx, id, o, now)
+	if err != nil {
+		return nil, storeErr(err)
+	}
+	cv, err := view(cur)
+	if err != nil {
+		return nil, err
+	}
+	var pay *payment.Payment
+	if cv.Mode == ModePayment {
+		p, err := payment.Prepare(cv.Payee, cv.Amount)
+		if err != nil {
+			return nil, fmt.Errorf("%w: payment-mode challenge with an unusable payee or amount", ErrUnavailable)
+		}
+		pay = &p
 	}
 	b := store.Begin{Method: string(m)}
 	var msg *Message
@@ -598,7 +690,7 @@ func (e *Engine) Begin(ctx context.Context, id string, s Subject, m Method) (*Ch
 			return nil, err
 		}
 		b.Question = q
-		b.Expected, err = e.expectedOCRA(id, u.Devices, q, now)
+		b.Expected, err = e.expectedOCRA(id, u.Devices, q, pay, now)
 		if err != nil {
 			return nil, err
 		}
@@ -617,7 +709,7 @@ func (e *Engine) Begin(ctx context.Context, id string, s Subject, m Method) (*Ch
 		if len(u.Emails) == 0 || e.cfg.Email == nil {
 			return nil, fmt.Errorf("%w: no e-mail address or no e-mail sender", ErrMethodNotOffered)
 		}
-		code, err := e.emailCode(u, now)
+		code, err := e.emailCode(u, pay, now)
 		if err != nil {
 			return nil, err
 		}
@@ -625,9 +717,8 @@ func (e *Engine) Begin(ctx context.Context, id string, s Subject, m Method) (*Ch
 		b.Expected = [][]byte{e.answerMAC(id, code)}
 		msg = &Message{Method: m, To: u.Emails[0], Code: code}
 	}
-	o := e.owner(s)
 	if m == MethodSMS {
-		if err := e.spendSMS(ctx, id, o, u.Phone, now); err != nil {
+		if err := e.spendSMS(ctx, cur, o, u.Phone, now); err != nil {
 			return nil, err
 		}
 	}
@@ -641,7 +732,12 @@ func (e *Engine) Begin(ctx context.Context, id string, s Subject, m Method) (*Ch
 	}
 	if msg != nil {
 		msg.User, msg.Operation, msg.ChallengeID = o.User, r.Operation, id
-		msg.Text = messageText(msg)
+		msg.Amount, msg.Currency, msg.Payee, msg.Lang = cv.Amount, cv.Currency, cv.PayeeDisplay, opt.Lang
+		if opt.Text != nil {
+			msg.Text = opt.Text(*msg)
+		} else {
+			msg.Text = messageText(msg)
+		}
 		sender := e.cfg.SMS
 		if m == MethodEmail {
 			sender = e.cfg.Email
@@ -652,22 +748,19 @@ func (e *Engine) Begin(ctx context.Context, id string, s Subject, m Method) (*Ch
 		}
 	}
 	e.emit(Event{Kind: EventBegun, ChallengeID: id, User: o.User, Operation: r.Operation, Method: m})
-	return view(r), nil
+	return view(r)
 }
 
 // spendSMS counts one SMS against the cost controls before anything is
 // stored or sent, so a refused SMS leaves the challenge as it was. The
-// challenge's own resend cooldown is checked first (one read) so a resend
-// that Begin would refuse does not spend the budget.
-func (e *Engine) spendSMS(ctx context.Context, id string, o store.Owner, phone string, now time.Time) error {
-	r, err := e.cfg.Store.Get(ctx, id, o, now)
-	if err != nil {
-		return storeErr(err)
-	}
+// challenge's own resend cooldown (of r, as just read) is checked first so
+// a resend that Begin would refuse does not spend the budget.
+func (e *Engine) spendSMS(ctx context.Context, r *store.Record, o store.Owner, phone string, now time.Time) error {
+	id := r.ID
 	if until := r.ResendAt[string(MethodSMS)]; now.Before(until) {
 		return &CooldownError{Wait: until.Sub(now)}
 	}
-	err = e.cfg.Store.SpendSMS(ctx, o.User, phone, e.cfg.SMSLimits, now)
+	err := e.cfg.Store.SpendSMS(ctx, o.User, phone, e.cfg.SMSLimits, now)
 	var le *store.LimitError
 	switch {
 	case errors.As(err, &le):
@@ -679,13 +772,26 @@ func (e *Engine) spendSMS(ctx context.Context, id string, o store.Owner, phone s
 	return nil
 }
 
-// messageText is the ready-made English text of an SMS or e-mail.
+// messageText is the ready-made English text of an SMS or e-mail: what
+// is confirmed (operation, amount, payee) and the code, so the customer
+// can check the operation out of band.
 func messageText(m *Message) string {
-	what := "code"
+	what := "Code"
 	if m.Method == MethodEmail {
-		what = "answer number"
+		what = "Answer number"
 	}
-	return fmt.Sprintf("Your %s to confirm the %s: %s. Never tell it to anyone.", what, humanOp(m.Operation), m.Code)
+	op := humanOp(m.Operation)
+	op = strings.ToUpper(op[:1]) + op[1:]
+	if m.Amount != "" {
+		op += " " + m.Amount
+		if m.Currency != "" {
+			op += " " + m.Currency
+		}
+	}
+	if m.Payee != "" {
+		op += " to " + m.Payee
+	}
+	return fmt.Sprintf("%s. %s %s. Never tell it to anyone.", op, what, m.Code)
 }
 
 func humanOp(op string) string {
@@ -714,10 +820,23 @@ func (e *Engine) question(suite *ocra.Suite) (string, error) {
 // expectedOCRA returns the MACs of every answer a device of the user may
 // give to question q: one per device, and for time-based suites one per
 // time step within the window.
-func (e *Engine) expectedOCRA(id string, devices []Device, q string, now time.Time) ([][]byte, error) {
+func (e *Engine) expectedOCRA(id string, devices []Device, q string, pay *payment.Payment, now time.Time) ([][]byte, error) {
 	var out [][]byte
 	for _, d := range devices {
 		in := ocra.Input{Question: q, PINHash: d.PINHash}
+		suite := d.Suite
+		if pay != nil {
+			// Payment mode: the device's suite with the payment's session
+			// data, derived once per device, not once per time step.
+			ps, err := payment.PaymentSuite(d.Suite)
+			if err != nil {
+				continue
+			}
+			if in, err = pay.Input(in); err != nil {
+				continue
+			}
+			suite = ps
+		}
 		steps := []uint64{0}
 		if st := d.Suite.TimeStep(); st > 0 {
 			cur := ocra.TimeSteps(now, st)
@@ -728,7 +847,7 @@ func (e *Engine) expectedOCRA(id string, devices []Device, q string, now time.Ti
 		}
 		for _, ts := range steps {
 			in.Timestamp, in.HasTimestamp = ts, d.Suite.TimeStep() > 0
-			a, err := d.Suite.Compute(d.Key, in)
+			a, err := suite.Compute(d.Key, in)
 			if err != nil {
 				// A question in the primary device's format may not suit
 				// another device's suite: that device cannot answer it.
@@ -745,7 +864,7 @@ func (e *Engine) expectedOCRA(id string, devices []Device, q string, now time.Ti
 
 // emailCode returns the code mailed to the user: the primary device's
 // answer to a fresh question, or random digits without a device.
-func (e *Engine) emailCode(u *User, now time.Time) (string, error) {
+func (e *Engine) emailCode(u *User, pay *payment.Payment, now time.Time) (string, error) {
 	if len(u.Devices) == 0 {
 		return e.digits(e.cfg.CodeLength)
 	}
@@ -758,11 +877,21 @@ func (e *Engine) emailCode(u *User, now time.Time) (string, error) {
 	if st := d.Suite.TimeStep(); st > 0 {
 		in.Timestamp, in.HasTimestamp = ocra.TimeSteps(now, st), true
 	}
-	a, err := d.Suite.Compute(d.Key, in)
+	a, err := answerFor(d, in, pay)
 	if err != nil {
 		return "", fmt.Errorf("%w: computing the e-mailed answer: %w", ErrUnavailable, err)
 	}
 	return a, nil
+}
+
+// answerFor computes device d's answer to in: in authorization mode
+// (pay nil) with the device's suite, in payment mode with the payment
+// derivation over the payee and amount.
+func answerFor(d Device, in ocra.Input, pay *payment.Payment) (string, error) {
+	if pay == nil {
+		return d.Suite.Compute(d.Key, in)
+	}
+	return pay.Answer(d.Suite, d.Key, in)
 }
 
 // digits returns n uniformly random decimal digits.
@@ -871,12 +1000,14 @@ func (e *Engine) Verify(ctx context.Context, id string, s Subject, answer string
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
-	c := view(r)
+	c, verr := view(r)
+	if verr != nil {
+		// Consumed already: the confirmation stands; only its description
+		// beyond operation, amount and payee is lost.
+		c = &Challenge{ID: r.ID, Operation: r.Operation, Amount: r.Amount, Payee: r.Payee, PayeeDisplay: r.Payee, Expires: r.Expires}
+	}
 	conf := &Confirmation{Challenge: c, Method: Method(r.Method), User: r.User, Time: now, Stash: st}
-	conf.Header = Confirmed{
-		ChallengeID: id, Operation: r.Operation, Method: conf.Method,
-		User: r.User, Time: now, Digest: r.Digest,
-	}.Sign(e.confirmKey)
+	conf.Header = confirmedFor(id, r.Operation, conf.Method, r.User, now, st).Sign(e.confirmKey)
 	e.emit(Event{Kind: EventConfirmed, ChallengeID: id, User: r.User, Operation: r.Operation, Method: conf.Method})
 	return conf, nil
 }

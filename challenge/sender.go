@@ -14,8 +14,9 @@ type Message struct {
 	To string
 	// Code is the one-time code or E-num answer the user must type.
 	Code string
-	// Text is a ready-made message in English; senders may use their own
-	// template with the other fields instead.
+	// Text is a ready-made message: what is confirmed and the code, in
+	// Lang when the gateway has messages in it, else in English. Senders
+	// may use their own template with the other fields instead.
 	Text string
 	// User is the user's id.
 	User string
@@ -23,6 +24,17 @@ type Message struct {
 	Operation string
 	// ChallengeID is the challenge the code belongs to.
 	ChallengeID string
+	// Amount is the operation's amount as the upstream receives it (a
+	// plain decimal), if the operation shows one.
+	Amount string
+	// Currency is the amount's currency code, if known.
+	Currency string
+	// Payee is the payee as the page shows it (masked where the rule
+	// masks it), if the operation shows one.
+	Payee string
+	// Lang is the language tag of the page that asked for the message
+	// ("" if unknown); Text is in that language.
+	Lang string
 }
 
 // Sender delivers codes. Send must not retry on its own in a way that
