@@ -12,24 +12,40 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/enumgate/enumgate/challenge"
+	"github.com/enumgate/enumgate/policy"
 )
 
 // JSON bodies of the API. Field names are a contract (see README).
 type (
+	// operationJSON is what the customer confirms: raw values exactly as
+	// the upstream receives them, and their display forms.
+	operationJSON struct {
+		Amount        string      `json:"amount,omitempty"`
+		Currency      string      `json:"currency,omitempty"`
+		AmountDisplay string      `json:"amount_display,omitempty"`
+		Payee         string      `json:"payee,omitempty"`
+		PayeeDisplay  string      `json:"payee_display,omitempty"`
+		Fields        []fieldJSON `json:"fields,omitempty"`
+		Mode          string      `json:"mode"`
+	}
+	fieldJSON struct {
+		Name    string `json:"name"`
+		Label   string `json:"label"`
+		Value   string `json:"value"`
+		Display string `json:"display"`
+	}
 	challengeCreated struct {
-		ChallengeID string             `json:"challenge_id"`
-		Operation   string             `json:"operation"`
-		Amount      string             `json:"amount,omitempty"`
-		Payee       string             `json:"payee,omitempty"`
-		Methods     []challenge.Method `json:"methods"`
-		ExpiresIn   int                `json:"expires_in"`
-		Href        string             `json:"href"`
+		ChallengeID string `json:"challenge_id"`
+		Operation   string `json:"operation"`
+		operationJSON
+		Methods   []challenge.Method `json:"methods"`
+		ExpiresIn int                `json:"expires_in"`
+		Href      string             `json:"href"`
 	}
 	challengeView struct {
-		ChallengeID  string             `json:"challenge_id"`
-		Operation    string             `json:"operation"`
-		Amount       string             `json:"amount,omitempty"`
-		Payee        string             `json:"payee,omitempty"`
+		ChallengeID string `json:"challenge_id"`
+		Operation   string `json:"operation"`
+		operationJSON
 		Methods      []challenge.Method `json:"methods"`
 		State        challenge.State    `json:"state"`
 		Method       challenge.Method   `json:"method,omitempty"`
@@ -39,8 +55,15 @@ type (
 	methodBegun struct {
 		Method   challenge.Method `json:"method"`
 		Question string           `json:"question,omitempty"`
-		SentTo   string           `json:"sent_to,omitempty"`
-		ResendIn *int             `json:"resend_in,omitempty"`
+		// Mode, URI, Payee and Amount are set for enum: the E-num mode,
+		// the enum: URI of the page's QR code, and in payment mode the
+		// normalized payee and amount the app computes the answer from.
+		Mode     string `json:"mode,omitempty"`
+		URI      string `json:"uri,omitempty"`
+		Payee    string `json:"payee,omitempty"`
+		Amount   string `json:"amount,omitempty"`
+		SentTo   string `json:"sent_to,omitempty"`
+		ResendIn *int   `json:"resend_in,omitempty"`
 	}
 	apiError struct {
 		Error        string `json:"error"`
@@ -136,6 +159,23 @@ func (h *Handler) engineError(w http.ResponseWriter, r *http.Request, err error,
 	return h.fail(w, r, http.StatusServiceUnavailable, "unavailable", "The confirmation service is unavailable. Nothing was sent to the bank; try again in a few minutes.")
 }
 
+// operationJSON describes c's operation for the API, display forms in
+// the language the client asks for.
+func (h *Handler) operationJSON(r *http.Request, c *challenge.Challenge) operationJSON {
+	lang := h.pages.langs.negotiate(r.Header.Get("Accept-Language")).lang
+	o := operationJSON{
+		Amount: c.Amount, Currency: c.Currency, Payee: c.Payee, PayeeDisplay: c.PayeeDisplay,
+		Mode: string(c.Mode),
+	}
+	if c.Amount != "" {
+		o.AmountDisplay = policy.FormatAmount(c.Amount, c.Currency, lang)
+	}
+	for _, f := range c.Fields {
+		o.Fields = append(o.Fields, fieldJSON{Name: f.Name, Label: f.Label, Value: f.Value, Display: f.Display})
+	}
+	return o
+}
+
 // serveOwn serves the gateway's pages, static files and JSON API under the
 // prefix.
 func (h *Handler) serveOwn(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
@@ -183,7 +223,7 @@ func (h *Handler) serveAPI(w http.ResponseWriter, r *http.Request, next caddyhtt
 				return h.engineError(w, r, err, id)
 			}
 			return writeJSON(w, http.StatusOK, challengeView{
-				ChallengeID: c.ID, Operation: c.Operation, Amount: c.Amount, Payee: c.Payee,
+				ChallengeID: c.ID, Operation: c.Operation, operationJSON: h.operationJSON(r, c),
 				Methods: c.Methods, State: c.State, Method: c.Method,
 				AttemptsLeft: c.AttemptsLeft, ExpiresIn: secondsUntil(c.Expires),
 			})
@@ -208,11 +248,15 @@ func (h *Handler) serveAPI(w http.ResponseWriter, r *http.Request, next caddyhtt
 		if err != nil {
 			return h.fail(w, r, http.StatusBadRequest, "bad_request", `Send {"method": "enum"}, "sms" or "email".`)
 		}
-		c, err := h.engine.Begin(ctx, id, who, m)
+		c, err := h.engine.BeginWith(ctx, id, who, m, h.beginOptions(r))
 		if err != nil {
 			return h.engineError(w, r, err, id)
 		}
 		out := methodBegun{Method: c.Method, Question: c.Question, SentTo: c.SentTo}
+		if c.Method == challenge.MethodEnum {
+			out.Mode, out.URI = string(c.Mode), enumURI(c)
+			out.Payee, out.Amount = c.PaymentPurse, c.PaymentAmount
+		}
 		if !c.ResendAt.IsZero() {
 			n := secondsUntil(c.ResendAt)
 			out.ResendIn = &n

@@ -40,6 +40,11 @@ func parseHandler(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 //			when <field> <op> <value>
 //			amount <field>
 //			payee <field>
+//			currency <CODE>
+//			currency_field <field>
+//			show <field> <label> [optional]
+//			mask <field> last4
+//			enum_mode <payment|authorization>
 //			methods <enum|sms|email>...
 //			ttl <duration>
 //			max_attempts <n>
@@ -50,6 +55,7 @@ func parseHandler(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 //		max_body <size>
 //		prefix <path>
 //		login_url <url>
+//		allowed_origins <origin>...
 //		ui { ... }	(see parseUI in ui.go)
 //	}
 //
@@ -77,6 +83,17 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if !d.AllArgs(&h.LoginURL) {
 				return d.ArgErr()
 			}
+		case "allowed_origins":
+			args := d.RemainingArgs()
+			if len(args) == 0 {
+				return d.ArgErr()
+			}
+			for _, o := range args {
+				if _, err := normalizeOrigin(o); err != nil {
+					return d.Errf("allowed_origins: %v", err)
+				}
+			}
+			h.AllowedOrigins = append(h.AllowedOrigins, args...)
 		case "ui":
 			ui, err := parseUI(d)
 			if err != nil {
@@ -174,6 +191,36 @@ func parseRuleTokens(d *caddyfile.Dispenser) (Rule, error) {
 			}
 		case "payee":
 			if !d.AllArgs(&r.Payee) {
+				return Rule{}, d.ArgErr()
+			}
+		case "currency":
+			if !d.AllArgs(&r.Currency) {
+				return Rule{}, d.ArgErr()
+			}
+		case "currency_field":
+			if !d.AllArgs(&r.CurrencyField) {
+				return Rule{}, d.ArgErr()
+			}
+		case "show":
+			args := d.RemainingArgs()
+			if len(args) < 2 || len(args) > 3 || (len(args) == 3 && args[2] != "optional") {
+				return Rule{}, d.Errf("show needs a field and a label, optionally followed by optional: show name correspondent_name")
+			}
+			r.Show = append(r.Show, ShowField{Field: args[0], Label: args[1], Optional: len(args) == 3})
+		case "mask":
+			args := d.RemainingArgs()
+			if len(args) != 2 {
+				return Rule{}, d.Errf("mask needs a field and a kind: mask card last4")
+			}
+			if r.Mask == nil {
+				r.Mask = map[string]string{}
+			}
+			if _, dup := r.Mask[args[0]]; dup {
+				return Rule{}, d.Errf("mask %s given twice", args[0])
+			}
+			r.Mask[args[0]] = args[1]
+		case "enum_mode":
+			if !d.AllArgs(&r.EnumMode) {
 				return Rule{}, d.ArgErr()
 			}
 		case "methods":

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/hex"
 	"fmt"
+	"html"
 	"io"
 	"net"
 	"net/http"
@@ -18,17 +19,37 @@ import (
 
 	"github.com/enumgate/enumgate/challenge"
 	"github.com/enumgate/enumgate/challenge/ocra"
+	"github.com/enumgate/enumgate/challenge/ocra/payment"
 	"github.com/enumgate/enumgate/internal/redistest"
 )
 
 var aliceKey, _ = hex.DecodeString("3132333435363738393031323334353637383930313233343536373839303132")
 
-// enumApp answers a question as alice's E-num app does.
+// shownURIs maps each question the gateway drew to the enum: URI it gave
+// with it (API "uri", the page's data-uri), as the app would scan it.
+var shownURIs sync.Map
+
+// enumApp answers a question as alice's E-num app does: in payment mode
+// (the URI shown with the question says so) from the question, the payee
+// and the amount; else from the question alone.
 func enumApp(t *testing.T, question string) string {
 	t.Helper()
 	s, err := ocra.ParseSuite("OCRA-1:HOTP-SHA256-8:QN08")
 	if err != nil {
 		t.Fatal(err)
+	}
+	if v, ok := shownURIs.Load(question); ok {
+		u, err := payment.ParseURI(v.(string))
+		if err != nil {
+			t.Fatalf("the gateway's URI %q: %v", v, err)
+		}
+		if u.Mode == payment.ModePayment {
+			a, err := payment.Answer(s, aliceKey, ocra.Input{Question: question}, u.Purse, u.Amount)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return a
+		}
 	}
 	a, err := s.Compute(aliceKey, ocra.Input{Question: question})
 	if err != nil {
@@ -55,7 +76,12 @@ func (c *client) beginEnum(id string) string {
 	if r.Status != http.StatusOK {
 		c.t.Fatalf("method enum = %d %s", r.Status, r.Body)
 	}
-	return r.json(c.t)["question"].(string)
+	m := r.json(c.t)
+	q := m["question"].(string)
+	if u, _ := m["uri"].(string); u != "" {
+		shownURIs.Store(q, u)
+	}
+	return q
 }
 
 func TestAPIFlowWithEnum(t *testing.T) {
@@ -367,7 +393,8 @@ func TestBodyLimitUserAndConditions(t *testing.T) {
 		{"withdrawal below the threshold passes", c, "/withdraw", `{"card":"4111","amount":"999.99"}`, 201, ""},
 		{"withdrawal at the threshold passes", c, "/withdraw", `{"card":"4111","amount":1000}`, 201, ""},
 		{"withdrawal above the threshold is held", c, "/withdraw", `{"card":"4111","amount":"1000.01"}`, 401, ""},
-		{"withdrawal without an amount is held", c, "/withdraw", `{"card":"4111"}`, 401, ""},
+		// Held (fail closed), but the amount it would show is missing: refused.
+		{"withdrawal without an amount is refused, not forwarded", c, "/withdraw", `{"card":"4111"}`, 422, "ambiguous_operation"},
 		{"form-encoded withdrawal above is held", c, "/withdraw", "", 401, ""},
 	}
 	for _, tt := range tests {
@@ -440,6 +467,9 @@ func pageForm(t *testing.T, page []byte) (token, question string) {
 	q := regexp.MustCompile(`data-question="([0-9]+)"`).FindSubmatch(page)
 	if q != nil {
 		question = string(q[1])
+		if u := regexp.MustCompile(`data-uri="([^"]+)"`).FindSubmatch(page); u != nil {
+			shownURIs.Store(question, html.UnescapeString(string(u[1])))
+		}
 	}
 	return string(m[1]), question
 }

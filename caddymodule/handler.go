@@ -86,11 +86,20 @@ type Handler struct {
 	// unless the browser prefers Russian.
 	UI *UI `json:"ui,omitempty"`
 
-	engine  *challenge.Engine
-	policy  *policy.Policy
-	methods []challenge.Method
-	logger  *zap.Logger
-	pages   *pages
+	// AllowedOrigins are other origins (scheme://host[:port]) whose pages
+	// may start a protected request, e.g. a separate front-end app. A
+	// protected request that a browser marks Sec-Fetch-Site: cross-site,
+	// or whose Origin is neither this site nor listed here, gets 403
+	// cross_site and is not stashed. Requests without those headers (API
+	// clients) are unaffected.
+	AllowedOrigins []string `json:"allowed_origins,omitempty"`
+
+	allowedOrigins []string
+	engine         *challenge.Engine
+	policy         *policy.Policy
+	methods        []challenge.Method
+	logger         *zap.Logger
+	pages          *pages
 }
 
 // Rule is one protect rule: which requests it catches and how they are
@@ -117,10 +126,39 @@ type Rule struct {
 	// cannot be decided (missing field, unparseable body) protects the
 	// request.
 	When []string `json:"when,omitempty"`
-	// Amount is the body field shown to the user as the amount.
+	// Amount is the request field shown to the user as the amount. It
+	// must be a plain decimal ("1234.50").
 	Amount string `json:"amount,omitempty"`
-	// Payee is the body field shown to the user as the payee.
+	// Payee is the request field shown to the user as the payee.
 	Payee string `json:"payee,omitempty"`
+	// Currency is the amount's currency code (e.g. RUB), shown with it.
+	Currency string `json:"currency,omitempty"`
+	// CurrencyField is the request field that holds the currency code,
+	// instead of a fixed Currency.
+	CurrencyField string `json:"currency_field,omitempty"`
+	// Show lists more request fields to show, e.g. a new correspondent's
+	// name.
+	Show []ShowField `json:"show,omitempty"`
+	// Mask maps a shown field (the payee or a Show field) to how it is
+	// masked on the page, in texts and logs: "last4" shows "•••• 1111".
+	Mask map[string]string `json:"mask,omitempty"`
+	// EnumMode is "payment" (the E-num answer also depends on payee and
+	// amount) or "authorization". Default: payment when the rule shows an
+	// amount and a payee.
+	EnumMode string `json:"enum_mode,omitempty"`
+}
+
+// ShowField is one more field a rule shows.
+type ShowField struct {
+	// Field is the request field, e.g. "name" or "payee.name".
+	Field string `json:"field"`
+	// Label names the row: a message key field.<label> in the messages
+	// files, else the label itself made readable ("full_name" is "Full
+	// name"). 1-64 characters of [a-z0-9_.].
+	Label string `json:"label"`
+	// Optional lets the request lack the field (the row is left out);
+	// otherwise a request without it is refused as ambiguous.
+	Optional bool `json:"optional,omitempty"`
 }
 
 // policyRule converts the rule to the policy's form.
@@ -128,6 +166,10 @@ func (r Rule) policyRule() (policy.Rule, error) {
 	pr := policy.Rule{
 		Operation: r.Operation, HTTPMethods: r.HTTPMethods, Paths: r.Paths, Confirm: r.Methods,
 		TTL: time.Duration(r.TTL), MaxAttempts: r.MaxAttempts, AmountField: r.Amount, PayeeField: r.Payee,
+		Currency: r.Currency, CurrencyField: r.CurrencyField, Masks: r.Mask, EnumMode: r.EnumMode,
+	}
+	for _, f := range r.Show {
+		pr.Show = append(pr.Show, policy.ShowField{Field: f.Field, Label: f.Label, Optional: f.Optional})
 	}
 	for _, w := range r.When {
 		c, err := policy.ParseCondition(w)
@@ -192,6 +234,14 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if h.pages, err = loadUI(h.UI, h.Prefix, h.logger); err != nil {
 		return err
 	}
+	h.allowedOrigins = h.allowedOrigins[:0]
+	for _, o := range h.AllowedOrigins {
+		n, err := normalizeOrigin(o)
+		if err != nil {
+			return fmt.Errorf("enumgate: allowed_origins: %w", err)
+		}
+		h.allowedOrigins = append(h.allowedOrigins, n)
+	}
 	return nil
 }
 
@@ -222,31 +272,91 @@ func (h *Handler) Validate() error {
 // match, and allocates nothing.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	delete(r.Header, challenge.ConfirmedHeader)
+	if r.Trailer != nil {
+		stripConfirmedTrailer(r)
+	}
 	if strings.HasPrefix(r.URL.Path, h.Prefix) {
 		return h.serveOwn(w, r, next)
 	}
-	rule := h.policy.Match(r.Method, r.URL.Path)
-	if rule == nil {
-		if m := methodOverride(r.Header); m != "" {
-			rule = h.policy.Match(m, r.URL.Path)
-		}
-		if rule == nil {
-			return next.ServeHTTP(w, r)
-		}
+	if !h.policy.PathMatches(r.URL.Path) {
+		return next.ServeHTTP(w, r)
 	}
-	return h.protect(w, r, next, rule)
+	if rule := h.policy.Match(r.Method, r.URL.Path); rule != nil {
+		return h.protect(w, r, next, rule, nil)
+	}
+	return h.overridden(w, r, next)
 }
 
-// methodOverride returns the method a method-override header asks for,
-// if the request has one: many frameworks honour these headers, so a GET
-// carrying "X-HTTP-Method-Override: POST" must be judged as a POST.
-func methodOverride(h http.Header) string {
-	for _, k := range [...]string{"X-Http-Method-Override", "X-Http-Method", "X-Method-Override"} {
-		if v := h[k]; len(v) > 0 {
-			return v[0]
+// overridden handles a request whose method no rule protects on a path
+// some rule does: many frameworks take the method from an override header
+// (X-HTTP-Method-Override, X-HTTP-Method, X-Method-Override) or a _method
+// field of the query, a form body or a JSON body (Laravel), so the request
+// is protected when any of those names a protected method. Such a body is
+// read (up to max_body; larger gets 413, since its _method cannot be
+// judged) and given back to the next handler unchanged.
+func (h *Handler) overridden(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	ct := r.Header.Get("Content-Type")
+	var body []byte
+	if mayCarryMethod(ct) && r.Body != nil && r.Body != http.NoBody {
+		var err error
+		if body, err = h.readBody(w, r); err != nil {
+			return h.bodyError(w, r, err)
 		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		r.ContentLength = int64(len(body))
+		r.TransferEncoding = nil
 	}
-	return ""
+	methods := policy.OverrideMethods(r.Header, r.URL.RawQuery, ct, body)
+	if len(methods) == 0 {
+		return next.ServeHTTP(w, r)
+	}
+	rule := h.policy.MatchAny(methods, r.URL.Path)
+	if rule == nil {
+		return next.ServeHTTP(w, r)
+	}
+	if body == nil {
+		return h.protect(w, r, next, rule, nil)
+	}
+	return h.protect(w, r, next, rule, body)
+}
+
+// mayCarryMethod reports whether a body of Content-Type ct may carry a
+// _method field: a form, or JSON (or no type, which frameworks sniff).
+func mayCarryMethod(ct string) bool {
+	mt, _, _ := strings.Cut(ct, ";")
+	mt = strings.ToLower(strings.TrimSpace(mt))
+	return mt == "" || mt == "application/x-www-form-urlencoded" || mt == "multipart/form-data" ||
+		mt == "application/json" || mt == "text/json" || strings.HasSuffix(mt, "+json")
+}
+
+// errBodyTooLarge reports a body over max_body.
+var errBodyTooLarge = errors.New("body too large")
+
+// readBody reads the request body, at most max_body bytes.
+func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	if r.ContentLength > h.MaxBody {
+		return nil, errBodyTooLarge
+	}
+	if r.Body == nil {
+		return []byte{}, nil
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.MaxBody))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, errBodyTooLarge
+		}
+		return nil, err
+	}
+	return body, nil
+}
+
+// bodyError answers a body readBody refused.
+func (h *Handler) bodyError(w http.ResponseWriter, r *http.Request, err error) error {
+	if errors.Is(err, errBodyTooLarge) {
+		return h.fail(w, r, http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("The request body is larger than %d bytes.", h.MaxBody))
+	}
+	return h.fail(w, r, http.StatusBadRequest, "bad_request", "The request body could not be read.")
 }
 
 // subject resolves the user and session binding of a request.
@@ -261,7 +371,9 @@ func wantsHTML(r *http.Request) bool {
 	return strings.Contains(r.Header.Get("Accept"), "text/html")
 }
 
-func (h *Handler) protect(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler, rule *policy.Compiled) error {
+// protect holds a request a rule matched. body is the request body if it
+// was read already (nil: read it now).
+func (h *Handler) protect(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler, rule *policy.Compiled, body []byte) error {
 	who := h.subject(r)
 	if who.User == "" {
 		h.logger.Info("protected request without a user", zap.String("operation", rule.Rule.Operation), zap.String("path", r.URL.Path))
@@ -271,18 +383,26 @@ func (h *Handler) protect(w http.ResponseWriter, r *http.Request, next caddyhttp
 		}
 		return h.fail(w, r, http.StatusUnauthorized, "unauthenticated", "Log in before confirming an operation.")
 	}
-	if r.ContentLength > h.MaxBody {
-		return h.fail(w, r, http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("The request body is larger than %d bytes.", h.MaxBody))
+	if h.crossSite(r) {
+		h.logger.Info("cross-site start of a protected request refused",
+			zap.String("operation", rule.Rule.Operation), zap.String("user", who.User))
+		return h.fail(w, r, http.StatusForbidden, "cross_site", "This operation was started from another site. Start it again from the bank's own pages.")
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.MaxBody))
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return h.fail(w, r, http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("The request body is larger than %d bytes.", h.MaxBody))
+	if body == nil {
+		var err error
+		if body, err = h.readBody(w, r); err != nil {
+			return h.bodyError(w, r, err)
 		}
-		return h.fail(w, r, http.StatusBadRequest, "bad_request", "The request body could not be read.")
 	}
-	decision, _ := rule.EvaluateRequest(r.Header.Get("Content-Type"), r.URL.RawQuery, body)
+	decision, err := rule.EvaluateRequest(r.Header.Get("Content-Type"), r.URL.RawQuery, body)
+	if err != nil {
+		// The page would show something other than what the upstream
+		// executes: refuse. The reason names fields, never values.
+		h.logger.Info("ambiguous protected request refused",
+			zap.String("operation", rule.Rule.Operation), zap.String("user", who.User), zap.String("reason", err.Error()))
+		return h.fail(w, r, http.StatusUnprocessableEntity, "ambiguous_operation",
+			"The operation's details cannot be read unambiguously, so it cannot be confirmed. Nothing was sent to the bank.")
+	}
 	if !decision.Protected {
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		r.ContentLength = int64(len(body))
@@ -303,14 +423,31 @@ func (h *Handler) protect(w http.ResponseWriter, r *http.Request, next caddyhttp
 	if attempts == 0 {
 		attempts = h.MaxAttempts
 	}
+	mode := challenge.ModeAuthorization
+	if rule.PaymentMode() {
+		mode = challenge.ModePayment
+	}
+	fields := make([]challenge.Field, 0, len(decision.Fields))
+	for _, f := range decision.Fields {
+		fields = append(fields, challenge.Field{Name: f.Name, Label: f.Label, Value: f.Value, Display: f.Display})
+	}
 	c, err := h.engine.Issue(r.Context(), challenge.Request{
 		Subject: who, Operation: rule.Rule.Operation, Amount: decision.Amount, Payee: decision.Payee,
+		Currency: decision.Currency, PayeeDisplay: decision.PayeeDisplay, Fields: fields, Mode: mode,
 		Methods: methods, TTL: ttl, MaxAttempts: attempts, ReturnTo: sameOriginReferer(r),
 		Stash: &challenge.Stash{
 			Method: r.Method, Host: r.Host, URI: r.RequestURI, Proto: r.Proto, RemoteAddr: r.RemoteAddr,
 			Header: r.Header.Clone(), Body: body,
 		},
 	})
+	if errors.Is(err, challenge.ErrMalformed) {
+		// Payment mode, but the payee or amount is not one the E-num app
+		// can take: as ambiguous as any other unreadable operation.
+		h.logger.Info("protected request refused: payee or amount unusable in payment mode",
+			zap.String("operation", rule.Rule.Operation), zap.String("user", who.User))
+		return h.fail(w, r, http.StatusUnprocessableEntity, "ambiguous_operation",
+			"The operation's details cannot be read unambiguously, so it cannot be confirmed. Nothing was sent to the bank.")
+	}
 	if err != nil {
 		return h.engineError(w, r, err, "")
 	}
@@ -323,38 +460,9 @@ func (h *Handler) protect(w http.ResponseWriter, r *http.Request, next caddyhttp
 	}
 	w.Header().Set("WWW-Authenticate", `Enumgate challenge="`+c.ID+`"`)
 	return writeJSON(w, http.StatusUnauthorized, challengeCreated{
-		ChallengeID: c.ID, Operation: c.Operation, Amount: c.Amount, Payee: c.Payee, Methods: c.Methods,
+		ChallengeID: c.ID, Operation: c.Operation, operationJSON: h.operationJSON(r, c), Methods: c.Methods,
 		ExpiresIn: secondsUntil(c.Expires), Href: h.Prefix + "api/challenges/" + c.ID,
 	})
-}
-
-// replay sends the confirmed, stashed request to the next handler: the
-// method, target, host, headers and body exactly as stashed, plus the
-// signed Enumgate-Confirmed header. The next handler's response is the
-// response to the answer.
-func (h *Handler) replay(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler, conf *challenge.Confirmation) error {
-	st := conf.Stash
-	u, err := url.ParseRequestURI(st.URI)
-	if err != nil {
-		return h.fail(w, r, http.StatusServiceUnavailable, "unavailable", "The confirmed request could not be replayed.")
-	}
-	out := r.Clone(r.Context())
-	out.Method, out.URL, out.RequestURI, out.Host = st.Method, u, st.URI, st.Host
-	out.Header = st.Header.Clone()
-	if out.Header == nil {
-		out.Header = make(http.Header)
-	}
-	out.Header.Set(challenge.ConfirmedHeader, conf.Header)
-	out.Body = io.NopCloser(bytes.NewReader(st.Body))
-	out.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(st.Body)), nil }
-	out.ContentLength = int64(len(st.Body))
-	out.TransferEncoding = nil
-	out.Form, out.PostForm, out.MultipartForm = nil, nil, nil
-	w.Header().Set("Enumgate-Result", "confirmed")
-	h.logger.Info("confirmed request replayed",
-		zap.String("challenge", conf.Challenge.ID), zap.String("user", conf.User),
-		zap.String("operation", conf.Challenge.Operation), zap.String("method", string(conf.Method)))
-	return next.ServeHTTP(w, out)
 }
 
 // sameOriginReferer returns the path and query of the request's Referer

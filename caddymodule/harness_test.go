@@ -100,6 +100,9 @@ type recorded struct {
 	Method, URI, Host string
 	Header            http.Header
 	Body              []byte
+	Trailer           http.Header // after the body was read
+	TransferEncoding  []string
+	ContentLength     int64
 }
 
 func newUpstream(t *testing.T) *upstream {
@@ -107,7 +110,7 @@ func newUpstream(t *testing.T) *upstream {
 	u.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		u.mu.Lock()
-		u.reqs = append(u.reqs, recorded{r.Method, r.RequestURI, r.Host, r.Header.Clone(), body})
+		u.reqs = append(u.reqs, recorded{r.Method, r.RequestURI, r.Host, r.Header.Clone(), body, r.Trailer.Clone(), r.TransferEncoding, r.ContentLength})
 		u.mu.Unlock()
 		switch r.URL.Path {
 		case "/stream":

@@ -15,6 +15,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
 	"github.com/enumgate/enumgate/challenge"
+	"github.com/enumgate/enumgate/policy"
 )
 
 // webFS holds the built-in templates, static files and messages.
@@ -131,14 +132,63 @@ func (d *pageData) OpLabel() string {
 	if d.C == nil {
 		return ""
 	}
-	if t, ok := d.cat.msgs["op."+d.C.Operation]; ok {
+	return opName(d.cat, d.C.Operation)
+}
+
+// AmountText is the amount formatted for the page's language, with its
+// currency: "1 234,50 ₽" in Russian, "RUB 1,234.50" in English.
+func (d *pageData) AmountText() string {
+	if d.C == nil || d.C.Amount == "" {
+		return ""
+	}
+	return policy.FormatAmount(d.C.Amount, d.C.Currency, d.Lang)
+}
+
+// PayeeText is the payee as the page shows it: masked where the rule
+// masks it.
+func (d *pageData) PayeeText() string {
+	if d.C == nil {
+		return ""
+	}
+	if d.C.PayeeDisplay != "" {
+		return d.C.PayeeDisplay
+	}
+	return d.C.Payee
+}
+
+// FieldLabel names a further field's row: the message field.<label>,
+// else the label made readable.
+func (d *pageData) FieldLabel(label string) string {
+	if t, ok := d.cat.msgs["field."+label]; ok {
 		return t
 	}
-	op := strings.ReplaceAll(d.C.Operation, "_", " ")
-	if op != "" {
-		op = strings.ToUpper(op[:1]) + op[1:]
+	return readable(label)
+}
+
+// Payment reports whether the E-num answer depends on payee and amount.
+func (d *pageData) Payment() bool {
+	return d.C != nil && d.C.Mode == challenge.ModePayment
+}
+
+// EnumURI is the enum: URI of the E-num question, "" before one is drawn.
+func (d *pageData) EnumURI() string {
+	if d.C == nil || d.C.Method != challenge.MethodEnum {
+		return ""
 	}
-	return op
+	return enumURI(d.C)
+}
+
+// EnumLink is EnumURI as a link that opens the E-num app on a phone that
+// has it (the URI is the gateway's own, so it is marked safe).
+func (d *pageData) EnumLink() template.URL { return template.URL(d.EnumURI()) }
+
+// QR is the inline SVG QR code of EnumURI.
+func (d *pageData) QR() template.HTML {
+	u := d.EnumURI()
+	if u == "" {
+		return ""
+	}
+	return qrSVG(u, d.T("enum.qr"))
 }
 
 // PayeeLabel names the payee row of the summary for the operation.
@@ -397,7 +447,7 @@ func (h *Handler) servePage(w http.ResponseWriter, r *http.Request, next caddyht
 			if perr != nil {
 				return h.pageFail(w, r, http.StatusBadRequest, "bad_request", "error.choose_offered")
 			}
-			if _, err = h.engine.Begin(ctx, id, who, m); err == nil {
+			if _, err = h.engine.BeginWith(ctx, id, who, m, h.beginOptions(r)); err == nil {
 				http.Redirect(w, r, d.Action, http.StatusSeeOther)
 				return nil
 			}

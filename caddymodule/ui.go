@@ -240,6 +240,12 @@ var langTag = regexp.MustCompile(`^[a-z]{2,3}(?:-[a-z0-9]{1,8})*$`)
 
 var placeholder = regexp.MustCompile(`\{([a-z_]+)\}`)
 
+// operatorKey matches the message keys an operator may add for their own
+// operations and fields: op.<operation> (the operation's name),
+// summary.payee.<operation> (its payee row) and field.<label> (a show
+// field's row).
+var operatorKey = regexp.MustCompile(`^(?:op|summary\.payee|field)\.[a-z0-9_.]{1,64}$`)
+
 // loadLanguages reads the built-in message files and the operator's,
 // checks each against the built-in English and fills the gaps with
 // English. It returns the languages and, per language, the keys that fell
@@ -312,7 +318,14 @@ func loadLanguages(dir, def string) (*languages, map[string][]string, error) {
 				c.msgs[k] = v
 			} else {
 				c.msgs[k] = en
-				missing[tag] = append(missing[tag], k)
+				if _, builtin := english[k]; builtin {
+					missing[tag] = append(missing[tag], k)
+				}
+			}
+		}
+		for k, v := range m {
+			if _, builtin := english[k]; !builtin {
+				c.msgs[k] = v // an operator's label; languages without it fall back to English or the readable name
 			}
 		}
 		if c.msgs["lang.dir"] == "rtl" {
@@ -335,8 +348,19 @@ func checkMessages(english, m map[string]string, file string) error {
 	for _, k := range slices.Sorted(maps.Keys(m)) {
 		v := m[k]
 		en, ok := english[k]
+		if !ok && operatorKey.MatchString(k) {
+			// A label for the operator's own operation or field: plain
+			// text, no placeholders.
+			if strings.TrimSpace(v) == "" {
+				return fmt.Errorf("%s: message %q is empty", file, k)
+			}
+			if placeholder.MatchString(v) {
+				return fmt.Errorf("%s: label %q may not use placeholders", file, k)
+			}
+			continue
+		}
 		if !ok {
-			return fmt.Errorf("%s: unknown message key %q", file, k)
+			return fmt.Errorf("%s: unknown message key %q (operators may add op.<operation>, summary.payee.<operation> and field.<label>)", file, k)
 		}
 		if strings.TrimSpace(v) == "" {
 			return fmt.Errorf("%s: message %q is empty", file, k)
@@ -647,7 +671,7 @@ func parseTemplates(dir string) (*template.Template, error) {
 func (p *pages) check() error {
 	now := time.Now()
 	base := challenge.Challenge{
-		ID: "AAAAAAAAAAAAAAAAAAAAAA", Operation: "transfer", Amount: "10.00", Payee: "Z123456789012",
+		ID: "AAAAAAAAAAAAAAAAAAAAAA", Operation: "transfer", Amount: "10.00", Payee: "Z123456789012", PayeeDisplay: "Z123456789012",
 		Methods: []challenge.Method{challenge.MethodEnum, challenge.MethodSMS, challenge.MethodEmail},
 		State:   challenge.StateChooseMethod, AttemptsLeft: 3, Expires: now.Add(5 * time.Minute),
 	}
@@ -655,10 +679,13 @@ func (p *pages) check() error {
 	enum.State, enum.Method, enum.Question = challenge.StateAwaitingAnswer, challenge.MethodEnum, "12345678"
 	sms.State, sms.Method, sms.SentTo, sms.ResendAt = challenge.StateAwaitingAnswer, challenge.MethodSMS, "+7•••••01", now.Add(time.Minute)
 	email.State, email.Method, email.SentTo, email.Operation = challenge.StateAwaitingAnswer, challenge.MethodEmail, "a•••@example.test", "new_correspondent"
+	email.Fields = []challenge.Field{{Name: "name", Label: "correspondent_name", Value: "Ivan Petrov", Display: "Ivan Petrov"}}
+	pay := enum
+	pay.Mode, pay.Currency, pay.PaymentPurse, pay.PaymentAmount = challenge.ModePayment, "RUB", "123456789012", "10"
 	samples := []struct {
 		c    challenge.Challenge
 		code string
-	}{{base, ""}, {enum, "wrong_answer"}, {sms, "resend_too_soon"}, {email, ""}, {sms, "sms_limit"}}
+	}{{base, ""}, {enum, "wrong_answer"}, {sms, "resend_too_soon"}, {email, ""}, {sms, "sms_limit"}, {pay, ""}}
 	for _, tag := range p.langs.tags {
 		cat := p.langs.byTag[tag]
 		var unknown []string

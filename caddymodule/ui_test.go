@@ -372,7 +372,7 @@ func TestChallengePageContent(t *testing.T) {
 	c := sampleChallenge()
 	body := renderPage(t, p, "en", c, nil)
 	for _, want := range []string{
-		`<dd class="eg-op">Transfer</dd>`, `<dd class="eg-amount">10.00</dd>`, `<dt>To wallet</dt>`,
+		`<dd class="eg-op">Transfer</dd>`, `<dd class="eg-amount" data-amount="10.00" data-currency="">10.00</dd>`, `<dt>To wallet</dt>`,
 		`data-seconds="300"`, ">5:00<", `How do you want to confirm?`,
 		`data-method="enum" autofocus`, `SMS code <span class="eg-badge">paid</span>`,
 	} {
@@ -543,4 +543,38 @@ func renderPage(t *testing.T, p *pages, lang string, c *challenge.Challenge, edi
 		t.Fatal(err)
 	}
 	return w.Body.String()
+}
+
+func TestPaymentModePage(t *testing.T) {
+	p, err := loadUI(nil, "/.enumgate/", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := sampleChallenge()
+	c.Amount, c.Currency, c.Payee, c.PayeeDisplay = "1234567.89", "RUB", "4111111111111111", "•••• 1111"
+	c.Fields = []challenge.Field{{Name: "name", Label: "correspondent_name", Value: "Ivan  Petrov", Display: "Ivan  Petrov"}}
+	c.Mode, c.Method, c.Question, c.State = challenge.ModePayment, challenge.MethodEnum, "12345678", challenge.StateAwaitingAnswer
+	c.PaymentPurse, c.PaymentAmount = "4111111111111111", "1234567.89"
+	body := renderPage(t, p, "ru", c, nil)
+	for _, want := range []string{
+		"1\u00a0234\u00a0567,89\u00a0₽", `<dd class="eg-payee">•••• 1111</dd>`,
+		`<dt>Имя</dt><dd class="eg-field" data-field="name">Ivan  Petrov</dd>`,
+		`data-mode="payment"`, `<dd class="eg-pay-amount">1234567.89</dd>`, `<dd class="eg-pay-payee">4111111111111111</dd>`,
+		`data-uri="enum:payment?challenge=12345678&amp;purse=4111111111111111&amp;amount=1234567.89"`,
+		`<svg class="eg-qr"`, `href="enum:payment?challenge=12345678&amp;purse=4111111111111111&amp;amount=1234567.89"`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("payment page lacks %q", want)
+		}
+	}
+	if strings.Contains(body, "<style") || strings.Contains(body, " style=") || strings.Contains(body, "<script>") {
+		t.Error("the QR code needs inline style or script, which the CSP forbids")
+	}
+
+	// Authorization mode: a login URI, no payment details.
+	c.Mode = challenge.ModeAuthorization
+	body = renderPage(t, p, "en", c, nil)
+	if !strings.Contains(body, `data-uri="enum:login?challenge=12345678"`) || strings.Contains(body, "eg-pay-amount") {
+		t.Errorf("authorization page:\n%s", body)
+	}
 }

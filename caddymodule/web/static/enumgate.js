@@ -77,8 +77,25 @@
 		if (e.persisted) { window.location.reload(); }
 	});
 
+	// WebOTP: where the browser supports it, the code of an SMS that ends
+	// with this site's "@host #code" line is filled in, with the
+	// customer's consent in the browser's own prompt, and submitted.
+	function webOTP() {
+		var form = document.querySelector(".eg-answer[data-answer-method=sms]");
+		if (!form || !("OTPCredential" in window) || !navigator.credentials) { return; }
+		var input = form.querySelector("input[name=answer]");
+		var ac = new AbortController();
+		form.addEventListener("submit", function () { ac.abort(); });
+		navigator.credentials.get({ otp: { transport: ["sms"] }, signal: ac.signal }).then(function (otp) {
+			if (!otp || !otp.code || expired || !input || input.value) { return; }
+			input.value = otp.code;
+			if (form.requestSubmit) { form.requestSubmit(); } else { form.submit(); }
+		}).catch(function () { /* no SMS, declined or aborted: the customer types the code */ });
+	}
+
 	document.addEventListener("DOMContentLoaded", function () {
 		tick();
 		window.setInterval(tick, 500);
+		webOTP();
 	});
 }());

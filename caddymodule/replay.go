@@ -1,0 +1,198 @@
+package caddymodule
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+
+	"github.com/enumgate/enumgate/challenge"
+)
+
+// maxOriginLen bounds an allowed_origins entry.
+const maxOriginLen = 255
+
+// normalizeOrigin returns an origin ("https://app.example.com",
+// "http://localhost:8080") in the form browsers send it, or an error.
+func normalizeOrigin(s string) (string, error) {
+	if len(s) > maxOriginLen {
+		return "", fmt.Errorf("origin %q is too long", s)
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil ||
+		(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
+		return "", fmt.Errorf("origin %q must be scheme://host[:port], e.g. https://app.example.com", s)
+	}
+	return u.Scheme + "://" + strings.ToLower(u.Host), nil
+}
+
+// crossSite reports whether a protected request was started by another
+// site: the browser says so in Sec-Fetch-Site, or its Origin is neither
+// this site's nor one of the allowed origins. Requests without those
+// headers (API clients, old browsers) are not cross-site.
+func (h *Handler) crossSite(r *http.Request) bool {
+	if r.Header.Get("Sec-Fetch-Site") == "cross-site" {
+		return true
+	}
+	origins := r.Header.Values("Origin")
+	switch len(origins) {
+	case 0:
+		return false
+	case 1:
+	default:
+		return true
+	}
+	o := origins[0]
+	u, err := url.Parse(o)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return true // includes "null", sent by sandboxed and privacy-sensitive contexts
+	}
+	if strings.EqualFold(u.Host, r.Host) {
+		return false
+	}
+	norm := u.Scheme + "://" + strings.ToLower(u.Host)
+	for _, a := range h.allowedOrigins {
+		if norm == a {
+			return false
+		}
+	}
+	return true
+}
+
+// stripConfirmedTrailer removes a client's Enumgate-Confirmed trailer:
+// trailers arrive only after the body, so the key is removed now (from the
+// declared trailers) and again when the body has been read to its end.
+func stripConfirmedTrailer(r *http.Request) {
+	delete(r.Trailer, challenge.ConfirmedHeader)
+	r.Body = &trailerStripper{ReadCloser: r.Body, r: r}
+}
+
+// trailerStripper deletes the Enumgate-Confirmed trailer of r once its
+// body is read to the end, when net/http has filled in the trailers.
+type trailerStripper struct {
+	io.ReadCloser
+	r *http.Request
+}
+
+func (t *trailerStripper) Read(p []byte) (int, error) {
+	n, err := t.ReadCloser.Read(p)
+	if err != nil {
+		delete(t.r.Trailer, challenge.ConfirmedHeader)
+	}
+	return n, err
+}
+
+// authPlaceholders are carried from the answering request into the
+// replayed one: the user is the same (the engine checked it), and
+// handlers after enumgate (e.g. reverse_proxy's header_up) may use them.
+var authPlaceholders = []string{"http.auth.user.id"}
+
+// stashRequest builds the request to forward from the stash alone: its
+// method, target, host, headers and body, a Content-Length of the stashed
+// body and no trailers; nothing of the answering request's headers,
+// framing or trailers. The context keeps the answering request's
+// server, but gets a fresh replacer and vars bound to the stashed
+// request, so handlers and logs after the replay see its placeholders.
+func (h *Handler) stashRequest(w http.ResponseWriter, r *http.Request, conf *challenge.Confirmation) (*http.Request, error) {
+	st := conf.Stash
+	u, err := url.ParseRequestURI(st.URI)
+	if err != nil {
+		return nil, fmt.Errorf("stashed URI: %w", err)
+	}
+	body := st.Body
+	out := &http.Request{
+		Method:     st.Method,
+		URL:        u,
+		RequestURI: st.URI,
+		Host:       st.Host,
+		Proto:      st.Proto,
+		RemoteAddr: st.RemoteAddr,
+		Header:     st.Header.Clone(),
+		Body:       io.NopCloser(bytes.NewReader(body)),
+		GetBody: func() (io.ReadCloser, error) {
+			return io.NopCloser(bytes.NewReader(body)), nil
+		},
+		ContentLength: int64(len(body)),
+		TLS:           r.TLS,
+	}
+	if out.Proto == "" {
+		out.Proto = r.Proto
+	}
+	out.ProtoMajor, out.ProtoMinor, _ = http.ParseHTTPVersion(out.Proto)
+	if out.Header == nil {
+		out.Header = make(http.Header)
+	}
+	for _, k := range []string{"Transfer-Encoding", "Trailer", "Te", "Content-Length", "Expect"} {
+		delete(out.Header, k)
+	}
+	if len(body) > 0 || methodHasBody(st.Method) {
+		out.Header.Set("Content-Length", strconv.Itoa(len(body)))
+	}
+	if len(body) == 0 {
+		out.Body = http.NoBody
+	}
+	out.Header.Set(challenge.ConfirmedHeader, conf.Header)
+
+	out = out.WithContext(r.Context())
+	old, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+	if srv, ok := r.Context().Value(caddyhttp.ServerCtxKey).(*caddyhttp.Server); ok {
+		repl := caddy.NewReplacer()
+		out = caddyhttp.PrepareRequest(out, repl, w, srv)
+		if old != nil {
+			for _, k := range h.carriedPlaceholders() {
+				if v, ok := old.Get(k); ok {
+					repl.Set(k, v)
+				}
+			}
+		}
+	}
+	return out, nil
+}
+
+// carriedPlaceholders are the placeholders copied from the answering
+// request's replacer into the replayed request's: the authenticated
+// user, and the handler's user placeholder when it is a plain {name}
+// not derived from the request itself.
+func (h *Handler) carriedPlaceholders() []string {
+	keys := authPlaceholders
+	if k, ok := strings.CutPrefix(h.User, "{"); ok {
+		if k, ok = strings.CutSuffix(k, "}"); ok && !strings.ContainsAny(k, "{}") &&
+			!strings.HasPrefix(k, "http.request.") && k != authPlaceholders[0] {
+			keys = append(keys[:len(keys):len(keys)], k)
+		}
+	}
+	return keys
+}
+
+// methodHasBody reports whether requests of method m conventionally have
+// a body, so an empty one is sent with Content-Length: 0.
+func methodHasBody(m string) bool {
+	switch m {
+	case http.MethodPost, http.MethodPut, http.MethodPatch:
+		return true
+	}
+	return false
+}
+
+// replay sends the confirmed, stashed request to the next handler (see
+// stashRequest), with the signed Enumgate-Confirmed header. The next
+// handler's response is the response to the answer.
+func (h *Handler) replay(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler, conf *challenge.Confirmation) error {
+	out, err := h.stashRequest(w, r, conf)
+	if err != nil {
+		h.logger.Error("confirmed request cannot be rebuilt", zap.String("challenge", conf.Challenge.ID), zap.Error(err))
+		return h.fail(w, r, http.StatusServiceUnavailable, "unavailable", "The confirmed request could not be replayed.")
+	}
+	w.Header().Set("Enumgate-Result", "confirmed")
+	h.logger.Info("confirmed request replayed",
+		zap.String("challenge", conf.Challenge.ID), zap.String("user", conf.User),
+		zap.String("operation", conf.Challenge.Operation), zap.String("method", string(conf.Method)))
+	return next.ServeHTTP(w, out)
+}
