@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -16,6 +17,8 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 	_ "github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+
+	"github.com/enumgate/enumgate/challenge/ocra/enroll"
 )
 
 func freePort(t *testing.T) int {
@@ -106,13 +109,36 @@ func TestExampleTransferForAlice(t *testing.T) {
 	if status != 200 {
 		t.Fatalf("method enum = %d %v", status, m)
 	}
-	out, err := exec.Command(enum, "ocra", "--suite", "OCRA-1:HOTP-SHA256-8:QN08",
-		"--key", "3132333435363738393031323334353637383930313233343536373839303132",
-		"--question", m["question"].(string)).Output()
-	if err != nil {
-		t.Fatalf("enum ocra: %v", err)
+	// Transfers use E-num payment mode: the app takes the URI the page's
+	// QR code carries. alice's phone is enrolled with her demo key.
+	if m["mode"] != "payment" || !strings.HasPrefix(fmt.Sprint(m["uri"]), "enum:payment?") {
+		t.Fatalf("method enum = %v, want payment mode with its URI", m)
 	}
-	status, done := call(t, "POST", gw+"/.enumgate/api/challenges/"+id+"/answer", "alice", map[string]string{"answer": strings.TrimSpace(string(out))})
+	key, _ := hex.DecodeString("3132333435363738393031323334353637383930313233343536373839303132")
+	enrol := enroll.Enrollment{Issuer: "Demo Bank", Account: "alice", Key: key}.URI()
+	appDir := t.TempDir()
+	enumApp := func(args ...string) (stdout, stderr string) {
+		t.Helper()
+		cmd := exec.Command(enum, args...)
+		cmd.Env = append(os.Environ(), "ENUM_CONFIG_DIR="+appDir)
+		var o, e bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &o, &e
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("enum %v: %v\n%s", args, err, e.String())
+		}
+		return strings.TrimSpace(o.String()), strings.TrimSpace(e.String())
+	}
+	enumApp("enroll", enrol)
+	// The bare question's answer is refused by construction.
+	bare, _ := enumApp("answer", m["question"].(string))
+	if status, r := call(t, "POST", gw+"/.enumgate/api/challenges/"+id+"/answer", "alice", map[string]string{"answer": bare}); status != 422 || r["error"] != "wrong_answer" {
+		t.Fatalf("answer to the bare question = %d %v, want 422 wrong_answer", status, r)
+	}
+	answer, what := enumApp("answer", m["uri"].(string))
+	if what != "payment of 10.00 to Z123456789012" {
+		t.Fatalf("enum answer says it confirms %q", what)
+	}
+	status, done := call(t, "POST", gw+"/.enumgate/api/challenges/"+id+"/answer", "alice", map[string]string{"answer": answer})
 	if status != http.StatusCreated || done["confirmed_by"] != "enum" || done["status"] != "completed" || done["operation"] != "transfer" {
 		t.Fatalf("answer = %d %v", status, done)
 	}

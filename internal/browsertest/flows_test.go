@@ -159,8 +159,9 @@ func TestSMSWithdrawalInRussian(t *testing.T) {
 	if got := b.text("h1"); got != "Подтвердите операцию" {
 		t.Fatalf("h1 = %q", got)
 	}
+	// The card is masked; the amount is formatted the Russian way.
 	if got := b.text(".eg-summary"); !strings.Contains(got, "Вывод средств") || !strings.Contains(got, "На карту") ||
-		!strings.Contains(got, "4111 1111 1111 1111") || !strings.Contains(got, "25.00") {
+		!strings.Contains(got, "•••• 1111") || strings.Contains(got, "4111 1111") || !strings.Contains(strings.ReplaceAll(got, "\u00a0", " "), "25,00 ₽") {
 		t.Fatalf("summary = %q", got)
 	}
 	if s := b.choose("sms"); s != 200 {
@@ -174,6 +175,12 @@ func TestSMSWithdrawalInRussian(t *testing.T) {
 		t.Fatalf("label = %q", got)
 	}
 	code := waitMessage(t, b.user.Phone, 1)
+	// The SMS reads like a bank's, in the page's language, and ends with
+	// the WebOTP line for this site.
+	sms := messages(t, b.user.Phone)[0].Text
+	if want := "Вывод средств 25,00\u00a0₽ на •••• 1111. Код " + code + ". Никому его не сообщайте.\n\n@127.0.0.1 #" + code; sms != want {
+		t.Fatalf("SMS = %q, want %q", sms, want)
+	}
 	b.screenshot("russian")
 	b.confirmed(b.answer(code), "SMS")
 }

@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -29,6 +30,7 @@ import (
 	_ "github.com/enumgate/enumgate/caddymodule"
 	_ "github.com/enumgate/enumgate/caddymodule/senders"
 	"github.com/enumgate/enumgate/challenge/ocra"
+	"github.com/enumgate/enumgate/challenge/ocra/payment"
 	"github.com/enumgate/enumgate/demo"
 )
 
@@ -270,9 +272,24 @@ func writeUsers(tmp string) (string, error) {
 	return p, os.WriteFile(p, out, 0o600)
 }
 
+// shownURIs maps each question a page showed to the enum: URI it showed
+// with it (the question's data-uri; the QR code carries the same).
+var shownURIs sync.Map
+
 // enumAnswer is what the E-num app of a test user (alice's device)
-// answers to question q.
+// answers to question q: in payment mode, as the page's URI says, from
+// the question, payee and amount (cmd/enum's code path: payment.ParseURI
+// and payment.Answer); else from the question alone.
 func enumAnswer(t *testing.T, q string) string {
+	t.Helper()
+	if v, ok := shownURIs.Load(q); ok {
+		return uriAnswer(t, v.(string))
+	}
+	return plainAnswer(t, q)
+}
+
+// plainAnswer is the authorization-mode answer to q.
+func plainAnswer(t *testing.T, q string) string {
 	t.Helper()
 	alice := demo.Users[0]
 	s, err := ocra.ParseSuite(alice.Suite)
@@ -283,6 +300,29 @@ func enumAnswer(t *testing.T, q string) string {
 	a, err := s.Compute(key, ocra.Input{Question: q})
 	if err != nil {
 		t.Fatalf("computing the answer to %q: %v", q, err)
+	}
+	return a
+}
+
+// uriAnswer answers an enum: URI as `enum answer URI` does.
+func uriAnswer(t *testing.T, uri string) string {
+	t.Helper()
+	u, err := payment.ParseURI(uri)
+	if err != nil {
+		t.Fatalf("the page's URI %q: %v", uri, err)
+	}
+	if u.Mode != payment.ModePayment {
+		return plainAnswer(t, u.Challenge)
+	}
+	alice := demo.Users[0]
+	s, err := ocra.ParseSuite(alice.Suite)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, _ := hex.DecodeString(alice.Key)
+	a, err := payment.Answer(s, key, ocra.Input{Question: u.Challenge}, u.Purse, u.Amount)
+	if err != nil {
+		t.Fatalf("computing the payment answer to %q: %v", uri, err)
 	}
 	return a
 }

@@ -298,6 +298,9 @@ func (b *tab) question() string {
 		b.screenshot("no-question")
 		b.t.Fatal("the page shows no E-num question")
 	}
+	if u := b.attr("#question", "data-uri"); u != "" {
+		shownURIs.Store(q, u)
+	}
 	return q
 }
 
