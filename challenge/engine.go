@@ -24,6 +24,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dgraph-io/ristretto/v2"
+
 	"github.com/enumgate/enumgate/challenge/ocra"
 	"github.com/enumgate/enumgate/challenge/ocra/payment"
 	"github.com/enumgate/enumgate/challenge/store"
@@ -230,6 +232,7 @@ type Engine struct {
 	stashAEAD  cipher.AEAD
 	confirmKey []byte
 	lockout    store.Lockout
+	views      *ristretto.Cache[string, *Challenge] // see cacheView
 }
 
 // New validates cfg, fills in defaults and returns an Engine.
@@ -297,6 +300,11 @@ func New(cfg Config) (*Engine, error) {
 	if e.stashAEAD, err = newStashAEAD(deriveKey(cfg.Secret, "enumgate/v1/stash")); err != nil {
 		return nil, fmt.Errorf("challenge: %w", err)
 	}
+	if e.views, err = ristretto.NewCache(&ristretto.Config[string, *Challenge]{
+		NumCounters: 10 * viewCacheSize, MaxCost: viewCacheSize, BufferItems: 64, IgnoreInternalCost: true,
+	}); err != nil {
+		return nil, fmt.Errorf("challenge: view cache: %w", err)
+	}
 	if e.cfg.Store == nil {
 		e.ownStore = memory.New(memory.Options{})
 		e.cfg.Store = e.ownStore
@@ -306,6 +314,7 @@ func New(cfg Config) (*Engine, error) {
 
 // Close releases the memory store the engine created, if any.
 func (e *Engine) Close() error {
+	e.views.Close()
 	if e.ownStore != nil {
 		return e.ownStore.Close()
 	}
@@ -586,7 +595,11 @@ func (e *Engine) Issue(ctx context.Context, req Request) (*Challenge, error) {
 		return nil, fmt.Errorf("%w: store: %w", ErrUnavailable, err)
 	}
 	e.emit(Event{Kind: EventIssued, ChallengeID: id, User: o.User, Operation: req.Operation})
-	return view(r)
+	c, err := view(r)
+	if err == nil {
+		e.cacheView(c)
+	}
+	return c, err
 }
 
 // storeErr translates a store error into the engine's vocabulary.
@@ -659,16 +672,20 @@ func (e *Engine) BeginWith(ctx context.Context, id string, s Subject, m Method, 
 		return nil, err
 	}
 	o := e.owner(s)
-	// One read first: what the challenge shows goes into the message, its
-	// mode decides the answer, and a resend that the cooldown would refuse
-	// spends no SMS budget.
-	cur, err := e.cfg.Store.Get(ctx, id, o, now)
-	if err != nil {
-		return nil, storeErr(err)
-	}
-	cv, err := view(cur)
-	if err != nil {
-		return nil, err
+	// What the challenge shows goes into the message, its mode decides
+	// the answer, and a resend that the cooldown would refuse spends no
+	// SMS budget: SMS and e-mail read the challenge first; E-num needs
+	// only its immutable view, which this gateway usually has cached from
+	// Issue (one round trip per step).
+	var cur *store.Record
+	cv, cached := e.cachedView(id)
+	if !cached || m != MethodEnum {
+		if cur, err = e.cfg.Store.Get(ctx, id, o, now); err != nil {
+			return nil, storeErr(err)
+		}
+		if cv, err = view(cur); err != nil {
+			return nil, err
+		}
 	}
 	var pay *payment.Payment
 	if cv.Mode == ModePayment {

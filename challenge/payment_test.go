@@ -4,11 +4,15 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/enumgate/enumgate/challenge"
 	"github.com/enumgate/enumgate/challenge/ocra"
 	"github.com/enumgate/enumgate/challenge/ocra/payment"
+	"github.com/enumgate/enumgate/challenge/store"
+	"github.com/enumgate/enumgate/challenge/store/memory"
 )
 
 // issuePayment issues a payment-mode transfer of amount to payee.
@@ -162,5 +166,42 @@ func TestFieldsAreKeptWithTheChallenge(t *testing.T) {
 	}
 	if len(got.Fields) != 1 || got.Fields[0] != fields[0] || got.Mode != challenge.ModeAuthorization || got.PayeeDisplay != "Z123456789012" {
 		t.Fatalf("Get = %+v", got)
+	}
+}
+
+// countingStore counts Get calls.
+type countingStore struct {
+	store.Store
+	gets atomic.Int32
+}
+
+func (c *countingStore) Get(ctx context.Context, id string, o store.Owner, now time.Time) (*store.Record, error) {
+	c.gets.Add(1)
+	return c.Store.Get(ctx, id, o, now)
+}
+
+func TestBeginningEnumOnTheIssuingGatewayReadsNothingFirst(t *testing.T) {
+	mem := memory.New(memory.Options{SweepInterval: -1})
+	t.Cleanup(func() { mem.Close() })
+	cs := &countingStore{Store: mem}
+	f := newFixtureWithStore(t, cs)
+	c := f.issuePayment(t, "Z123456789012", "10.00")
+	b, err := f.eng.Begin(context.Background(), c.ID, alice, challenge.MethodEnum)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := cs.gets.Load(); n != 0 {
+		t.Fatalf("Begin enum read the store %d times; the issuing engine knows the view", n)
+	}
+	// Another gateway (a fresh engine on the same store) reads it once,
+	// and computes the same payment-mode answer.
+	g := newFixtureWithStore(t, cs)
+	b2, err := g.eng.Begin(context.Background(), c.ID, alice, challenge.MethodEnum)
+	if err != nil || cs.gets.Load() != 1 || b2.Mode != challenge.ModePayment || b2.PaymentPurse != b.PaymentPurse {
+		t.Fatalf("Begin on another engine = %+v, %v, %d reads", b2, err, cs.gets.Load())
+	}
+	a, _ := payment.Answer(aliceSuite, aliceKey, ocra.Input{Question: b2.Question}, "Z123456789012", "10.00")
+	if _, err := g.eng.Verify(context.Background(), c.ID, alice, a); err != nil {
+		t.Fatalf("Verify on the other engine: %v", err)
 	}
 }

@@ -72,3 +72,27 @@ func decodeView(b []byte) (opView, error) {
 	}
 	return v, nil
 }
+
+// viewCacheSize bounds the challenges whose view an engine caches.
+const viewCacheSize = 1 << 16
+
+// cacheView remembers what challenge c shows and its mode, fixed at
+// Issue, so that beginning E-num on the gateway that issued it needs no
+// read first. Only these immutable fields are kept; a miss (evicted,
+// another gateway) reads the store. The store still checks owner, expiry
+// and state in Begin.
+func (e *Engine) cacheView(c *Challenge) {
+	v := &Challenge{
+		ID: c.ID, Operation: c.Operation, Amount: c.Amount, Currency: c.Currency, Payee: c.Payee,
+		PayeeDisplay: c.PayeeDisplay, Fields: c.Fields, Mode: c.Mode,
+	}
+	if e.views.SetWithTTL(c.ID, v, 1, c.Expires.Sub(e.cfg.Now())) {
+		// Sets are buffered; the customer's next step follows at once.
+		e.views.Wait()
+	}
+}
+
+// cachedView returns the view cacheView kept for id.
+func (e *Engine) cachedView(id string) (*Challenge, bool) {
+	return e.views.Get(id)
+}
