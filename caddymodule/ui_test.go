@@ -117,6 +117,8 @@ func TestMessageFileErrors(t *testing.T) {
 		{name: "empty", files: map[string]string{"de.json": `{"page.title": " "}`}, want: `message "page.title" is empty`},
 		{name: "placeholder", files: map[string]string{"de.json": `{"sms.sent": "an {phone}"}`}, want: "uses {phone}"},
 		{name: "direction", files: map[string]string{"he.json": `{"lang.dir": "up"}`}, want: "lang.dir must be ltr or rtl"},
+		{name: "placeholder in an operator's label", files: map[string]string{"en.json": `{"op.payment": "Pay {to}"}`}, want: `label "op.payment" may not use placeholders`},
+		{name: "operator key of another kind", files: map[string]string{"en.json": `{"opx.payment": "Pay"}`}, want: `unknown message key "opx.payment"`},
 		{name: "default", files: map[string]string{"de.json": `{}`}, def: "fr", want: `default_language "fr" is not available (have de, en, ru)`},
 		{name: "too big", files: map[string]string{"de.json": `{"page.title": "` + strings.Repeat("x", maxMessagesBytes) + `"}`}, want: "larger than"},
 	} {
@@ -133,6 +135,38 @@ func TestMessageFileErrors(t *testing.T) {
 	}
 	if _, err := loadUI(&UI{DefaultLanguage: "de"}, "/.enumgate/", nil); err == nil {
 		t.Fatal("default_language de without a de.json was accepted")
+	}
+}
+
+// TestOperatorsOwnOperationNames: messages files may name the operator's
+// own operations, payee rows and shown fields; a language without the
+// label falls back to English, then to the readable name.
+func TestOperatorsOwnOperationNames(t *testing.T) {
+	dir := writeFiles(t, map[string]string{
+		"en.json": `{"op.payment": "Merchant payment", "summary.payee.payment": "Merchant", "field.order_no": "Order"}`,
+		"ru.json": `{"op.payment": "Оплата услуг"}`,
+	})
+	p, err := loadUI(&UI{MessagesDir: dir}, "/.enumgate/", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := sampleChallenge()
+	c.Operation = "payment"
+	c.Fields = []challenge.Field{{Name: "order", Label: "order_no", Value: "A-1", Display: "A-1"}, {Name: "x", Label: "shop_code", Value: "7", Display: "7"}}
+	en := renderPage(t, p, "en", c, nil)
+	for _, want := range []string{`<dd class="eg-op">Merchant payment</dd>`, `<dt>Merchant</dt>`, `<dt>Order</dt>`, `<dt>Shop code</dt>`} {
+		if !strings.Contains(en, want) {
+			t.Errorf("English page lacks %q", want)
+		}
+	}
+	ru := renderPage(t, p, "ru", c, nil)
+	for _, want := range []string{`<dd class="eg-op">Оплата услуг</dd>`, `<dt>Merchant</dt>`, `<dt>Order</dt>`} {
+		if !strings.Contains(ru, want) {
+			t.Errorf("Russian page lacks %q", want)
+		}
+	}
+	if got := messageText(p.langs.byTag["ru"], challenge.Message{Method: challenge.MethodSMS, Operation: "payment", Amount: "5", Currency: "RUB", Code: "123456"}, "bank.example"); got != "Оплата услуг 5\u00a0₽. Код 123456. Никому его не сообщайте.\n\n@bank.example #123456" {
+		t.Errorf("Russian SMS = %q", got)
 	}
 }
 
