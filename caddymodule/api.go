@@ -185,6 +185,8 @@ func (h *Handler) serveOwn(w http.ResponseWriter, r *http.Request, next caddyhtt
 		return h.serveAPI(w, r, next, strings.TrimPrefix(rest, "api/challenges/"))
 	case strings.HasPrefix(rest, "challenge/"):
 		return h.servePage(w, r, next, strings.TrimPrefix(rest, "challenge/"))
+	case rest == "cancelled":
+		return h.serveCancelled(w, r)
 	case strings.HasPrefix(rest, "static/"):
 		return h.pages.serveStatic(w, r, strings.TrimPrefix(rest, "static/"))
 	}

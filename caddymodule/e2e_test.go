@@ -518,9 +518,19 @@ func TestBrowserFlow(t *testing.T) {
 	if q == "" || !bytes.Contains(r.Body, []byte(q[:4]+" "+q[4:])) {
 		t.Fatalf("page shows no grouped question:\n%s", r.Body)
 	}
+	// A wrong answer: POST/redirect/GET, so a reload sends nothing again.
 	r = form(loc, url.Values{"action": {"answer"}, "answer": {"00000000"}, "token": {token}})
-	if r.Status != http.StatusUnprocessableEntity || !bytes.Contains(r.Body, []byte("wrong_answer")) {
-		t.Fatalf("wrong answer = %d\n%s", r.Status, r.Body)
+	next := r.Header.Get("Location")
+	if r.Status != http.StatusSeeOther || !strings.HasPrefix(next, loc+"?n=wrong_answer.") {
+		t.Fatalf("wrong answer = %d %q\n%s", r.Status, next, r.Body)
+	}
+	r = c.do("GET", next, "", nil)
+	if r.Status != http.StatusUnprocessableEntity || !bytes.Contains(r.Body, []byte(`data-error="wrong_answer"`)) || !bytes.Contains(r.Body, []byte("Attempts left: 2.")) {
+		t.Fatalf("page after a wrong answer = %d\n%s", r.Status, r.Body)
+	}
+	// A notice made up by someone else shows nothing.
+	if r := c.do("GET", loc+"?n=wrong_answer.0.forged", "", nil); r.Status != 200 || bytes.Contains(r.Body, []byte(`data-error=`)) {
+		t.Fatalf("forged notice = %d\n%s", r.Status, r.Body)
 	}
 	a := enumApp(t, q)
 	r = form(loc, url.Values{"action": {"answer"}, "answer": {a[:4] + "-" + a[4:]}, "token": {token}})

@@ -79,8 +79,11 @@ type pageData struct {
 	Step      bool // show the answer step of the begun method
 	Methods   []methodChoice
 
-	Error     string // the error shown, in the page's language
-	ErrorCode string // its stable code (data-error)
+	Error     string        // the error shown, in the page's language
+	ErrorHTML template.HTML // the error as HTML (with a countdown), if set; shown instead of Error
+	ErrorCode string        // its stable code (data-error)
+	Tone      string        // "" (an error) or "info": the message is news, not a failure
+	Notice    string        // a status message (a new code was sent), in the page's language
 	Home      string // where "back to the app" goes
 	Retry     string // the challenge page to open again, if that may help
 
@@ -414,8 +417,12 @@ func (h *Handler) pageFail(w http.ResponseWriter, r *http.Request, status int, c
 }
 
 // servePage serves the challenge page: GET shows it; POST handles its
-// forms (choose a method, answer, cancel), each bound to the challenge and
-// session by a token and refused from other sites.
+// forms (choose a method, resend, answer, cancel), each bound to the
+// challenge and session by a token and refused from other sites. Every
+// form POST that the customer could repeat answers 303 (POST/redirect/
+// GET): a reload never sends an answer or a code again. What the POST
+// found (a wrong answer, a new code sent, a wait) travels to the GET as
+// a signed notice in the query.
 func (h *Handler) servePage(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler, id string) error {
 	who := h.subject(r)
 	if who.User == "" {
@@ -424,75 +431,17 @@ func (h *Handler) servePage(w http.ResponseWriter, r *http.Request, next caddyht
 	ctx := r.Context()
 	d := h.pages.data(h.pages.langs.negotiate(r.Header.Get("Accept-Language")), h.Prefix)
 	d.Action, d.Token = h.Prefix+"challenge/"+id, h.engine.FormToken(id, who)
-	status := http.StatusOK
-	var (
-		errCode, errKey string
-		attemptsLeft    int
-		resendIn        int
-	)
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
 	case http.MethodPost:
-		r.Body = http.MaxBytesReader(w, r.Body, maxFormBody)
-		if err := r.ParseForm(); err != nil {
-			return h.pageFail(w, r, http.StatusBadRequest, "bad_request", "error.form")
-		}
-		if !sameOrigin(r) || !h.engine.CheckFormToken(id, who, r.PostForm.Get("token")) {
-			return h.pageFail(w, r, http.StatusForbidden, "forbidden", "error.forbidden")
-		}
-		var err error
-		switch r.PostForm.Get("action") {
-		case "method":
-			m, perr := challenge.ParseMethod(r.PostForm.Get("method"))
-			if perr != nil {
-				return h.pageFail(w, r, http.StatusBadRequest, "bad_request", "error.choose_offered")
-			}
-			if _, err = h.engine.BeginWith(ctx, id, who, m, h.beginOptions(r)); err == nil {
-				http.Redirect(w, r, d.Action, http.StatusSeeOther)
-				return nil
-			}
-		case "answer":
-			var conf *challenge.Confirmation
-			if conf, err = h.engine.Verify(ctx, id, who, r.PostForm.Get("answer")); err == nil {
-				return h.replay(w, r, next, conf)
-			}
-		case "cancel":
-			home := "/"
-			if c, gerr := h.engine.Get(ctx, id, who); gerr == nil {
-				if rt := returnTo(c.ReturnTo); rt != "" {
-					home = rt
-				}
-			}
-			if err = h.engine.Cancel(ctx, id, who); err == nil || errors.Is(err, challenge.ErrUnknown) {
-				http.Redirect(w, r, home, http.StatusSeeOther)
-				return nil
-			}
-		default:
-			return h.pageFail(w, r, http.StatusBadRequest, "bad_request", "error.unknown_action")
-		}
-		var (
-			we *challenge.WrongAnswerError
-			ce *challenge.CooldownError
-			se *challenge.SMSLimitError
-		)
-		switch {
-		case errors.As(err, &se):
-			status, errCode = http.StatusTooManyRequests, "sms_limit"
-		case errors.As(err, &we):
-			status, errCode, attemptsLeft = http.StatusUnprocessableEntity, "wrong_answer", we.AttemptsLeft
-		case errors.As(err, &ce):
-			status, errCode = http.StatusTooManyRequests, "resend_too_soon"
-			resendIn = ceilSeconds(ce.Wait)
-		case errors.Is(err, challenge.ErrMalformed):
-			status, errCode, errKey = http.StatusBadRequest, "bad_request", "error.answer_digits"
-		case errors.Is(err, challenge.ErrMethodRequired):
-			status, errCode = http.StatusConflict, "method_required"
-		default:
-			return h.engineError(w, r, err, id)
-		}
+		return h.postPage(w, r, next, id, who, d)
 	default:
 		w.Header().Set("Allow", "GET, HEAD, POST")
 		return h.fail(w, r, http.StatusMethodNotAllowed, "method_not_allowed", "Use GET or POST.")
+	}
+	n, hasNotice := h.readNotice(r, id, who)
+	if hasNotice && n.code == "locked" {
+		return h.renderLocked(w, r, n.until)
 	}
 	c, err := h.engine.Get(ctx, id, who)
 	if err != nil {
@@ -502,9 +451,93 @@ func (h *Handler) servePage(w http.ResponseWriter, r *http.Request, next caddyht
 		return h.fail(w, r, http.StatusForbidden, "too_many_attempts", "Too many wrong answers. Start the operation again.")
 	}
 	d.setChallenge(c, h.pages.smsPaid)
-	d.ResendIn = max(d.ResendIn, resendIn)
-	if errCode != "" {
-		d.setError(errCode, errKey, attemptsLeft)
+	status := http.StatusOK
+	if hasNotice {
+		status = d.setNotice(n)
 	}
 	return h.pages.render(w, status, "challenge.html", d)
+}
+
+// postPage handles one form of the challenge page.
+func (h *Handler) postPage(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler, id string, who challenge.Subject, d *pageData) error {
+	ctx := r.Context()
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBody)
+	if err := r.ParseForm(); err != nil {
+		return h.pageFail(w, r, http.StatusBadRequest, "bad_request", "error.form")
+	}
+	if !sameOrigin(r) || !h.engine.CheckFormToken(id, who, r.PostForm.Get("token")) {
+		return h.pageFail(w, r, http.StatusForbidden, "forbidden", "error.forbidden")
+	}
+	var (
+		err error
+		ok  notice
+	)
+	switch r.PostForm.Get("action") {
+	case "method":
+		m, perr := challenge.ParseMethod(r.PostForm.Get("method"))
+		if perr != nil {
+			return h.pageFail(w, r, http.StatusBadRequest, "bad_request", "error.choose_offered")
+		}
+		if _, err = h.engine.BeginWith(ctx, id, who, m, h.beginOptions(r)); err == nil && r.PostForm.Get("resend") != "" {
+			ok = notice{code: "sent"}
+		}
+	case "answer":
+		var conf *challenge.Confirmation
+		if conf, err = h.engine.Verify(ctx, id, who, r.PostForm.Get("answer")); err == nil {
+			return h.replay(w, r, next, conf)
+		}
+	case "cancel":
+		home := "/"
+		if c, gerr := h.engine.Get(ctx, id, who); gerr == nil {
+			if rt := returnTo(c.ReturnTo); rt != "" {
+				home = rt
+			}
+		}
+		if err = h.engine.Cancel(ctx, id, who); err == nil || errors.Is(err, challenge.ErrUnknown) {
+			http.Redirect(w, r, h.Prefix+"cancelled?to="+url.QueryEscape(home), http.StatusSeeOther)
+			return nil
+		}
+	default:
+		return h.pageFail(w, r, http.StatusBadRequest, "bad_request", "error.unknown_action")
+	}
+	if err != nil {
+		var found bool
+		if ok, found = noticeFor(err, time.Now()); !found {
+			return h.engineError(w, r, err, id)
+		}
+	}
+	http.Redirect(w, r, d.Action+h.noticeQuery(ok, id, who), http.StatusSeeOther)
+	return nil
+}
+
+// serveCancelled is the page a cancelled confirmation lands on: nothing
+// was done, and a way back to the app.
+func (h *Handler) serveCancelled(w http.ResponseWriter, r *http.Request) error {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		return methodNotAllowed(w, "GET, HEAD")
+	}
+	cat := h.pages.langs.negotiate(r.Header.Get("Accept-Language"))
+	d := h.pages.data(cat, h.Prefix)
+	d.ErrorCode, d.Error, d.Tone = "cancelled", cat.text("notice.cancelled"), "info"
+	if rt := returnTo(r.URL.Query().Get("to")); rt != "" {
+		d.Home = rt
+	}
+	return h.pages.render(w, http.StatusOK, "error.html", d)
+}
+
+// renderLocked is the page of a locked account: how long the lock lasts,
+// counted down.
+func (h *Handler) renderLocked(w http.ResponseWriter, r *http.Request, until time.Time) error {
+	n := secondsUntil(until)
+	cat := h.pages.langs.negotiate(r.Header.Get("Accept-Language"))
+	d := h.pages.data(cat, h.Prefix)
+	d.ErrorCode = "locked"
+	d.ErrorHTML = template.HTML(format(template.HTMLEscapeString(cat.text("error.locked_wait")), []any{"time", countdown(n)}, func(v any) string {
+		if h, ok := v.(template.HTML); ok {
+			return string(h)
+		}
+		return template.HTMLEscapeString(fmt.Sprint(v))
+	}))
+	w.Header().Set("Retry-After", strconv.Itoa(n))
+	return h.pages.render(w, http.StatusForbidden, "error.html", d)
 }
