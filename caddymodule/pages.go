@@ -84,8 +84,8 @@ type pageData struct {
 	ErrorCode string        // its stable code (data-error)
 	Tone      string        // "" (an error) or "info": the message is news, not a failure
 	Notice    string        // a status message (a new code was sent), in the page's language
-	Home      string // where "back to the app" goes
-	Retry     string // the challenge page to open again, if that may help
+	Home      string        // where "back to the app" goes
+	Retry     string        // the challenge page to open again, if that may help
 
 	cat     *catalog
 	unknown *[]string // collects unknown message keys while checking
