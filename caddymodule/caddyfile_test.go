@@ -222,6 +222,9 @@ func TestInvalidConfigFailsValidation(t *testing.T) {
 		{"bad path", "secret 0123456789abcdef0123\n users file " + users, "protect t POST /t /x\\y /ok\n protect u POST nope", "neither an upper-case"},
 		{"unknown method", "secret 0123456789abcdef0123\n users file " + users, "methods enum pigeon", "pigeon"},
 		{"bad prefix", "secret 0123456789abcdef0123\n users file " + users, "prefix /x", "prefix"},
+		{"a literal user", "secret 0123456789abcdef0123\n users file " + users, "user alice\n protect t POST /t", `user "alice" has no placeholder`},
+		{"sms offered without an sms sender", "secret 0123456789abcdef0123\n users file " + users, "methods enum sms\n protect t POST /t", "offers sms, but the global enumgate block has no sms sender"},
+		{"a rule offering e-mail without a sender", "secret 0123456789abcdef0123\n users file " + users, "protect t POST /t {\n methods email\n }", "protect t methods offers email"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -95,6 +96,7 @@ type Handler struct {
 	AllowedOrigins []string `json:"allowed_origins,omitempty"`
 
 	allowedOrigins []string
+	noUserWarned   atomic.Int64 // Unix seconds of the last "no user" warning
 	engine         *challenge.Engine
 	policy         *policy.Policy
 	methods        []challenge.Method
@@ -204,7 +206,8 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if h.MaxBody == 0 {
 		h.MaxBody = DefaultMaxBody
 	}
-	if len(h.Methods) == 0 {
+	explicitMethods := len(h.Methods) > 0
+	if !explicitMethods {
 		h.Methods = []string{"enum", "sms", "email"}
 	}
 	for _, m := range h.Methods {
@@ -231,6 +234,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("enumgate: %w", err)
 	}
 	h.engine = appIface.(*App).Engine()
+	if err := h.checkSenders(explicitMethods); err != nil {
+		return err
+	}
 	if h.pages, err = loadUI(h.UI, h.Prefix, h.logger); err != nil {
 		return err
 	}
@@ -245,8 +251,46 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	return nil
 }
 
+// checkSenders refuses methods written in the config that the gateway
+// cannot send: a customer would be offered nothing, or the wrong thing.
+// The default method list quietly leaves out what has no sender.
+func (h *Handler) checkSenders(explicit bool) error {
+	check := func(where string, methods []string) error {
+		for _, m := range methods {
+			cm, err := challenge.ParseMethod(m)
+			if err != nil {
+				continue // reported by the rule's own checks
+			}
+			if !h.engine.CanSend(cm) {
+				return fmt.Errorf("enumgate: %s offers %s, but the global enumgate block has no %s sender: add one (`%s webhook …` or `%s smtp …`) or remove %s", where, m, m, m, m, m)
+			}
+		}
+		return nil
+	}
+	if explicit {
+		if err := check("methods", h.Methods); err != nil {
+			return err
+		}
+	}
+	for _, r := range h.Protect {
+		if err := check("protect "+r.Operation+" methods", r.Methods); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// hasPlaceholder reports whether s contains a {placeholder}.
+func hasPlaceholder(s string) bool {
+	i := strings.IndexByte(s, '{')
+	return i >= 0 && strings.IndexByte(s[i:], '}') > 1
+}
+
 // Validate checks the handler's settings.
 func (h *Handler) Validate() error {
+	if !hasPlaceholder(h.User) {
+		return fmt.Errorf("enumgate: user %q has no placeholder, so every customer would be that one user; use the placeholder your login sets, e.g. {http.auth.user.id} or {http.request.header.X-User}", h.User)
+	}
 	if !strings.HasPrefix(h.Prefix, "/") || !strings.HasSuffix(h.Prefix, "/") || len(h.Prefix) < 3 {
 		return fmt.Errorf("enumgate: prefix %q must start and end with / and name a path", h.Prefix)
 	}
@@ -359,6 +403,19 @@ func (h *Handler) bodyError(w http.ResponseWriter, r *http.Request, err error) e
 	return h.fail(w, r, http.StatusBadRequest, "bad_request", "The request body could not be read.")
 }
 
+// warnNoUser logs, at most once a minute, that a protected request came
+// without a user: usually a misspelt user placeholder or a login layer
+// that sets another one, so customers are told to log in in vain.
+func (h *Handler) warnNoUser(operation, path string) {
+	now := time.Now().Unix()
+	last := h.noUserWarned.Load()
+	if now-last < 60 || !h.noUserWarned.CompareAndSwap(last, now) {
+		return
+	}
+	h.logger.Warn("protected request without a user: the user placeholder is empty (check that it names what your login layer sets); such requests get 401 (logged at most once a minute)",
+		zap.String("placeholder", h.User), zap.String("operation", operation), zap.String("path", path))
+}
+
 // subject resolves the user and session binding of a request.
 func (h *Handler) subject(r *http.Request) challenge.Subject {
 	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
@@ -376,7 +433,7 @@ func wantsHTML(r *http.Request) bool {
 func (h *Handler) protect(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler, rule *policy.Compiled, body []byte) error {
 	who := h.subject(r)
 	if who.User == "" {
-		h.logger.Info("protected request without a user", zap.String("operation", rule.Rule.Operation), zap.String("path", r.URL.Path))
+		h.warnNoUser(rule.Rule.Operation, r.URL.Path)
 		if h.LoginURL != "" && wantsHTML(r) {
 			http.Redirect(w, r, h.LoginURL, http.StatusSeeOther)
 			return nil

@@ -321,6 +321,20 @@ func (e *Engine) Close() error {
 	return nil
 }
 
+// CanSend reports whether the engine can carry out method m at all: E-num
+// always, SMS and e-mail only with a sender configured.
+func (e *Engine) CanSend(m Method) bool {
+	switch m {
+	case MethodEnum:
+		return true
+	case MethodSMS:
+		return e.cfg.SMS != nil
+	case MethodEmail:
+		return e.cfg.Email != nil
+	}
+	return false
+}
+
 // ConfirmKey returns the key that signs Enumgate-Confirmed headers.
 func (e *Engine) ConfirmKey() []byte { return e.confirmKey }
 
