@@ -96,7 +96,7 @@ type Handler struct {
 	AllowedOrigins []string `json:"allowed_origins,omitempty"`
 
 	allowedOrigins []string
-	noUserWarned   atomic.Int64 // Unix seconds of the last "no user" warning
+	noUserWarned   int64 // Unix seconds of the last "no user" warning (atomic)
 	engine         *challenge.Engine
 	policy         *policy.Policy
 	methods        []challenge.Method
@@ -408,8 +408,8 @@ func (h *Handler) bodyError(w http.ResponseWriter, r *http.Request, err error) e
 // that sets another one, so customers are told to log in in vain.
 func (h *Handler) warnNoUser(operation, path string) {
 	now := time.Now().Unix()
-	last := h.noUserWarned.Load()
-	if now-last < 60 || !h.noUserWarned.CompareAndSwap(last, now) {
+	last := atomic.LoadInt64(&h.noUserWarned)
+	if now-last < 60 || !atomic.CompareAndSwapInt64(&h.noUserWarned, last, now) {
 		return
 	}
 	h.logger.Warn("protected request without a user: the user placeholder is empty (check that it names what your login layer sets); such requests get 401 (logged at most once a minute)",
@@ -512,6 +512,13 @@ func (h *Handler) protect(w http.ResponseWriter, r *http.Request, next caddyhttp
 		zap.String("challenge", c.ID), zap.String("user", who.User),
 		zap.String("operation", c.Operation), zap.String("reason", decision.Reason))
 	if wantsHTML(r) {
+		// A returning customer starts with the method that worked last
+		// time: the first screen shows its question or code.
+		if m, ok := h.lastMethod(r, who.User, c); ok {
+			if _, err := h.engine.BeginWith(r.Context(), c.ID, who, m, h.beginOptions(r)); err != nil {
+				h.logger.Debug("starting the last method failed; the customer chooses", zap.String("challenge", c.ID), zap.Error(err))
+			}
+		}
 		http.Redirect(w, r, h.Prefix+"challenge/"+c.ID, http.StatusSeeOther)
 		return nil
 	}

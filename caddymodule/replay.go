@@ -2,6 +2,7 @@ package caddymodule
 
 import (
 	"bytes"
+	"crypto/subtle"
 	"fmt"
 	"io"
 	"net/http"
@@ -191,8 +192,44 @@ func (h *Handler) replay(w http.ResponseWriter, r *http.Request, next caddyhttp.
 		return h.fail(w, r, http.StatusServiceUnavailable, "unavailable", "The confirmed request could not be replayed.")
 	}
 	w.Header().Set("Enumgate-Result", "confirmed")
+	if wantsHTML(r) {
+		h.rememberMethod(w, r, conf)
+	}
 	h.logger.Info("confirmed request replayed",
 		zap.String("challenge", conf.Challenge.ID), zap.String("user", conf.User),
 		zap.String("operation", conf.Challenge.Operation), zap.String("method", string(conf.Method)))
 	return next.ServeHTTP(w, out)
+}
+
+// lastMethodCookie remembers, in the customer's browser, the method of
+// their last successful confirmation, so the next one starts with it.
+const lastMethodCookie = "enumgate_method"
+
+// lastMethodTag binds the remembered method to the user, so another
+// user of the same browser does not get it.
+func (h *Handler) lastMethodTag(user string, m challenge.Method) string {
+	return h.engine.FormToken("last-method\x00"+string(m), challenge.Subject{User: user})[:16]
+}
+
+// rememberMethod sets the last-method cookie after a confirmation.
+func (h *Handler) rememberMethod(w http.ResponseWriter, r *http.Request, conf *challenge.Confirmation) {
+	http.SetCookie(w, &http.Cookie{
+		Name: lastMethodCookie, Value: string(conf.Method) + "." + h.lastMethodTag(conf.User, conf.Method),
+		Path: "/", MaxAge: 365 * 24 * 3600, HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteLaxMode,
+	})
+}
+
+// lastMethod returns the method the customer last confirmed with, if the
+// browser remembers one for this user and the challenge offers it.
+func (h *Handler) lastMethod(r *http.Request, user string, c *challenge.Challenge) (challenge.Method, bool) {
+	ck, err := r.Cookie(lastMethodCookie)
+	if err != nil || len(ck.Value) > 64 {
+		return "", false
+	}
+	name, tag, ok := strings.Cut(ck.Value, ".")
+	m, err := challenge.ParseMethod(name)
+	if !ok || err != nil || !c.Offers(m) || subtle.ConstantTimeCompare([]byte(tag), []byte(h.lastMethodTag(user, m))) != 1 {
+		return "", false
+	}
+	return m, true
 }

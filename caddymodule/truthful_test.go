@@ -97,3 +97,37 @@ func TestEveryFormAnswersSeeOtherAndThePageTellsTheTruth(t *testing.T) {
 		}
 	})
 }
+
+func TestAReturningCustomerStartsWithTheLastMethod(t *testing.T) {
+	g := startGateway(t, gatewayOptions{})
+	b := startBrowser(t, g, "alice")
+	_, page := b.post(url.Values{"action": {"method"}, "method": {"enum"}})
+	_, q := pageForm(t, page.Body)
+	v := url.Values{"action": {"answer"}, "answer": {enumApp(t, q)}, "token": {b.token}}
+	r := b.do("POST", b.loc, "application/x-www-form-urlencoded", []byte(v.Encode()))
+	var cookie string
+	for _, c := range (&http.Response{Header: r.Header}).Cookies() {
+		if c.Name == "enumgate_method" {
+			cookie = c.Name + "=" + c.Value
+		}
+	}
+	if r.Header.Get("Enumgate-Result") != "confirmed" || cookie == "" {
+		t.Fatalf("confirmation = %d %v", r.Status, r.Header)
+	}
+
+	// The next transfer opens on the E-num question, other methods below.
+	r = b.do("POST", "/transfer", "application/x-www-form-urlencoded", []byte("to=Z123456789012&amount=11.00"), "Cookie", cookie)
+	page = b.do("GET", r.Header.Get("Location"), "", nil, "Cookie", cookie)
+	if _, q := pageForm(t, page.Body); q == "" || !bytes.Contains(page.Body, []byte("Or choose another method")) {
+		t.Fatalf("returning customer's first screen:\n%s", page.Body)
+	}
+
+	// Bob, in the same browser, chooses for himself.
+	bob := g.client(t, "bob")
+	bob.html = true
+	r = bob.do("POST", "/transfer", "application/x-www-form-urlencoded", []byte("to=Z123456789012&amount=11.00"), "Cookie", cookie)
+	page = bob.do("GET", r.Header.Get("Location"), "", nil, "Cookie", cookie)
+	if _, q := pageForm(t, page.Body); q != "" || !bytes.Contains(page.Body, []byte("How do you want to confirm?")) {
+		t.Fatalf("another user's first screen:\n%s", page.Body)
+	}
+}
