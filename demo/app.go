@@ -52,9 +52,11 @@ type App struct {
 	// Secret is the enumgate gateway's secret. The app derives from it the
 	// key that verifies Enumgate-Confirmed headers. Placeholders such as
 	// {env.ENUMGATE_SECRET} are expanded at provisioning; prefer one to a
-	// literal secret, which the admin API would show. Default: the value
-	// of the ENUMGATE_SECRET environment variable; if that is empty too,
-	// provisioning fails.
+	// literal secret, which the admin API would show. A value that is
+	// exactly {env.NAME:DEFAULT} takes DEFAULT when NAME is unset or
+	// empty, with a WARN (a default in the config is public). Default: the
+	// value of the ENUMGATE_SECRET environment variable; if that is empty
+	// too, provisioning fails.
 	Secret string `json:"secret,omitempty"`
 
 	// MaxAge is how old (or how far ahead) an Enumgate-Confirmed header
@@ -81,13 +83,20 @@ func (App) CaddyModule() caddy.ModuleInfo {
 // defaults and attaches the shared in-memory state, whose replay memory
 // the header verifier uses (so a reload does not forget the ids seen).
 func (a *App) Provision(ctx caddy.Context) error {
-	a.logger = ctx.Logger()
-	secret := caddy.NewReplacer().ReplaceAll(a.Secret, "")
-	if secret == "" {
-		secret = os.Getenv(SecretEnv)
+	return a.provisionWith(ctx, ctx.Logger())
+}
+
+// provisionWith is Provision with the logger given.
+func (a *App) provisionWith(ctx caddy.Context, logger *zap.Logger) error {
+	a.logger = logger
+	secret, defaulted, err := resolveSecret(a.Secret)
+	if err != nil {
+		return err
 	}
-	if secret == "" {
-		return fmt.Errorf("no secret: set secret (e.g. {env.%s}) or the %s environment variable to the gateway's secret", SecretEnv, SecretEnv)
+	if defaulted != "" {
+		a.logger.Warn("using the public demo secret: set "+defaulted,
+			zap.String("variable", defaulted),
+			zap.String("risk", "the default secret is written in the config, so anyone who reads it can forge Enumgate-Confirmed headers; set "+defaulted+" to the gateway's secret"))
 	}
 	a.key = challenge.ConfirmKey([]byte(secret))
 	if a.MaxAge == 0 {
@@ -112,6 +121,28 @@ func (a *App) Provision(ctx caddy.Context) error {
 		Now:     func() time.Time { return a.now() },
 	}
 	return nil
+}
+
+// resolveSecret expands the configured secret (see App.Secret) and
+// reports, in defaulted, the variable whose default was taken.
+func resolveSecret(v string) (secret, defaulted string, err error) {
+	if inner, ok := strings.CutPrefix(v, "{env."); ok && strings.HasSuffix(inner, "}") {
+		name, def, found := strings.Cut(inner[:len(inner)-1], ":")
+		if found && name != "" && def != "" && !strings.ContainsAny(name+def, "{}") {
+			if s := os.Getenv(name); s != "" {
+				return s, "", nil
+			}
+			return def, name, nil
+		}
+	}
+	secret = caddy.NewReplacer().ReplaceAll(v, "")
+	if secret == "" {
+		secret = os.Getenv(SecretEnv)
+	}
+	if secret == "" {
+		return "", "", fmt.Errorf("no secret: set secret (e.g. {env.%s}) or the %s environment variable to the gateway's secret", SecretEnv, SecretEnv)
+	}
+	return secret, "", nil
 }
 
 // Validate checks the provisioned configuration.
@@ -212,6 +243,12 @@ func (a *App) requireUser(w http.ResponseWriter, r *http.Request) (string, error
 // challenge id is remembered for max_age. r.Body is left whole for the
 // operation.
 func (a *App) confirmation(r *http.Request) (string, *badRequest) {
+	c, refused := a.confirmed(r)
+	return c.Method, refused
+}
+
+// confirmed is confirmation with the whole claims.
+func (a *App) confirmed(r *http.Request) (confirm.Claims, *badRequest) {
 	refuse := func(msg string) *badRequest {
 		return &badRequest{status: http.StatusForbidden, code: "not_confirmed", msg: msg}
 	}
@@ -219,33 +256,35 @@ func (a *App) confirmation(r *http.Request) (string, *badRequest) {
 	if err == nil {
 		if _, err := challenge.ParseMethod(c.Method); err != nil {
 			a.logger.Info("operation refused: not confirmed", zap.String("user", c.User), zap.Error(err))
-			return "", refuse("The confirmation names an unknown method.")
+			return confirm.Claims{}, refuse("The confirmation names an unknown method.")
 		}
-		return c.Method, nil
+		return c, nil
 	}
 	a.logger.Info("operation refused: not confirmed", zap.String("user", user(r)), zap.Error(err))
 	switch mm, _ := errors.AsType[*confirm.MismatchError](err); {
 	case errors.Is(err, confirm.ErrMissing):
-		return "", &badRequest{status: http.StatusForbidden, code: "confirmation_required",
+		return confirm.Claims{}, &badRequest{status: http.StatusForbidden, code: "confirmation_required",
 			msg: "This operation must be confirmed: make it through the enumgate gateway at " + LoginURL + "."}
 	case mm != nil && mm.Part == "user":
-		return "", refuse("The confirmation was made by another user.")
+		return confirm.Claims{}, refuse("The confirmation was made by another user.")
 	case mm != nil:
-		return "", refuse("The confirmation was made for another request: its " + mm.Part + " differs.")
+		return confirm.Claims{}, refuse("The confirmation was made for another request: its " + mm.Part + " differs.")
 	case errors.Is(err, confirm.ErrReplayed):
-		return "", refuse("This confirmation has already been used.")
+		br := refuse("This confirmation has already been used.")
+		br.replayed = true
+		return confirm.Claims{}, br
 	case errors.Is(err, confirm.ErrStale):
-		return "", refuse("This confirmation has expired, or the clocks disagree.")
+		return confirm.Claims{}, refuse("This confirmation has expired, or the clocks disagree.")
 	case errors.Is(err, confirm.ErrTooLarge):
-		return "", invalid("request body is larger than %d KiB", maxBody>>10)
+		return confirm.Claims{}, invalid("request body is larger than %d KiB", maxBody>>10)
 	case errors.Is(err, confirm.ErrMemoryFull):
-		return "", &badRequest{status: http.StatusServiceUnavailable, code: "unavailable",
+		return confirm.Claims{}, &badRequest{status: http.StatusServiceUnavailable, code: "unavailable",
 			msg: "Too many confirmations at once; try again in a few minutes."}
 	case errors.Is(err, confirm.ErrMalformed), errors.Is(err, confirm.ErrSignature):
-		return "", refuse("The Enumgate-Confirmed header is not a valid confirmation.")
+		return confirm.Claims{}, refuse("The Enumgate-Confirmed header is not a valid confirmation.")
 	}
 	// What is left is an error reading the body.
-	return "", invalid("reading request body: %v", err)
+	return confirm.Claims{}, invalid("reading request body: %v", err)
 }
 
 // Interface guards

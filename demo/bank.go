@@ -73,9 +73,10 @@ type apiError struct {
 
 // badRequest is an input error whose message is shown to the client.
 type badRequest struct {
-	status int
-	code   string
-	msg    string
+	status   int
+	code     string
+	msg      string
+	replayed bool // the confirmation's challenge id was seen already
 }
 
 func (e *badRequest) Error() string { return e.msg }
@@ -100,11 +101,54 @@ func (a *App) operate(k kind) handlerFunc {
 		if u == "" {
 			return err
 		}
+		// A delivery again of an operation performed already (same
+		// Idempotency-Key, same user) gets the first response: before the
+		// replay check, which would refuse the challenge id seen.
+		key, bad := idempotencyKey(r)
+		if bad != nil {
+			return a.fail(w, r, bad.status, bad.code, bad.msg)
+		}
+		if e := a.state.idem.lookup(u, key, a.now()); key != "" && e != nil {
+			return a.repeat(w, r, u, key, e)
+		}
+		// The execution is reserved under the key and the challenge id
+		// (so that a delivery again is known even if the first had no
+		// key) before the header is checked: concurrent deliveries of one
+		// confirmation wait for the first instead of seeing it as a
+		// replay. Only a header the gateway signed reserves anything.
+		// Without a key, a header seen is a replay, refused below.
+		var entry *idemEntry
+		if cid, ok := a.signedChallenge(r); ok && key != "" {
+			e, fresh := a.state.idem.reserve(u, cid, []string{key, cid}, a.now())
+			if !fresh {
+				return a.repeat(w, r, u, key, e)
+			}
+			entry = e
+		}
 		// Confirmation first: without it the request is not even read.
-		by, refused := a.confirmation(r)
+		c, refused := a.confirmed(r)
 		if refused != nil {
+			if entry != nil {
+				a.state.idem.abandon(entry)
+			}
+			if e := a.state.idem.lookup(u, key, a.now()); key != "" && refused.replayed && e != nil {
+				return a.repeat(w, r, u, key, e)
+			}
 			return a.fail(w, r, refused.status, refused.code, refused.msg)
 		}
+		if entry == nil {
+			// Remembered under the challenge id, so that a delivery again
+			// with Idempotency-Key: <challenge id> is known.
+			e, fresh := a.state.idem.reserve(u, c.ChallengeID, []string{key, c.ChallengeID}, a.now())
+			if !fresh {
+				return a.repeat(w, r, u, key, e)
+			}
+			entry = e
+		}
+		by := c.Method
+		rec := &recorder{ResponseWriter: w}
+		w = rec
+		defer func() { a.state.idem.finish(entry, rec.result()) }()
 		op, err := readOperation(w, r, k)
 		if br, ok := errors.AsType[*badRequest](err); ok {
 			return a.fail(w, r, br.status, br.code, br.msg)

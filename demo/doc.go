@@ -13,6 +13,21 @@
 // performed. The receipt says how the operation was confirmed
 // (confirmed_by: "enum", "sms" or "email").
 //
+// The gateway delivers a confirmed request again, with the same
+// Enumgate-Confirmed challenge id and `Idempotency-Key: <challenge id>`,
+// when the app failed before answering. The app deduplicates: a protected
+// operation whose Idempotency-Key it has seen for that user (for an hour;
+// at most 100 keys per user and 10000 in all, the oldest forgotten first)
+// is not performed again, and gets the first execution's response (same
+// status, headers and body, plus `Idempotent-Replayed: true`) if its
+// header is a valid confirmation of the same request by the same
+// challenge, however old. This check comes before the replay check. A key
+// used for another confirmed request gets 422
+// {"error":"idempotency_key_reused"}; a malformed key 400; a repeat that
+// arrives while the first is still being performed waits for it (up to
+// 30s, then 409 {"error":"in_progress"}). A reused header without a key
+// is still refused as a replay.
+//
 // The app reads the logged-in user from the X-Demo-User request header,
 // which the gateway sets from basic_auth, and trusts it: listen where only
 // the gateway and the local browser reach it (the demo binds 127.0.0.1).
@@ -39,6 +54,10 @@
 //			secret {env.ENUMGATE_SECRET}
 //		}
 //	}
+//
+// A secret of the form {env.NAME:DEFAULT} takes DEFAULT when NAME is unset,
+// logging a WARN "using the public demo secret: set NAME"; Caddyfile.example
+// uses that for its public demo secret.
 //
 // Endpoints (bank ones need X-Demo-User, else 401; the three POSTs also
 // need Enumgate-Confirmed, else 403):

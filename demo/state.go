@@ -58,10 +58,15 @@ type state struct {
 	// seen holds the challenge ids of the Enumgate-Confirmed headers
 	// accepted, for max_age; it is safe for concurrent use by itself.
 	seen *confirm.InMemory
+
+	// idem holds the responses of executed operations by user and
+	// Idempotency-Key (and challenge id), for IdempotencyTTL; it is safe
+	// for concurrent use by itself.
+	idem *idemMemory
 }
 
 func newState() *state {
-	return &state{byID: map[string]*operation{}, seen: confirm.NewInMemory(maxSeen)}
+	return &state{byID: map[string]*operation{}, seen: confirm.NewInMemory(maxSeen), idem: newIdemMemory()}
 }
 
 // Destruct implements caddy.Destructor; memory needs no release.
