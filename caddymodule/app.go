@@ -13,6 +13,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"strings"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -101,6 +103,9 @@ type App struct {
 	logger   *zap.Logger
 	storeMod any
 	usersMod any
+	store    store.Store         // the store, as the engine sees it
+	dir      challenge.Directory // the user directory
+	senders  map[challenge.Method]bool
 }
 
 // SMSLimits configure the SMS cost controls, shared by every gateway on
@@ -167,10 +172,9 @@ func (App) CaddyModule() caddy.ModuleInfo {
 // Provision loads the store, users and senders and builds the engine.
 func (a *App) Provision(ctx caddy.Context) error {
 	a.logger = ctx.Logger()
-	repl := caddy.NewReplacer()
-	secret := repl.ReplaceKnown(a.Secret, "")
-	if len(secret) < 16 {
-		return errors.New("enumgate: secret is required and must be at least 16 bytes (e.g. secret {env.ENUMGATE_SECRET})")
+	secret, err := a.resolveSecrets()
+	if err != nil {
+		return err
 	}
 	if a.StoreRaw == nil {
 		a.StoreRaw = json.RawMessage(`{"backend": "memory"}`)
@@ -181,6 +185,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 	}
 	a.storeMod = mod
 	st := store.Store(&watchedStore{Store: mod.(StoreModule).ChallengeStore(), logger: a.logger})
+	a.store = st
 
 	if a.UsersRaw == nil {
 		return errors.New("enumgate: users is required (e.g. users file users.json)")
@@ -191,18 +196,15 @@ func (a *App) Provision(ctx caddy.Context) error {
 	}
 	a.usersMod = mod
 	if ru, ok := mod.(*RedisUsers); ok {
-		secrets := [][]byte{[]byte(secret)}
-		for _, old := range a.OldSecrets {
-			secrets = append(secrets, []byte(repl.ReplaceKnown(old, "")))
-		}
-		if err := ru.open(ctx, a.storeMod, secrets); err != nil {
+		if err := ru.open(ctx, a.storeMod, secret); err != nil {
 			return err
 		}
 	}
 	dir := mod.(DirectoryModule).Directory()
+	a.dir = dir
 
 	cfg := challenge.Config{
-		Store: st, Directory: dir, Secret: []byte(secret),
+		Store: st, Directory: dir, Secret: secret[0],
 		QuestionLength: a.QuestionLength, CodeLength: a.CodeLength,
 		ResendCooldown: time.Duration(a.ResendCooldown), TimeWindow: a.TimeWindow,
 		LockoutAfter: a.LockoutAfter, LockoutFor: time.Duration(a.LockoutFor),
@@ -210,33 +212,148 @@ func (a *App) Provision(ctx caddy.Context) error {
 		Events:    a.logEvent,
 	}
 	cfg.NoSMSLimits = cfg.SMSLimits == (store.SMSLimits{})
-	if a.SMSRaw != nil {
-		mod, err := ctx.LoadModule(a, "SMSRaw")
-		if err != nil {
-			return fmt.Errorf("enumgate: loading sms sender: %w", err)
-		}
-		s, ok := mod.(challenge.Sender)
-		if !ok {
-			return fmt.Errorf("enumgate: sms module %T is not a sender", mod)
-		}
-		cfg.SMS = s
+	if cfg.SMS, err = a.loadSender(ctx, "sms", "SMSRaw", a.SMSRaw); err != nil {
+		return err
 	}
-	if a.EmailRaw != nil {
-		mod, err := ctx.LoadModule(a, "EmailRaw")
-		if err != nil {
-			return fmt.Errorf("enumgate: loading email sender: %w", err)
-		}
-		s, ok := mod.(challenge.Sender)
-		if !ok {
-			return fmt.Errorf("enumgate: email module %T is not a sender", mod)
-		}
-		cfg.Email = s
+	if cfg.Email, err = a.loadSender(ctx, "email", "EmailRaw", a.EmailRaw); err != nil {
+		return err
 	}
 	a.engine, err = challenge.New(cfg)
 	if err != nil {
 		return fmt.Errorf("enumgate: %w", err)
 	}
 	return nil
+}
+
+// DemoSecretWarning is what the app logs at WARN when its secret is the
+// default written in the config because the environment variable is
+// unset: a secret anyone can read is no secret.
+const DemoSecretWarning = "using the public demo secret: set ENUMGATE_SECRET"
+
+// resolveSecrets expands Secret and OldSecrets (runtime placeholders such
+// as {env.ENUMGATE_SECRET} or {file./run/secrets/enumgate}, so that the
+// JSON config, autosave.json and the admin API only ever hold the
+// placeholder) and checks them. The current secret comes first. Errors
+// name the option and the placeholder, never a secret.
+func (a *App) resolveSecrets() ([][]byte, error) {
+	if a.Secret == "" {
+		return nil, errors.New("enumgate: secret is required (e.g. secret {env.ENUMGATE_SECRET})")
+	}
+	secret, defaulted, err := ResolveSecret(a.Secret)
+	if err != nil {
+		return nil, fmt.Errorf("enumgate: secret: %w", err)
+	}
+	if len(secret) < 16 {
+		return nil, errors.New("enumgate: secret is required and must be at least 16 bytes (e.g. secret {env.ENUMGATE_SECRET})")
+	}
+	switch {
+	case defaulted != "":
+		a.logger.Warn(DemoSecretWarning,
+			zap.String("variable", defaulted),
+			zap.String("risk", "the default secret is written in the config, so anyone who reads it can forge Enumgate-Confirmed headers and session bindings; set "+defaulted+" to 32 random bytes"))
+	case !strings.Contains(a.Secret, "{"):
+		a.logger.Warn("secret is written in the config itself: it shows in the JSON config, autosave.json and the admin API; use secret {env.ENUMGATE_SECRET}")
+	}
+	secrets := [][]byte{[]byte(secret)}
+	for i, old := range a.OldSecrets {
+		s, _, err := ResolveSecret(old)
+		if err != nil {
+			return nil, fmt.Errorf("enumgate: old_secrets[%d]: %w", i, err)
+		}
+		if len(s) < 16 {
+			return nil, fmt.Errorf("enumgate: old_secrets[%d] must be at least 16 bytes", i)
+		}
+		if s == secret {
+			return nil, fmt.Errorf("enumgate: old_secrets[%d] is the current secret", i)
+		}
+		secrets = append(secrets, []byte(s))
+	}
+	return secrets, nil
+}
+
+// ResolveSecret expands the runtime placeholders of a configured secret.
+// A value that is exactly {env.NAME:DEFAULT} yields the variable NAME if
+// it is set and not empty, else DEFAULT, and then defaulted names the
+// variable (Caddy's replacer has no defaults of its own). Any other value
+// is expanded by Caddy's replacer; a placeholder that expands to nothing
+// (an unset variable, an empty file) is an error naming the placeholder.
+func ResolveSecret(v string) (secret, defaulted string, err error) {
+	if name, def, ok := envDefault(v); ok {
+		if s := os.Getenv(name); s != "" {
+			return s, "", nil
+		}
+		return def, name, nil
+	}
+	s, err := caddy.NewReplacer().ReplaceOrErr(v, true, false)
+	if err != nil {
+		if strings.HasPrefix(v, "{env.") {
+			return "", "", fmt.Errorf("%w: set the %s environment variable", err, strings.TrimSuffix(strings.TrimPrefix(v, "{env."), "}"))
+		}
+		return "", "", err
+	}
+	return s, "", nil
+}
+
+// envDefault splits "{env.NAME:DEFAULT}" into NAME and DEFAULT.
+func envDefault(v string) (name, def string, ok bool) {
+	inner, found := strings.CutPrefix(v, "{env.")
+	if !found || !strings.HasSuffix(inner, "}") {
+		return "", "", false
+	}
+	inner = inner[:len(inner)-1]
+	name, def, found = strings.Cut(inner, ":")
+	if !found || name == "" || def == "" || strings.ContainsAny(name, "{}") || strings.ContainsAny(def, "{}") {
+		return "", "", false
+	}
+	return name, def, true
+}
+
+// loadSender loads the sender module of the sms or email option (field
+// names the App field), or nil if the option is not given, and refuses
+// senders that cannot deliver that kind of message.
+func (a *App) loadSender(ctx caddy.Context, option, field string, raw json.RawMessage) (challenge.Sender, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, nil
+	}
+	var name struct {
+		Sender string `json:"sender"`
+	}
+	if err := json.Unmarshal(raw, &name); err != nil {
+		return nil, fmt.Errorf("enumgate: %s: not a JSON object: %w", option, err)
+	}
+	if name.Sender == "" {
+		return nil, fmt.Errorf("enumgate: %s: name the sender module with \"sender\" (webhook or smtp)", option)
+	}
+	if option == "sms" && name.Sender == "smtp" {
+		return nil, errors.New("enumgate: sms smtp: SMTP sends e-mail, not SMS; use sms webhook with your SMS provider's URL")
+	}
+	mod, err := ctx.LoadModule(a, field)
+	if err != nil {
+		return nil, fmt.Errorf("enumgate: loading %s sender %q: %w", option, name.Sender, err)
+	}
+	s, ok := mod.(challenge.Sender)
+	if !ok {
+		return nil, fmt.Errorf("enumgate: %s module %q is not a sender", option, name.Sender)
+	}
+	if a.senders == nil {
+		a.senders = map[challenge.Method]bool{}
+	}
+	a.senders[challenge.Method(option)] = true
+	return s, nil
+}
+
+// HasSender reports whether the app can deliver codes for method: "sms"
+// and "email" need their sender configured; "enum" needs none and is
+// always true. Handlers call it at provision time to refuse methods the
+// app cannot deliver.
+func (a *App) HasSender(method string) bool {
+	switch challenge.Method(method) {
+	case challenge.MethodEnum:
+		return true
+	case challenge.MethodSMS, challenge.MethodEmail:
+		return a.senders[challenge.Method(method)]
+	}
+	return false
 }
 
 // logEvent logs an engine event. Events never carry codes, answers,

@@ -8,11 +8,17 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"net"
+	"net/http"
+	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig"
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
 	"github.com/spf13/cobra"
 
@@ -57,18 +63,35 @@ type usersFlags struct {
 	deviceKey, suite, issr string
 }
 
+// userCommand is what one `users` subcommand does: with the provisioned
+// app (direct access to Redis), or, for show and unlock with the memory
+// store, through the running gateway's admin API.
+type userCommand struct {
+	use, short string
+	args       cobra.PositionalArgs
+	run        func(ctx context.Context, a *App, args []string, out io.Writer) error
+	// admin, if set, runs instead of run when the store lives in the
+	// gateway (the memory store).
+	admin func(ctx context.Context, g *gatewayConfig, args []string, out io.Writer) error
+	// redisUsers: run needs `users redis`.
+	redisUsers bool
+}
+
 func usersCobra(cmd *cobra.Command) {
 	var f usersFlags
 	cmd.PersistentFlags().StringVarP(&f.config, "config", "c", "", "the gateway's config file (default ./Caddyfile)")
 	cmd.PersistentFlags().StringVarP(&f.adapter, "adapter", "a", "", "the config adapter (default: by file name)")
-	sub := func(use, short string, args cobra.PositionalArgs, run func(ctx context.Context, a *App, args []string, out io.Writer) error) *cobra.Command {
-		return &cobra.Command{Use: use, Short: short, Args: args, SilenceUsage: true, RunE: func(c *cobra.Command, args []string) error {
-			return withApp(f, func(ctx context.Context, a *App) error { return run(ctx, a, args, c.OutOrStdout()) })
+	// Every failure is one line on stderr, "enumgate: …", and exit 1.
+	cmd.SetErrPrefix("enumgate:")
+	sub := func(uc userCommand) *cobra.Command {
+		return &cobra.Command{Use: uc.use, Short: uc.short, Args: uc.args, SilenceUsage: true, RunE: func(c *cobra.Command, args []string) error {
+			return oneLine(runUsersCommand(f, uc, args, c.OutOrStdout()))
 		}}
 	}
-	set := sub("set USER", "Create or change a user", cobra.ExactArgs(1), func(ctx context.Context, a *App, args []string, out io.Writer) error {
-		return usersSet(ctx, a, args[0], f, out)
-	})
+	set := sub(userCommand{use: "set USER", short: "Create or change a user", args: cobra.ExactArgs(1), redisUsers: true,
+		run: func(ctx context.Context, a *App, args []string, out io.Writer) error {
+			return usersSet(ctx, a, args[0], f, out)
+		}})
 	set.Flags().StringVar(&f.phone, "phone", "", "E.164 phone number for SMS codes ('-' removes it)")
 	set.Flags().StringArrayVar(&f.emails, "email", nil, "e-mail address (repeat; the first is primary)")
 	set.Flags().StringVar(&f.notify, "notify", "", "e-mail notifications of confirmed and rejected operations: on or off")
@@ -78,134 +101,366 @@ func usersCobra(cmd *cobra.Command) {
 	set.Flags().StringVar(&f.suite, "suite", challenge.DefaultSuite, "the OCRA suite of the new device")
 	set.Flags().StringVar(&f.issr, "issuer", "enumgate", "the issuer shown in the E-num app")
 	cmd.AddCommand(
-		sub("list", "List user ids", cobra.NoArgs, func(ctx context.Context, a *App, _ []string, out io.Writer) error {
-			d, err := redisDir(a)
-			if err != nil {
+		sub(userCommand{use: "list", short: "List user ids", args: cobra.NoArgs, redisUsers: true,
+			run: func(ctx context.Context, a *App, _ []string, out io.Writer) error {
+				ids, err := a.usersMod.(*RedisUsers).Dir().List(ctx)
+				for _, id := range ids {
+					fmt.Fprintln(out, id)
+				}
 				return err
-			}
-			ids, err := d.List(ctx)
-			for _, id := range ids {
-				fmt.Fprintln(out, id)
-			}
-			return err
-		}),
-		sub("show USER", "Show a user's record without keys", cobra.ExactArgs(1), func(ctx context.Context, a *App, args []string, out io.Writer) error {
-			d, err := redisDir(a)
-			if err != nil {
-				return err
-			}
-			r, err := d.Get(ctx, args[0])
-			if err != nil {
-				return err
-			}
-			enc := json.NewEncoder(out)
-			enc.SetIndent("", "  ")
-			return enc.Encode(r)
-		}),
-		sub("import FILE", "Add or replace users from a users file", cobra.ExactArgs(1), func(ctx context.Context, a *App, args []string, out io.Writer) error {
-			d, err := redisDir(a)
-			if err != nil {
-				return err
-			}
-			data, err := os.ReadFile(args[0])
-			if err != nil {
-				return err
-			}
-			n, err := d.Import(ctx, data)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(out, "imported %d users\n", n)
-			return nil
-		}),
+			}}),
+		sub(userCommand{use: "show USER", short: "Show a user's record without keys, and the lock", args: cobra.ExactArgs(1),
+			run: func(ctx context.Context, a *App, args []string, out io.Writer) error {
+				return showUser(ctx, a, args[0], out)
+			},
+			admin: func(ctx context.Context, g *gatewayConfig, args []string, out io.Writer) error {
+				var info UserInfo
+				if err := g.adminCall(ctx, http.MethodGet, args[0], "", &info); err != nil {
+					return err
+				}
+				return printJSON(out, info)
+			}}),
+		sub(userCommand{use: "import FILE", short: "Add or replace users from a users file", args: cobra.ExactArgs(1), redisUsers: true,
+			run: func(ctx context.Context, a *App, args []string, out io.Writer) error {
+				data, err := os.ReadFile(args[0])
+				if err != nil {
+					return err
+				}
+				n, err := a.usersMod.(*RedisUsers).Dir().Import(ctx, data)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(out, "imported %d users\n", n)
+				return nil
+			}}),
 		set,
-		sub("delete USER", "Remove a user", cobra.ExactArgs(1), func(ctx context.Context, a *App, args []string, out io.Writer) error {
-			d, err := redisDir(a)
-			if err != nil {
+		sub(userCommand{use: "delete USER", short: "Remove a user", args: cobra.ExactArgs(1), redisUsers: true,
+			run: func(ctx context.Context, a *App, args []string, out io.Writer) error {
+				return noUser(args[0], a.usersMod.(*RedisUsers).Dir().Delete(ctx, args[0]))
+			}}),
+		sub(userCommand{use: "reset-device USER", short: "Remove a user's E-num devices (lost phone; recovery through support)", args: cobra.ExactArgs(1), redisUsers: true,
+			run: func(ctx context.Context, a *App, args []string, out io.Writer) error {
+				if err := noUser(args[0], a.usersMod.(*RedisUsers).Dir().ResetDevice(ctx, args[0])); err != nil {
+					return err
+				}
+				fmt.Fprintf(out, "removed the E-num devices of %s; enrol a new one with: enumgate users set %s --new-device phone\n", args[0], args[0])
+				return nil
+			}}),
+		sub(userCommand{use: "unlock USER", short: "Lift a lockout after failed confirmations", args: cobra.ExactArgs(1),
+			run: func(ctx context.Context, a *App, args []string, out io.Writer) error {
+				if err := noUser(args[0], a.unlockUser(ctx, args[0])); err != nil {
+					return err
+				}
+				fmt.Fprintf(out, "unlocked %s\n", args[0])
+				return nil
+			},
+			admin: func(ctx context.Context, g *gatewayConfig, args []string, out io.Writer) error {
+				var res Unlocked
+				if err := g.adminCall(ctx, http.MethodPost, args[0], "/unlock", &res); err != nil {
+					return err
+				}
+				fmt.Fprintf(out, "unlocked %s\n", res.User)
+				return nil
+			}}),
+		sub(userCommand{use: "reencrypt", short: "Re-encrypt device keys under the current secret", args: cobra.NoArgs, redisUsers: true,
+			run: func(ctx context.Context, a *App, _ []string, out io.Writer) error {
+				n, err := a.usersMod.(*RedisUsers).Dir().Reencrypt(ctx)
+				fmt.Fprintf(out, "re-encrypted %d users\n", n)
 				return err
-			}
-			return d.Delete(ctx, args[0])
-		}),
-		sub("reset-device USER", "Remove a user's E-num devices (lost phone; recovery through support)", cobra.ExactArgs(1), func(ctx context.Context, a *App, args []string, out io.Writer) error {
-			d, err := redisDir(a)
-			if err != nil {
-				return err
-			}
-			if err := d.ResetDevice(ctx, args[0]); err != nil {
-				return err
-			}
-			fmt.Fprintf(out, "removed the E-num devices of %s; enrol a new one with: enumgate users set %s --new-device phone\n", args[0], args[0])
-			return nil
-		}),
-		sub("unlock USER", "Lift a lockout after failed confirmations", cobra.ExactArgs(1), func(ctx context.Context, a *App, args []string, out io.Writer) error {
-			rs, ok := a.storeMod.(*RedisStore)
-			if !ok {
-				return errors.New("unlock needs store redis: a memory store lives inside the running gateway")
-			}
-			return rs.ChallengeStore().Unlock(ctx, args[0])
-		}),
-		sub("reencrypt", "Re-encrypt device keys under the current secret", cobra.NoArgs, func(ctx context.Context, a *App, _ []string, out io.Writer) error {
-			d, err := redisDir(a)
-			if err != nil {
-				return err
-			}
-			n, err := d.Reencrypt(ctx)
-			fmt.Fprintf(out, "re-encrypted %d users\n", n)
-			return err
-		}),
+			}}),
 	)
 }
 
-// withApp provisions the config's enumgate app (its store, users and
-// secret) and runs fn with it.
-func withApp(f usersFlags, fn func(ctx context.Context, a *App) error) error {
-	cfgJSON, _, _, err := caddycmd.LoadConfig(f.config, f.adapter)
+// oneLine makes err one line without the "enumgate: " its parts may
+// start with (cobra prints it after the "enumgate:" prefix).
+func oneLine(err error) error {
+	if err == nil {
+		return nil
+	}
+	msg := strings.Join(strings.Fields(err.Error()), " ")
+	for {
+		trimmed := strings.TrimPrefix(msg, "enumgate: ")
+		if trimmed == msg {
+			break
+		}
+		msg = trimmed
+	}
+	return errors.New(msg)
+}
+
+// noUser turns an error wrapping challenge.ErrNoUser into `no user "ID"`.
+func noUser(id string, err error) error {
+	if errors.Is(err, challenge.ErrNoUser) {
+		return fmt.Errorf("no user %q", id)
+	}
+	return err
+}
+
+// runUsersCommand loads the config and runs uc: through the admin API when
+// the store lives in the gateway and uc can, else with the app.
+func runUsersCommand(f usersFlags, uc userCommand, args []string, out io.Writer) error {
+	g, err := loadGatewayConfig(f)
 	if err != nil {
 		return err
 	}
+	if len(args) == 1 && strings.HasSuffix(uc.use, " USER") && !validUserID(args[0]) {
+		return fmt.Errorf("a user id is 1 to %d bytes of printable UTF-8", maxUserID)
+	}
+	if uc.redisUsers && g.users != "redis" {
+		return errors.New("the config does not say 'users redis': a users file is the operator's own file, edit it instead")
+	}
+	if g.store == "memory" {
+		if uc.admin == nil {
+			return errors.New("the config's store is memory: the command needs store redis")
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		return uc.admin(ctx, g, args, out)
+	}
+	return g.withApp(func(ctx context.Context, a *App) error { return uc.run(ctx, a, args, out) })
+}
+
+// gatewayConfig is what the users commands read from the gateway's config.
+type gatewayConfig struct {
+	file  string          // the config file
+	app   json.RawMessage // the enumgate app's JSON
+	store string          // the store backend: "memory" (default) or "redis"
+	users string          // the users source: "file" or "redis"
+	admin caddy.AdminConfig
+}
+
+// loadGatewayConfig reads and adapts the config file (--config, default
+// ./Caddyfile) the way `caddy run` does, without logging.
+func loadGatewayConfig(f usersFlags) (*gatewayConfig, error) {
+	path := f.config
+	if path == "" {
+		path = "Caddyfile"
+	}
+	body, err := os.ReadFile(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist) && f.config == "":
+		return nil, errors.New("no config: ./Caddyfile not found (use --config)")
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("no config: %s not found", path)
+	case err != nil:
+		return nil, fmt.Errorf("reading the config: %w", err)
+	}
+	adapter := f.adapter
+	if base := filepath.Base(path); adapter == "" && (strings.HasPrefix(base, "Caddyfile") || filepath.Ext(base) == ".caddyfile") {
+		adapter = "caddyfile"
+	}
+	cfgJSON := body
+	if adapter != "" && adapter != "json" {
+		ad := caddyconfig.GetAdapter(adapter)
+		if ad == nil {
+			return nil, fmt.Errorf("unknown config adapter %q", adapter)
+		}
+		if cfgJSON, _, err = ad.Adapt(body, map[string]any{"filename": path}); err != nil {
+			return nil, fmt.Errorf("adapting %s: %w", path, err)
+		}
+	}
 	var cfg struct {
-		Apps map[string]json.RawMessage `json:"apps"`
+		Admin *caddy.AdminConfig         `json:"admin"`
+		Apps  map[string]json.RawMessage `json:"apps"`
 	}
 	if err := json.Unmarshal(cfgJSON, &cfg); err != nil {
-		return err
+		return nil, fmt.Errorf("%s is not a JSON config (give --adapter caddyfile for a Caddyfile): %w", path, err)
 	}
-	raw, ok := cfg.Apps["enumgate"]
-	if !ok {
-		return errors.New("the config has no enumgate app (global option enumgate { … })")
+	g := &gatewayConfig{file: path, app: cfg.Apps["enumgate"], store: "memory"}
+	if g.app == nil {
+		return nil, fmt.Errorf("%s has no enumgate app (global option enumgate { … })", path)
+	}
+	if cfg.Admin != nil {
+		g.admin = *cfg.Admin
+	}
+	var peek struct {
+		Store struct {
+			Backend string `json:"backend"`
+		} `json:"store"`
+		Users struct {
+			Source string `json:"source"`
+		} `json:"users"`
+	}
+	if err := json.Unmarshal(g.app, &peek); err != nil {
+		return nil, fmt.Errorf("%s: the enumgate app: %w", path, err)
+	}
+	if peek.Store.Backend != "" {
+		g.store = peek.Store.Backend
+	}
+	g.users = peek.Users.Source
+	return g, nil
+}
+
+// withApp provisions the config's enumgate app (its store, users and
+// secret) and runs fn with it. Caddy's logs are silenced: the command
+// reports its own failure, once.
+func (g *gatewayConfig) withApp(fn func(ctx context.Context, a *App) error) error {
+	base, err := quietContext()
+	if err != nil {
+		return err
 	}
 	a := new(App)
-	if err := json.Unmarshal(raw, a); err != nil {
-		return err
+	if err := json.Unmarshal(g.app, a); err != nil {
+		return fmt.Errorf("%s: the enumgate app: %w", g.file, err)
 	}
-	cctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
-	defer cancel()
+	cctx, cancel := caddy.NewContext(base)
+	defer cancel() // cleans up the store and users modules
 	if err := a.Provision(cctx); err != nil {
-		return err
-	}
-	if ru, ok := a.usersMod.(*RedisUsers); ok {
-		defer ru.Cleanup()
-	}
-	if rs, ok := a.storeMod.(*RedisStore); ok {
-		defer rs.Cleanup()
+		return redisDown(err)
 	}
 	ctx, stop := context.WithTimeout(cctx, time.Minute)
 	defer stop()
-	return fn(ctx, a)
+	return redisDown(fn(ctx, a))
 }
 
-func redisDir(a *App) (*userdir.Dir, error) {
-	ru, ok := a.usersMod.(*RedisUsers)
-	if !ok {
-		return nil, errors.New("the config does not say 'users redis': a users file is the operator's own file, edit it instead")
-	}
-	return ru.Dir(), nil
-}
-
-func usersSet(ctx context.Context, a *App, id string, f usersFlags, out io.Writer) error {
-	d, err := redisDir(a)
+// withApp is withGatewayConfig for tests and older callers: it loads the
+// config of f and provisions its app.
+func withApp(f usersFlags, fn func(ctx context.Context, a *App) error) error {
+	g, err := loadGatewayConfig(f)
 	if err != nil {
 		return err
 	}
+	return g.withApp(fn)
+}
+
+// quietContext returns a Caddy context whose logs go nowhere a user would
+// see them: modules provisioned in it do not print (no development
+// logger, no stack traces), and errors come back as errors. The default
+// log keeps stderr, so Caddy does not announce a redirect, but takes
+// nothing below FATAL.
+func quietContext() (caddy.Context, error) {
+	var cfg caddy.Config
+	err := json.Unmarshal([]byte(`{"logging": {"logs": {"default": {"writer": {"output": "stderr"}, "level": "FATAL"}}}}`), &cfg)
+	if err != nil {
+		return caddy.Context{}, err
+	}
+	return caddy.ProvisionContext(&cfg)
+}
+
+// redisDown names an unreachable Redis plainly.
+func redisDown(err error) error {
+	if err == nil {
+		return nil
+	}
+	if op, ok := errors.AsType[*net.OpError](err); ok {
+		addr := ""
+		if op.Addr != nil {
+			addr = " at " + op.Addr.String()
+		}
+		return fmt.Errorf("cannot reach Redis%s: %v", addr, op.Err)
+	}
+	return err
+}
+
+// adminCall calls the running gateway's admin API for user id (path
+// after /enumgate/users/{id}) and decodes a 200 answer into v.
+func (g *gatewayConfig) adminCall(ctx context.Context, method, id, path string, v any) error {
+	if g.admin.Disabled {
+		return fmt.Errorf("%s says 'admin off': with store memory the users' locks live in the running gateway, reached through its admin API; turn it on (e.g. admin localhost:2019) or use store redis", g.file)
+	}
+	listen := g.admin.Listen
+	if listen == "" {
+		listen = caddy.DefaultAdminListen
+	}
+	addr, err := caddy.ParseNetworkAddress(listen)
+	if err != nil || addr.PortRangeSize() > 1 {
+		return fmt.Errorf("the admin address %q is not one address", listen)
+	}
+	origin := "http://" + addr.JoinHostPort(0)
+	dial := addr.JoinHostPort(0)
+	if addr.IsUnixNetwork() {
+		origin = "http://127.0.0.1"
+		dial, _, _ = strings.Cut(addr.Host, "|") // drop the socket's permission bits
+	} else if addr.IsFdNetwork() {
+		return fmt.Errorf("the admin address %q is a file descriptor: the command cannot reach it", listen)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, origin+adminPrefix+"users/"+url.PathEscape(id)+path, nil)
+	if err != nil {
+		return err
+	}
+	if !addr.IsUnixNetwork() {
+		req.Header.Set("Origin", origin)
+	}
+	client := &http.Client{Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, addr.Network, dial)
+		},
+	}}
+	resp, err := client.Do(req)
+	if err != nil {
+		msg := err.Error()
+		if op, ok := errors.AsType[*net.OpError](err); ok {
+			msg = op.Err.Error()
+		}
+		return fmt.Errorf("cannot reach the gateway's admin API at %s (is the gateway running?): %s", listen, msg)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return fmt.Errorf("admin API at %s: reading the answer: %w", listen, err)
+	}
+	if resp.StatusCode == http.StatusOK {
+		if err := json.Unmarshal(body, v); err != nil {
+			return fmt.Errorf("admin API at %s: unexpected answer: %w", listen, err)
+		}
+		return nil
+	}
+	var e adminError
+	json.Unmarshal(body, &e)
+	switch {
+	case resp.StatusCode == http.StatusNotFound && e.Error == "unknown_user":
+		return fmt.Errorf("no user %q", id)
+	case resp.StatusCode == http.StatusNotFound:
+		return fmt.Errorf("the gateway at %s has no enumgate admin API (is it an enumgate build?)", listen)
+	case e.Error != "":
+		msg := e.Error
+		if e.Message != "" {
+			msg = e.Message
+		}
+		return fmt.Errorf("admin API at %s: %d %s", listen, resp.StatusCode, msg)
+	}
+	return fmt.Errorf("admin API at %s: %s", listen, resp.Status)
+}
+
+// showUser prints user id's record (users redis: the record without keys)
+// or what the gateway knows (a users file: masked), with the lock.
+func showUser(ctx context.Context, a *App, id string, out io.Writer) error {
+	ru, ok := a.usersMod.(*RedisUsers)
+	if !ok {
+		info, err := a.userInfo(ctx, id)
+		if err != nil {
+			return noUser(id, err)
+		}
+		return printJSON(out, info)
+	}
+	r, err := ru.Dir().Get(ctx, id)
+	if err != nil {
+		return noUser(id, err)
+	}
+	until, err := a.store.LockedUntil(ctx, id, time.Now())
+	if err != nil {
+		return fmt.Errorf("reading the lock of %s: %w", id, err)
+	}
+	shown := struct {
+		userdir.Record
+		LockedUntil *time.Time `json:"locked_until,omitempty"`
+	}{Record: r}
+	if !until.IsZero() {
+		t := until.UTC()
+		shown.LockedUntil = &t
+	}
+	return printJSON(out, shown)
+}
+
+func printJSON(out io.Writer, v any) error {
+	enc := json.NewEncoder(out)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func usersSet(ctx context.Context, a *App, id string, f usersFlags, out io.Writer) error {
+	d := a.usersMod.(*RedisUsers).Dir()
 	r, err := d.Get(ctx, id)
 	if errors.Is(err, challenge.ErrNoUser) {
 		r, err = userdir.Record{ID: id}, nil

@@ -18,17 +18,36 @@ import (
 	"github.com/enumgate/enumgate/internal/redistest"
 )
 
-// runUsers runs `enumgate users ARGS --config CONFIG` and returns its output.
+// runUsers runs `enumgate users ARGS --config CONFIG` and returns its
+// output; a failure must be one line on stderr, "enumgate: " and the
+// error.
 func runUsers(t *testing.T, config string, args ...string) (string, error) {
+	t.Helper()
+	if config != "" {
+		args = append(args, "--config", config, "--adapter", "caddyfile")
+	}
+	out, stderr, err := runUsersRaw(t, args...)
+	if err != nil {
+		if want := "enumgate: " + err.Error() + "\n"; stderr != want {
+			t.Errorf("users %v: stderr = %q, want one line %q", args, stderr, want)
+		}
+	} else if stderr != "" {
+		t.Errorf("users %v succeeded with stderr %q", args, stderr)
+	}
+	return out, err
+}
+
+// runUsersRaw runs `enumgate users ARGS` and returns stdout and stderr.
+func runUsersRaw(t *testing.T, args ...string) (stdout, stderr string, err error) {
 	t.Helper()
 	root := &cobra.Command{Use: "users"}
 	usersCobra(root)
-	var out bytes.Buffer
+	var out, errOut bytes.Buffer
 	root.SetOut(&out)
-	root.SetErr(&out)
-	root.SetArgs(append(args, "--config", config, "--adapter", "caddyfile"))
-	err := root.Execute()
-	return out.String(), err
+	root.SetErr(&errOut)
+	root.SetArgs(args)
+	err = root.Execute()
+	return out.String(), errOut.String(), err
 }
 
 func TestUsersCommandsManageRedisUsers(t *testing.T) {
@@ -97,8 +116,17 @@ func TestUsersCommandsManageRedisUsers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := runUsers(t, config, "unlock", "alice"); err != nil {
-		t.Fatal(err)
+	if out, err := runUsers(t, config, "show", "alice"); err != nil || !strings.Contains(out, `"locked_until"`) {
+		t.Fatalf("show of locked alice = %q, %v", out, err)
+	}
+	if out, err := runUsers(t, config, "unlock", "alice"); err != nil || out != "unlocked alice\n" {
+		t.Fatalf("unlock = %q, %v", out, err)
+	}
+	if _, err := runUsers(t, config, "unlock", "nosuch"); err == nil || err.Error() != `no user "nosuch"` {
+		t.Fatalf("unlock nosuch = %v", err)
+	}
+	if _, err := runUsers(t, config, "reset-device", "nosuch"); err == nil || err.Error() != `no user "nosuch"` {
+		t.Fatalf("reset-device nosuch = %v", err)
 	}
 	withApp(usersFlags{config: config, adapter: "caddyfile"}, func(ctx context.Context, a *App) error {
 		if until, _ := a.storeMod.(*RedisStore).ChallengeStore().LockedUntil(ctx, "alice", time.Now()); !until.IsZero() {
@@ -113,8 +141,11 @@ func TestUsersCommandsManageRedisUsers(t *testing.T) {
 	if _, err := runUsers(t, config, "delete", "carol"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := runUsers(t, config, "show", "carol"); err == nil {
-		t.Fatal("carol still there after delete")
+	if _, err := runUsers(t, config, "show", "carol"); err == nil || err.Error() != `no user "carol"` {
+		t.Fatalf("show after delete = %v", err)
+	}
+	if _, err := runUsers(t, config, "delete", "carol"); err == nil || err.Error() != `no user "carol"` {
+		t.Fatalf("second delete = %v", err)
 	}
 }
 
@@ -125,8 +156,10 @@ func TestUsersCommandsNeedUsersRedis(t *testing.T) {
 	if _, err := runUsers(t, config, "list"); err == nil || !strings.Contains(err.Error(), "users redis") {
 		t.Fatalf("list with a users file = %v", err)
 	}
-	if _, err := runUsers(t, config, "unlock", "alice"); err == nil || !strings.Contains(err.Error(), "store redis") {
-		t.Fatalf("unlock with the memory store = %v", err)
+	// With the memory store, unlock goes to the running gateway's admin
+	// API, and this config turns it off.
+	if _, err := runUsers(t, config, "unlock", "alice"); err == nil || !strings.Contains(err.Error(), "'admin off'") {
+		t.Fatalf("unlock with the memory store and admin off = %v", err)
 	}
 }
 
