@@ -4,10 +4,27 @@
 //
 // A store holds security state, so every decision is one atomic operation:
 // Attempt checks ownership, expiry and the attempt budget, compares the
-// answer and consumes the challenge in a single step, which is what makes
+// answer and confirms the challenge in a single step, which is what makes
 // "confirms at most once" hold for any number of concurrent answers and any
 // number of gateways sharing one store. A store never evicts a live
-// challenge to make room; it refuses new ones with ErrFull instead.
+// challenge to make room; it refuses new ones with ErrFull instead, and
+// refuses a user over their fair share with *TooManyPendingError before
+// that user can fill it.
+//
+// # Life of a challenge
+//
+// Create makes a pending challenge; Begin chooses a method; Attempt
+// answers. A wrong answer spends one attempt — once per distinct answer:
+// the record remembers the MACs it has counted (Record.Tried), so a retry
+// of the same answer after a timeout or a stalled store costs nothing
+// more. The last wrong answer leaves an exhausted tombstone. A right
+// answer leaves a confirmed tombstone (Record.ConfirmedAt) that lives until
+// the challenge's Expires: the same answer again reports Repeated, never
+// "unknown challenge", and the stash stays until the delivery (the replay
+// to the upstream) is settled. Delivery is guarded by a lease: the first
+// Confirmed takes it, Deliver takes it again for a redelivery, Settle
+// ends it (delivered: the stash is dropped and no redelivery is possible;
+// not delivered: the lease is released so the customer may try again).
 //
 // The store never sees answers, codes or keys in clear: the engine hands it
 // keyed MACs of acceptable answers and of the submitted one.
@@ -38,7 +55,74 @@ var (
 	// ErrMethodNotOffered reports Begin with a method the challenge does
 	// not offer.
 	ErrMethodNotOffered = errors.New("confirmation method not offered")
+	// ErrTooManyPending reports Create refused because the user holds
+	// their share of the store already (pending challenges or stashed
+	// bytes). The error is a *TooManyPendingError.
+	ErrTooManyPending = errors.New("too many pending challenges for this user")
+	// ErrDelivered reports Deliver on a confirmation already delivered to
+	// the upstream: it must never be delivered twice.
+	ErrDelivered = errors.New("confirmation already delivered")
+	// ErrDeliveryBusy reports Deliver while another delivery of the same
+	// confirmation may be in flight (its lease is active). The error is a
+	// *DeliveryBusyError.
+	ErrDeliveryBusy = errors.New("a delivery of this confirmation may be in flight")
+	// ErrDeliveriesExhausted reports Deliver on a confirmation that has
+	// been tried the most times allowed.
+	ErrDeliveriesExhausted = errors.New("delivery attempts spent")
 )
+
+// Defaults of the per-store options that implement the fair shares and
+// the delivery lease (memory.Options, redisstore.Options). In those
+// options 0 takes the default and a negative limit disables it.
+const (
+	// DefaultMaxPendingPerUser is the most pending challenges one user
+	// may hold.
+	DefaultMaxPendingPerUser = 10
+	// DefaultMaxBytesPerUser is the most bytes of stashed requests (Stash
+	// and View) one user's challenges may hold, confirmed but undelivered
+	// ones included. It must be at least the largest record one request
+	// can make (max_body plus headers and view), or such requests are
+	// always refused.
+	DefaultMaxBytesPerUser = 1 << 20
+	// DefaultDeliveryLease is how long a delivery holds its lease: while
+	// it runs no other delivery of the same confirmation can start.
+	DefaultDeliveryLease = 30 * time.Second
+)
+
+// TooManyPendingError reports Create refused by a per-user limit. It is
+// ErrTooManyPending for errors.Is.
+type TooManyPendingError struct {
+	// RetryAt is when the user's earliest challenge counted against the
+	// limit expires, freeing room. It is zero when waiting cannot help:
+	// the record alone is larger than the per-user byte limit.
+	RetryAt time.Time
+}
+
+// Error implements error.
+func (e *TooManyPendingError) Error() string {
+	if e.RetryAt.IsZero() {
+		return ErrTooManyPending.Error()
+	}
+	return ErrTooManyPending.Error() + " until " + e.RetryAt.UTC().Format(time.RFC3339)
+}
+
+// Is makes errors.Is(err, ErrTooManyPending) hold.
+func (e *TooManyPendingError) Is(target error) bool { return target == ErrTooManyPending }
+
+// DeliveryBusyError reports Deliver refused because a lease is active. It
+// is ErrDeliveryBusy for errors.Is.
+type DeliveryBusyError struct {
+	// Until is when the lease ends by itself (Settle ends it earlier).
+	Until time.Time
+}
+
+// Error implements error.
+func (e *DeliveryBusyError) Error() string {
+	return ErrDeliveryBusy.Error() + " until " + e.Until.UTC().Format(time.RFC3339)
+}
+
+// Is makes errors.Is(err, ErrDeliveryBusy) hold.
+func (e *DeliveryBusyError) Is(target error) bool { return target == ErrDeliveryBusy }
 
 // LockedError reports a user locked after too many consecutive failed
 // confirmations.
@@ -82,11 +166,18 @@ const (
 	// Wrong means the answer did not match and attempts remain.
 	Wrong Outcome = iota + 1
 	// Confirmed means the answer matched; the challenge has been consumed
-	// and can never confirm again.
+	// and can never confirm again. This answer took the first delivery
+	// lease (Record.Deliveries is 1).
 	Confirmed
 	// Exhausted means the attempt budget is spent (by this answer or
 	// earlier ones); the challenge can no longer confirm.
 	Exhausted
+	// Repeated means the challenge was confirmed earlier by this same
+	// answer (a retry after a timeout, a double submit). Nothing changed;
+	// Result.Record tells the delivery state (DeliveredAt, LeaseUntil,
+	// Deliveries) and holds the stash while it is undelivered. To deliver
+	// again, the caller claims a lease with Store.Deliver.
+	Repeated
 )
 
 // String returns the outcome's name.
@@ -98,6 +189,8 @@ func (o Outcome) String() string {
 		return "confirmed"
 	case Exhausted:
 		return "exhausted"
+	case Repeated:
+		return "repeated"
 	}
 	return fmt.Sprintf("Outcome(%d)", int(o))
 }
@@ -168,15 +261,44 @@ type Record struct {
 	Expected [][]byte `json:"expected,omitempty"`
 	// ResendAt maps a method to the time it may be begun again.
 	ResendAt map[string]time.Time `json:"resend_at,omitempty"`
+	// Tried holds the MACs of the wrong answers already counted against
+	// the budget since the method was begun (at most MaxAttempts); the
+	// same answer again costs nothing. Begin clears it.
+	Tried [][]byte `json:"tried,omitempty"`
+
+	// ConfirmedAt is when a right answer confirmed the challenge; zero
+	// while it is not confirmed. A confirmed record stays (a confirmed
+	// tombstone) until Expires.
+	ConfirmedAt time.Time `json:"confirmed_at,omitzero"`
+	// ConfirmedMAC is the MAC of the answer that confirmed.
+	ConfirmedMAC []byte `json:"confirmed_mac,omitempty"`
+	// DeliveredAt is when a delivery of the confirmed request to the
+	// upstream was settled as delivered; the stash is dropped then.
+	DeliveredAt time.Time `json:"delivered_at,omitzero"`
+	// Deliveries counts the delivery leases taken (the confirmation's
+	// first delivery and every Deliver).
+	Deliveries int `json:"deliveries,omitempty"`
+	// LeaseUntil is when the current delivery lease ends; zero or past
+	// when no delivery is in flight.
+	LeaseUntil time.Time `json:"lease_until,omitzero"`
 }
 
+// Confirmed reports whether r has been confirmed.
+func (r *Record) Confirmed() bool { return !r.ConfirmedAt.IsZero() }
+
+// Delivered reports whether r's confirmed request has been delivered.
+func (r *Record) Delivered() bool { return !r.DeliveredAt.IsZero() }
+
 // Clone returns a copy of r that shares no mutable state with r. Byte
-// slices that are never modified in place (Stash, Digest, Session and the
-// entries of Expected) are shared.
+// slices that are never modified in place (Stash, Digest, Session,
+// ConfirmedMAC and the entries of Expected and Tried) are shared.
 func (r *Record) Clone() *Record {
 	c := *r
 	c.Methods = append([]string(nil), r.Methods...)
 	c.Expected = append([][]byte(nil), r.Expected...)
+	if r.Tried != nil {
+		c.Tried = append([][]byte(nil), r.Tried...)
+	}
 	if r.Destinations != nil {
 		c.Destinations = make(map[string]string, len(r.Destinations))
 		for k, v := range r.Destinations {
@@ -214,8 +336,9 @@ type Result struct {
 	Outcome Outcome
 	// AttemptsLeft is what remains of the budget after the attempt.
 	AttemptsLeft int
-	// Record is the challenge as it was consumed; set only when Outcome is
-	// Confirmed.
+	// Record is the challenge as it was confirmed, stash included; set
+	// only when Outcome is Confirmed or Repeated. For Repeated the stash
+	// is present only while the confirmation is undelivered.
 	Record *Record
 	// LockedUntil is set when this failed attempt locked the user.
 	LockedUntil time.Time
@@ -223,48 +346,85 @@ type Result struct {
 
 // Store keeps challenges. Every method is safe for concurrent use, and
 // each one is a single atomic operation on the store's state, also across
-// gateways that share the store: a challenge's state and its user's
-// lockout state are decided together (a Redis store keeps them in one
-// cluster slot). Methods taking now use it as the current time, so all
-// gateways judge expiry by the same rule and tests can inject a clock.
+// gateways that share the store: a challenge's state, its user's lockout
+// state and the user's share of the store are decided together (a Redis
+// store keeps them in one cluster slot). Methods taking now use it as the
+// current time, so all gateways judge expiry by the same rule and tests
+// can inject a clock.
+//
+// A store never retries a state-changing call by itself; the contract is
+// made so that the caller's retry of the same call is harmless: a repeated
+// wrong answer costs nothing more, a repeated right one reports Repeated.
 type Store interface {
-	// Create stores a new challenge. It fails with *LockedError when the
-	// record's user is locked at now, with ErrFull when the store is at
-	// capacity and with ErrExists when the id is taken.
+	// Create stores a new challenge. In order, it fails with *LockedError
+	// when the record's user is locked at now, with ErrExists when the id
+	// is taken, with *TooManyPendingError (ErrTooManyPending) when the
+	// user is at a per-user limit (pending challenges — created, not
+	// confirmed, not exhausted, not expired, not deleted — or the bytes of
+	// Stash and View held by the user's unexpired challenges that still
+	// keep a stash), and with ErrFull when the store is at its global
+	// capacity. A refusal never touches another user's challenges.
 	Create(ctx context.Context, r *Record, now time.Time) error
 	// Get returns a copy of the challenge if it exists, has not expired and
-	// belongs to o; otherwise ErrNotFound.
+	// belongs to o; otherwise ErrNotFound. Exhausted and confirmed
+	// tombstones are returned too (AttemptsLeft 0; ConfirmedAt set).
 	Get(ctx context.Context, id string, o Owner, now time.Time) (*Record, error)
 	// Begin starts a confirmation method: it records the method, question,
-	// destination and expected answers, and the method's resend time, and
-	// returns the updated record. In order, it fails with *LockedError if
-	// o.User is locked, ErrNotFound as Get does, ErrExhausted if the
-	// attempt budget is spent, ErrMethodNotOffered if the challenge does
-	// not offer b.Method, and *CooldownError if the same method's cooldown
-	// has not passed.
+	// destination and expected answers, and the method's resend time,
+	// clears Tried, and returns the updated record. In order, it fails
+	// with *LockedError if o.User is locked, ErrNotFound as Get does (and
+	// for a confirmed challenge), ErrExhausted if the attempt budget is
+	// spent, ErrMethodNotOffered if the challenge does not offer b.Method,
+	// and *CooldownError if the same method's cooldown has not passed.
 	Begin(ctx context.Context, id string, o Owner, b Begin, now time.Time) (*Record, error)
 	// Attempt checks one answer, given as its keyed MAC, in one atomic
-	// step: the user's lock (*LockedError; nothing else changes),
-	// ownership and expiry (ErrNotFound), the attempt budget (Exhausted),
-	// a chosen method (ErrNoMethod), the comparison against every expected
-	// MAC, and on a match the challenge's consumption (Confirmed, returned
-	// at most once per challenge) and the end of the user's run of
-	// failures. A wrong answer decrements the budget — the last one leaves
-	// a tombstone that answers Exhausted until the challenge expires — and
-	// counts a failure under l; if that locks the user, Result.LockedUntil
-	// says until when. An answer to a tombstone counts no failure.
+	// step. On a confirmed challenge of o's (checked first, whatever the
+	// user's lock): the confirming MAC gives Repeated with the record,
+	// any other MAC ErrNotFound; nothing changes. Otherwise, in order: the
+	// user's lock (*LockedError; nothing else changes), ownership and
+	// expiry (ErrNotFound), the attempt budget (Exhausted), a chosen
+	// method (ErrNoMethod), the comparison against every expected MAC, and
+	// on a match the confirmation (Confirmed, returned at most once per
+	// challenge): ConfirmedAt and ConfirmedMAC are set, the first
+	// delivery lease is taken (Deliveries 1, LeaseUntil now plus the
+	// store's delivery lease), and the user's run of failures ends. A
+	// wrong answer already in Tried gives Wrong with AttemptsLeft
+	// unchanged and counts nothing. Any other wrong answer is added to
+	// Tried, decrements the budget — the last one leaves a tombstone
+	// without stash that answers Exhausted until the challenge expires —
+	// and counts a failure under l; if that locks the user,
+	// Result.LockedUntil says until when. An answer to a tombstone counts
+	// no failure.
 	Attempt(ctx context.Context, id string, o Owner, mac []byte, l Lockout, now time.Time) (Result, error)
-	// Delete removes the challenge if it belongs to o (cancellation). It
-	// returns ErrNotFound otherwise.
+	// Delete removes the challenge if it belongs to o and is not confirmed
+	// (cancellation). It returns ErrNotFound otherwise; a confirmed
+	// challenge is kept, as proof of the confirmation, until it expires.
 	Delete(ctx context.Context, id string, o Owner) error
+	// Deliver claims a redelivery of a confirmed, undelivered challenge:
+	// it fails with ErrNotFound (no such challenge of o's, expired, or not
+	// confirmed), ErrDelivered (already delivered), *DeliveryBusyError
+	// (ErrDeliveryBusy: a lease is active, another delivery may be in
+	// flight) or ErrDeliveriesExhausted (Deliveries >= max; max <= 0 sets
+	// no limit), checked in that order. On success it increments
+	// Deliveries, sets LeaseUntil to now plus the store's delivery lease
+	// and returns the record, stash included.
+	Deliver(ctx context.Context, id string, o Owner, max int, now time.Time) (*Record, error)
+	// Settle ends the delivery in flight of a confirmed challenge of o's
+	// (ErrNotFound otherwise, as Deliver). delivered=true records
+	// DeliveredAt=now, clears the lease and drops the stash (its bytes no
+	// longer count against the user); delivered=false only clears the
+	// lease, so a redelivery may start at once. Settling a delivered
+	// challenge again changes nothing and returns nil.
+	Settle(ctx context.Context, id string, o Owner, delivered bool, now time.Time) error
 
 	Regulator
 }
 
 // Regulator keeps the protections that span challenges: the per-user
-// lockout (counted by Attempt) and the SMS cost controls. Like challenge
-// state, it lives in the store (shared by every gateway) and each method
-// is one atomic operation.
+// lockout (counted by Attempt) and the cost controls of the messages the
+// gateway sends (SMS and e-mail, each with its own counters). Like
+// challenge state, it lives in the store (shared by every gateway) and
+// each method is one atomic operation.
 type Regulator interface {
 	// LockedUntil returns the end of the user's lock, or the zero time if
 	// the user is not locked at now.
@@ -276,43 +436,81 @@ type Regulator interface {
 	// and, only if all allow it, counts it — in one atomic step. It
 	// returns a *LimitError naming the first limit that refuses.
 	SpendSMS(ctx context.Context, user, phone string, l SMSLimits, now time.Time) error
+	// SpendEmail is SpendSMS for one e-mail to address: the same limits,
+	// counted apart from SMS (its own cooldowns, hourly counts and daily
+	// budget). A refusal by the address cooldown names
+	// LimitAddressCooldown.
+	SpendEmail(ctx context.Context, user, address string, l MessageLimits, now time.Time) error
+	// Refund undoes the spend SpendSMS (channel ChannelSMS) or SpendEmail
+	// (ChannelEmail) made for user and to at spentAt (the now it was
+	// given), for a message its sender did not accept: the user's and the
+	// destination's cooldowns are cleared if that spend still holds them,
+	// and the hourly and daily counts of spentAt's hour and day are
+	// decremented (never below zero). Each spend is refunded at most
+	// once: a refund of no such spend, or a second one, changes nothing
+	// and returns nil. Spends are remembered for RefundWindow; a refund
+	// later than that may do nothing. An unknown channel is an error.
+	Refund(ctx context.Context, channel, user, to string, spentAt time.Time) error
 }
 
-// SMSLimits are the SMS cost controls. A zero field disables its limit.
-type SMSLimits struct {
-	// UserCooldown is the least time between two SMS to one user.
+// Channels of Regulator.Refund.
+const (
+	ChannelSMS   = "sms"
+	ChannelEmail = "email"
+)
+
+// MessageLimits are the cost controls of one channel (SMS or e-mail). A
+// zero field disables its limit.
+type MessageLimits struct {
+	// UserCooldown is the least time between two messages to one user.
 	UserCooldown time.Duration
-	// PhoneCooldown is the least time between two SMS to one phone.
+	// PhoneCooldown is the least time between two messages to one
+	// destination: a phone for SMS, an address for e-mail.
 	PhoneCooldown time.Duration
-	// UserHourly is the most SMS one user gets in one UTC clock hour.
+	// UserHourly is the most messages one user gets in one UTC clock hour.
 	UserHourly int
-	// DailyBudget is the most SMS the whole deployment sends in a UTC day.
+	// DailyBudget is the most messages the whole deployment sends in a
+	// UTC day, shared by all users.
 	DailyBudget int
 }
 
+// SMSLimits are the SMS cost controls.
+type SMSLimits = MessageLimits
+
 // Limit names for LimitError.
 const (
-	LimitUserCooldown  = "user_cooldown"
-	LimitPhoneCooldown = "phone_cooldown"
-	LimitUserHourly    = "user_hourly"
-	LimitDailyBudget   = "daily_budget"
+	LimitUserCooldown    = "user_cooldown"
+	LimitPhoneCooldown   = "phone_cooldown"
+	LimitAddressCooldown = "address_cooldown"
+	LimitUserHourly      = "user_hourly"
+	LimitDailyBudget     = "daily_budget"
 )
 
-// LimitError reports an SMS refused by a cost control.
+// LimitError reports a message refused by a cost control.
 type LimitError struct {
 	// Limit is the limit that refused (LimitUserCooldown, ...).
 	Limit string
-	// Until is when the limit allows an SMS again.
+	// Until is when the limit allows a message again.
 	Until time.Time
+	// Channel is ChannelSMS or ChannelEmail ("" reads as SMS).
+	Channel string
 }
 
 // Error implements error.
 func (e *LimitError) Error() string {
-	return fmt.Sprintf("sms limit %s reached until %s", e.Limit, e.Until.UTC().Format(time.RFC3339))
+	ch := e.Channel
+	if ch == "" {
+		ch = ChannelSMS
+	}
+	return fmt.Sprintf("%s limit %s reached until %s", ch, e.Limit, e.Until.UTC().Format(time.RFC3339))
 }
 
+// RefundWindow is how long a store remembers a spend so that Refund can
+// undo it: refunds are meant for a send that failed just now.
+const RefundWindow = time.Hour
+
 // HourStart and DayStart return the UTC clock hour and day that contain t:
-// the windows of SMSLimits.UserHourly and SMSLimits.DailyBudget.
+// the windows of MessageLimits.UserHourly and MessageLimits.DailyBudget.
 func HourStart(t time.Time) time.Time { return t.UTC().Truncate(time.Hour) }
 
 // DayStart returns the start of the UTC day that contains t.

@@ -3,8 +3,15 @@
 // It is sharded to keep lock contention low, expires challenges by TTL
 // with a background sweep, and is bounded: when it holds MaxChallenges
 // challenges or MaxBytes bytes of stashed requests it refuses new
-// challenges with store.ErrFull rather than evict a live one. It is not a
-// cache: nothing it holds is ever dropped before its expiry.
+// challenges with store.ErrFull rather than evict a live one. Before that
+// global bound, every user has a fair share (MaxPendingPerUser,
+// MaxBytesPerUser): a user over it gets *store.TooManyPendingError, so one
+// customer cannot fill the store for the others. It is not a cache:
+// nothing it holds is ever dropped before its expiry.
+//
+// Bytes are those of a record's Stash and View, counted while the record
+// keeps its stash: an exhausted tombstone or a delivered confirmation
+// drops the stash and no longer counts.
 package memory
 
 import (
@@ -26,16 +33,36 @@ const (
 	DefaultMaxBytes = 256 << 20
 	// DefaultSweepInterval is how often expired challenges are removed.
 	DefaultSweepInterval = 30 * time.Second
+	// DefaultMaxPendingPerUser is store.DefaultMaxPendingPerUser.
+	DefaultMaxPendingPerUser = store.DefaultMaxPendingPerUser
+	// DefaultMaxBytesPerUser is store.DefaultMaxBytesPerUser.
+	DefaultMaxBytesPerUser = store.DefaultMaxBytesPerUser
+	// DefaultDeliveryLease is store.DefaultDeliveryLease.
+	DefaultDeliveryLease = store.DefaultDeliveryLease
 )
 
 const shardCount = 64
 
 // Options configure a Store. Zero fields take the defaults above.
 type Options struct {
-	// MaxChallenges is the most challenges held at once.
+	// MaxChallenges is the most challenges held at once (the last line
+	// behind the per-user limits).
 	MaxChallenges int
 	// MaxBytes is the most bytes of stashed requests held at once.
 	MaxBytes int64
+	// MaxPendingPerUser is the most pending challenges (created, not
+	// confirmed, not exhausted, not expired, not deleted) one user may
+	// hold. Default 10; negative disables the limit.
+	MaxPendingPerUser int
+	// MaxBytesPerUser is the most bytes of stashed requests (Stash and
+	// View) one user's unexpired challenges may hold, confirmed but
+	// undelivered ones included. Default 1 MiB; negative disables the
+	// limit. Keep it at least the largest record one request can make.
+	MaxBytesPerUser int64
+	// DeliveryLease is how long a delivery of a confirmed request holds
+	// its lease (the first Confirmed and every Deliver). Default 30s; a
+	// value <= 0 takes the default.
+	DeliveryLease time.Duration
 	// SweepInterval is how often expired challenges are removed. A negative
 	// value disables the background sweep (tests call Sweep themselves).
 	SweepInterval time.Duration
@@ -55,11 +82,22 @@ type Store struct {
 	done   chan struct{}
 	closed sync.Once
 
-	regMu    sync.Mutex
-	users    map[string]*userReg
-	phones   map[string]time.Time
-	day      time.Time
-	dayCount int
+	// regMu guards the regulation state and the per-user shares. It is
+	// taken inside a shard's lock, never the other way round.
+	regMu  sync.Mutex
+	users  map[string]*userReg
+	chans  [channels]chanState
+	spends map[spendKey]int
+	held   map[string]map[string]held // user -> challenge id -> share
+}
+
+// held is one challenge's part of its user's share: while pending it
+// counts against MaxPendingPerUser, while it keeps its stash against
+// MaxBytesPerUser. Challenges that count for neither have no entry.
+type held struct {
+	expires time.Time
+	size    int64
+	pending bool
 }
 
 type shard struct {
@@ -81,9 +119,21 @@ func New(opts Options) *Store {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.MaxPendingPerUser == 0 {
+		opts.MaxPendingPerUser = DefaultMaxPendingPerUser
+	}
+	if opts.MaxBytesPerUser == 0 {
+		opts.MaxBytesPerUser = DefaultMaxBytesPerUser
+	}
+	if opts.DeliveryLease <= 0 {
+		opts.DeliveryLease = DefaultDeliveryLease
+	}
 	s := &Store{
 		opts: opts, seed: maphash.MakeSeed(), stop: make(chan struct{}), done: make(chan struct{}),
-		users: make(map[string]*userReg), phones: make(map[string]time.Time),
+		users: make(map[string]*userReg), spends: make(map[spendKey]int), held: make(map[string]map[string]held),
+	}
+	for i := range s.chans {
+		s.chans[i].dests = make(map[string]time.Time)
 	}
 	for i := range s.shards {
 		s.shards[i].m = make(map[string]*store.Record)
@@ -110,33 +160,124 @@ func (s *Store) shard(id string) *shard {
 	return &s.shards[maphash.String(s.seed, id)%shardCount]
 }
 
-func recordBytes(r *store.Record) int64 { return int64(len(r.Stash) + len(r.View)) }
+// recordBytes is what r counts against MaxBytes and MaxBytesPerUser: its
+// stash and view while it keeps a stash, nothing once the stash is
+// dropped (an exhausted tombstone, a delivered confirmation).
+func recordBytes(r *store.Record) int64 {
+	if len(r.Stash) == 0 {
+		return 0
+	}
+	return int64(len(r.Stash) + len(r.View))
+}
 
-// Create implements store.Store.
+// Create implements store.Store. The lock, the user's share and the
+// global bounds are checked and the challenge stored under one shard lock
+// and the regulation lock, so concurrent Creates never overshoot a limit.
 func (s *Store) Create(_ context.Context, r *store.Record, now time.Time) error {
-	if until := s.lockedUntil(r.User, now); !until.IsZero() {
-		return &store.LockedError{Until: until}
-	}
-	size := recordBytes(r)
-	if s.count.Add(1) > int64(s.opts.MaxChallenges) {
-		s.count.Add(-1)
-		return store.ErrFull
-	}
-	if s.bytes.Add(size) > s.opts.MaxBytes {
-		s.bytes.Add(-size)
-		s.count.Add(-1)
-		return store.ErrFull
-	}
 	sh := s.shard(r.ID)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
+	s.regMu.Lock()
+	defer s.regMu.Unlock()
+	if u, ok := s.users[r.User]; ok && now.Before(u.lockedUntil) {
+		return &store.LockedError{Until: u.lockedUntil}
+	}
 	if _, ok := sh.m[r.ID]; ok {
-		s.bytes.Add(-size)
-		s.count.Add(-1)
 		return store.ErrExists
 	}
-	sh.m[r.ID] = r.Clone()
+	size := recordBytes(r)
+	if err := s.checkShare(r.User, size, now); err != nil {
+		return err
+	}
+	if s.count.Load() >= int64(s.opts.MaxChallenges) || s.bytes.Load()+size > s.opts.MaxBytes {
+		return store.ErrFull
+	}
+	s.count.Add(1)
+	s.bytes.Add(size)
+	c := r.Clone()
+	sh.m[r.ID] = c
+	if pending := !c.Confirmed() && c.AttemptsLeft > 0; pending || size > 0 {
+		s.hold(c.User, c.ID, held{expires: c.Expires, size: size, pending: pending})
+	}
 	return nil
+}
+
+// checkShare returns a *store.TooManyPendingError if a new challenge of
+// size bytes would put user over a per-user limit at now. It forgets the
+// user's expired entries on the way. s.regMu must be held.
+func (s *Store) checkShare(user string, size int64, now time.Time) error {
+	m := s.held[user]
+	var pending int
+	var bytes int64
+	var firstPending, firstHeld time.Time
+	for id, h := range m {
+		if !now.Before(h.expires) {
+			delete(m, id)
+			continue
+		}
+		if h.pending {
+			pending++
+			if firstPending.IsZero() || h.expires.Before(firstPending) {
+				firstPending = h.expires
+			}
+		}
+		if h.size > 0 {
+			bytes += h.size
+			if firstHeld.IsZero() || h.expires.Before(firstHeld) {
+				firstHeld = h.expires
+			}
+		}
+	}
+	if m != nil && len(m) == 0 {
+		delete(s.held, user)
+	}
+	if max := s.opts.MaxPendingPerUser; max > 0 && pending >= max {
+		return &store.TooManyPendingError{RetryAt: firstPending}
+	}
+	if max := s.opts.MaxBytesPerUser; max > 0 && bytes+size > max {
+		if size > max {
+			return &store.TooManyPendingError{}
+		}
+		return &store.TooManyPendingError{RetryAt: firstHeld}
+	}
+	return nil
+}
+
+// hold records a challenge's share of its user's limits. s.regMu must be
+// held.
+func (s *Store) hold(user, id string, h held) {
+	m := s.held[user]
+	if m == nil {
+		m = make(map[string]held, 1)
+		s.held[user] = m
+	}
+	m[id] = h
+}
+
+// unhold forgets a challenge's share, or only its pending part. s.regMu
+// must be held.
+func (s *Store) unhold(user, id string, onlyPending bool) {
+	m := s.held[user]
+	h, ok := m[id]
+	if !ok {
+		return
+	}
+	if onlyPending && h.size > 0 {
+		h.pending = false
+		m[id] = h
+		return
+	}
+	delete(m, id)
+	if len(m) == 0 {
+		delete(s.held, user)
+	}
+}
+
+// dropStash drops r's stash, releasing its bytes. Both locks must be held.
+func (s *Store) dropStash(r *store.Record) {
+	s.bytes.Add(-recordBytes(r))
+	r.Stash = nil
+	s.unhold(r.User, r.ID, false)
 }
 
 // live returns the record for id if it is unexpired and owned by o.
@@ -149,10 +290,12 @@ func (s *Store) live(sh *shard, id string, o store.Owner, now time.Time) *store.
 	return r
 }
 
+// remove deletes r. Both locks must be held.
 func (s *Store) remove(sh *shard, r *store.Record) {
 	delete(sh.m, r.ID)
 	s.count.Add(-1)
 	s.bytes.Add(-recordBytes(r))
+	s.unhold(r.User, r.ID, false)
 }
 
 // Get implements store.Store.
@@ -176,7 +319,7 @@ func (s *Store) Begin(_ context.Context, id string, o store.Owner, b store.Begin
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	r := s.live(sh, id, o, now)
-	if r == nil {
+	if r == nil || r.Confirmed() {
 		return nil, store.ErrNotFound
 	}
 	if r.AttemptsLeft <= 0 {
@@ -190,6 +333,8 @@ func (s *Store) Begin(_ context.Context, id string, o store.Owner, b store.Begin
 	}
 	r.Method, r.Question, r.SentTo = b.Method, b.Question, b.SentTo
 	r.Expected = append([][]byte(nil), b.Expected...)
+	// A wrong answer to the old question is a fresh guess at the new one.
+	r.Tried = nil
 	if b.Cooldown > 0 {
 		if r.ResendAt == nil {
 			r.ResendAt = make(map[string]time.Time, 1)
@@ -200,19 +345,25 @@ func (s *Store) Begin(_ context.Context, id string, o store.Owner, b store.Begin
 }
 
 // Attempt implements store.Store. The shard's lock is held throughout and
-// the regulation lock is taken inside it, so the answer, the budget and the
-// user's failure count change together.
+// the regulation lock is taken inside it, so the answer, the budget, the
+// user's share and the user's failure count change together.
 func (s *Store) Attempt(_ context.Context, id string, o store.Owner, mac []byte, l store.Lockout, now time.Time) (store.Result, error) {
 	sh := s.shard(id)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	s.regMu.Lock()
 	defer s.regMu.Unlock()
+	r := s.live(sh, id, o, now)
+	if r != nil && r.Confirmed() {
+		if !store.MatchAny([][]byte{r.ConfirmedMAC}, mac) {
+			return store.Result{}, store.ErrNotFound
+		}
+		return store.Result{Outcome: store.Repeated, AttemptsLeft: r.AttemptsLeft, Record: r.Clone()}, nil
+	}
 	u := s.users[o.User]
 	if u != nil && now.Before(u.lockedUntil) {
 		return store.Result{}, &store.LockedError{Until: u.lockedUntil}
 	}
-	r := s.live(sh, id, o, now)
 	if r == nil {
 		return store.Result{}, store.ErrNotFound
 	}
@@ -223,11 +374,25 @@ func (s *Store) Attempt(_ context.Context, id string, o store.Owner, mac []byte,
 		return store.Result{}, store.ErrNoMethod
 	}
 	if store.MatchAny(r.Expected, mac) {
-		s.remove(sh, r)
+		r.ConfirmedAt, r.ConfirmedMAC = now, append([]byte(nil), mac...)
+		r.Expected, r.Tried = nil, nil
+		r.Deliveries, r.LeaseUntil = 1, now.Add(s.opts.DeliveryLease)
+		s.unhold(r.User, r.ID, true)
 		if u != nil {
 			u.fails = 0
 		}
-		return store.Result{Outcome: store.Confirmed, AttemptsLeft: r.AttemptsLeft, Record: r}, nil
+		return store.Result{Outcome: store.Confirmed, AttemptsLeft: r.AttemptsLeft, Record: r.Clone()}, nil
+	}
+	if store.MatchAny(r.Tried, mac) {
+		// Counted already: a retry of the same answer.
+		return store.Result{Outcome: store.Wrong, AttemptsLeft: r.AttemptsLeft}, nil
+	}
+	if l.After > 0 && u == nil {
+		if u = s.regulated(o.User); u == nil {
+			// Fail closed: a failure that cannot be counted is an error,
+			// and nothing changes.
+			return store.Result{}, store.ErrFull
+		}
 	}
 	res := store.Result{Outcome: store.Wrong}
 	r.AttemptsLeft--
@@ -235,17 +400,13 @@ func (s *Store) Attempt(_ context.Context, id string, o store.Owner, mac []byte,
 	if r.AttemptsLeft <= 0 {
 		// Keep a tombstone without the stash or expected answers so the
 		// user keeps seeing "too many attempts" until expiry.
-		s.bytes.Add(-recordBytes(r))
-		r.Stash, r.Expected = nil, nil
+		s.dropStash(r)
+		r.Expected, r.Tried = nil, nil
 		res.Outcome = store.Exhausted
+	} else if len(r.Tried) < r.MaxAttempts || r.MaxAttempts <= 0 {
+		r.Tried = append(r.Tried, append([]byte(nil), mac...))
 	}
 	if l.After > 0 {
-		if u == nil {
-			if u = s.regulated(o.User); u == nil {
-				// Fail closed: a failure that cannot be counted is an error.
-				return store.Result{}, store.ErrFull
-			}
-		}
 		u.fails++
 		if u.fails >= l.After {
 			u.fails, u.lockedUntil = 0, now.Add(l.For)
@@ -261,10 +422,65 @@ func (s *Store) Delete(_ context.Context, id string, o store.Owner) error {
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	r, ok := sh.m[id]
-	if !ok || !o.Owns(r) {
+	if !ok || !o.Owns(r) || r.Confirmed() {
 		return store.ErrNotFound
 	}
+	s.regMu.Lock()
+	defer s.regMu.Unlock()
 	s.remove(sh, r)
+	return nil
+}
+
+// confirmed returns o's confirmed, unexpired record id. The shard lock
+// must be held.
+func (s *Store) confirmed(sh *shard, id string, o store.Owner, now time.Time) *store.Record {
+	r := s.live(sh, id, o, now)
+	if r == nil || !r.Confirmed() {
+		return nil
+	}
+	return r
+}
+
+// Deliver implements store.Store.
+func (s *Store) Deliver(_ context.Context, id string, o store.Owner, max int, now time.Time) (*store.Record, error) {
+	sh := s.shard(id)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	r := s.confirmed(sh, id, o, now)
+	switch {
+	case r == nil:
+		return nil, store.ErrNotFound
+	case r.Delivered():
+		return nil, store.ErrDelivered
+	case now.Before(r.LeaseUntil):
+		return nil, &store.DeliveryBusyError{Until: r.LeaseUntil}
+	case max > 0 && r.Deliveries >= max:
+		return nil, store.ErrDeliveriesExhausted
+	}
+	r.Deliveries++
+	r.LeaseUntil = now.Add(s.opts.DeliveryLease)
+	return r.Clone(), nil
+}
+
+// Settle implements store.Store.
+func (s *Store) Settle(_ context.Context, id string, o store.Owner, delivered bool, now time.Time) error {
+	sh := s.shard(id)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	r := s.confirmed(sh, id, o, now)
+	switch {
+	case r == nil:
+		return store.ErrNotFound
+	case r.Delivered():
+		return nil
+	}
+	r.LeaseUntil = time.Time{}
+	if delivered {
+		r.DeliveredAt = now
+		s.regMu.Lock()
+		s.dropStash(r)
+		s.regMu.Unlock()
+	}
 	return nil
 }
 
@@ -274,12 +490,14 @@ func (s *Store) Sweep(now time.Time) int {
 	for i := range s.shards {
 		sh := &s.shards[i]
 		sh.mu.Lock()
+		s.regMu.Lock()
 		for _, r := range sh.m {
 			if !now.Before(r.Expires) {
 				s.remove(sh, r)
 				n++
 			}
 		}
+		s.regMu.Unlock()
 		sh.mu.Unlock()
 	}
 	s.sweepRegulation(now)

@@ -2,24 +2,81 @@ package memory
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/enumgate/enumgate/challenge/store"
 )
 
-// regulation is the memory store's per-user and per-phone state for the
-// lockout and the SMS limits. One mutex guards it: these calls are rare
-// next to challenge traffic.
+// The message channels, indexing userReg.ch and Store.chans.
+const (
+	chSMS = iota
+	chEmail
+	channels
+)
+
+func channelIndex(name string) (int, bool) {
+	switch name {
+	case store.ChannelSMS:
+		return chSMS, true
+	case store.ChannelEmail:
+		return chEmail, true
+	}
+	return 0, false
+}
+
+// userReg is the memory store's per-user regulation state: the lockout
+// and, per channel, the message limits. Store.regMu guards it: these calls
+// are rare next to challenge traffic.
 type userReg struct {
 	fails       int
 	lockedUntil time.Time
-	lastSMS     time.Time
-	hour        time.Time
-	hourCount   int
+	ch          [channels]userChan
+}
+
+// userChan is one user's state for one message channel.
+type userChan struct {
+	last      time.Time
+	hour      time.Time
+	hourCount int
+}
+
+// chanState is the deployment's state for one message channel: when each
+// destination was last sent to and the day's count.
+type chanState struct {
+	dests    map[string]time.Time
+	day      time.Time
+	dayCount int
+}
+
+// spendKey names one spend for Refund.
+type spendKey struct {
+	ch     int
+	user   string
+	to     string
+	atNano int64
 }
 
 func (u *userReg) idle(now time.Time) bool {
-	return u.fails == 0 && !now.Before(u.lockedUntil) && now.Sub(u.lastSMS) > time.Hour && now.Sub(u.hour) > time.Hour
+	if u.fails != 0 || now.Before(u.lockedUntil) {
+		return false
+	}
+	for _, c := range u.ch {
+		if now.Sub(c.last) <= time.Hour || now.Sub(c.hour) <= time.Hour {
+			return false
+		}
+	}
+	return true
+}
+
+// entries is how many regulation entries the store holds, bounded by
+// MaxChallenges. s.regMu must be held.
+func (s *Store) entries() int {
+	n := len(s.users) + len(s.spends)
+	for _, c := range s.chans {
+		n += len(c.dests)
+	}
+	return n
 }
 
 // regulated returns u's entry, creating it; nil if the store is full.
@@ -27,7 +84,7 @@ func (u *userReg) idle(now time.Time) bool {
 func (s *Store) regulated(user string) *userReg {
 	u, ok := s.users[user]
 	if !ok {
-		if len(s.users)+len(s.phones) >= s.opts.MaxChallenges {
+		if s.entries() >= s.opts.MaxChallenges {
 			return nil
 		}
 		u = &userReg{}
@@ -62,38 +119,95 @@ func (s *Store) Unlock(_ context.Context, user string) error {
 
 // SpendSMS implements store.Regulator.
 func (s *Store) SpendSMS(_ context.Context, user, phone string, l store.SMSLimits, now time.Time) error {
+	return s.spend(chSMS, user, phone, l, now)
+}
+
+// SpendEmail implements store.Regulator.
+func (s *Store) SpendEmail(_ context.Context, user, address string, l store.MessageLimits, now time.Time) error {
+	return s.spend(chEmail, user, address, l, now)
+}
+
+func (s *Store) spend(ch int, user, to string, l store.MessageLimits, now time.Time) error {
+	name, destLimit := store.ChannelSMS, store.LimitPhoneCooldown
+	if ch == chEmail {
+		name, destLimit = store.ChannelEmail, store.LimitAddressCooldown
+	}
 	s.regMu.Lock()
 	defer s.regMu.Unlock()
 	u := s.regulated(user)
 	if u == nil {
 		return store.ErrFull
 	}
-	if l.UserCooldown > 0 && !u.lastSMS.IsZero() && now.Before(u.lastSMS.Add(l.UserCooldown)) {
-		return &store.LimitError{Limit: store.LimitUserCooldown, Until: u.lastSMS.Add(l.UserCooldown)}
+	uc, cs := &u.ch[ch], &s.chans[ch]
+	if l.UserCooldown > 0 && !uc.last.IsZero() && now.Before(uc.last.Add(l.UserCooldown)) {
+		return &store.LimitError{Limit: store.LimitUserCooldown, Until: uc.last.Add(l.UserCooldown), Channel: name}
 	}
-	last, seen := s.phones[phone]
+	last, seen := cs.dests[to]
 	if l.PhoneCooldown > 0 && seen && now.Before(last.Add(l.PhoneCooldown)) {
-		return &store.LimitError{Limit: store.LimitPhoneCooldown, Until: last.Add(l.PhoneCooldown)}
+		return &store.LimitError{Limit: destLimit, Until: last.Add(l.PhoneCooldown), Channel: name}
 	}
 	hour, day := store.HourStart(now), store.DayStart(now)
-	if !u.hour.Equal(hour) {
-		u.hour, u.hourCount = hour, 0
+	if !uc.hour.Equal(hour) {
+		uc.hour, uc.hourCount = hour, 0
 	}
-	if l.UserHourly > 0 && u.hourCount >= l.UserHourly {
-		return &store.LimitError{Limit: store.LimitUserHourly, Until: hour.Add(time.Hour)}
+	if l.UserHourly > 0 && uc.hourCount >= l.UserHourly {
+		return &store.LimitError{Limit: store.LimitUserHourly, Until: hour.Add(time.Hour), Channel: name}
 	}
-	if !s.day.Equal(day) {
-		s.day, s.dayCount = day, 0
+	if !cs.day.Equal(day) {
+		cs.day, cs.dayCount = day, 0
 	}
-	if l.DailyBudget > 0 && s.dayCount >= l.DailyBudget {
-		return &store.LimitError{Limit: store.LimitDailyBudget, Until: day.AddDate(0, 0, 1)}
+	if l.DailyBudget > 0 && cs.dayCount >= l.DailyBudget {
+		return &store.LimitError{Limit: store.LimitDailyBudget, Until: day.AddDate(0, 0, 1), Channel: name}
 	}
-	if !seen && len(s.users)+len(s.phones) >= s.opts.MaxChallenges {
+	k := spendKey{ch: ch, user: user, to: to, atNano: now.UnixNano()}
+	newEntries := 1
+	if !seen {
+		newEntries++
+	}
+	if _, ok := s.spends[k]; ok {
+		newEntries--
+	}
+	if s.entries()+newEntries > s.opts.MaxChallenges {
 		return store.ErrFull
 	}
-	u.lastSMS, u.hourCount = now, u.hourCount+1
-	s.phones[phone] = now
-	s.dayCount++
+	uc.last, uc.hourCount = now, uc.hourCount+1
+	cs.dests[to] = now
+	cs.dayCount++
+	s.spends[k]++
+	return nil
+}
+
+// Refund implements store.Regulator.
+func (s *Store) Refund(_ context.Context, channel, user, to string, spentAt time.Time) error {
+	ch, ok := channelIndex(channel)
+	if !ok {
+		return fmt.Errorf("memory: refund: unknown channel %q", channel)
+	}
+	s.regMu.Lock()
+	defer s.regMu.Unlock()
+	k := spendKey{ch: ch, user: user, to: to, atNano: spentAt.UnixNano()}
+	if s.spends[k] <= 0 {
+		return nil
+	}
+	if s.spends[k]--; s.spends[k] == 0 {
+		delete(s.spends, k)
+	}
+	cs := &s.chans[ch]
+	if last, ok := cs.dests[to]; ok && last.Equal(spentAt) {
+		delete(cs.dests, to)
+	}
+	if cs.day.Equal(store.DayStart(spentAt)) && cs.dayCount > 0 {
+		cs.dayCount--
+	}
+	if u, ok := s.users[user]; ok {
+		uc := &u.ch[ch]
+		if uc.last.Equal(spentAt) {
+			uc.last = time.Time{}
+		}
+		if uc.hour.Equal(store.HourStart(spentAt)) && uc.hourCount > 0 {
+			uc.hourCount--
+		}
+	}
 	return nil
 }
 
@@ -106,9 +220,16 @@ func (s *Store) sweepRegulation(now time.Time) {
 			delete(s.users, k)
 		}
 	}
-	for k, t := range s.phones {
-		if now.Sub(t) > time.Hour {
-			delete(s.phones, k)
+	for i := range s.chans {
+		for k, t := range s.chans[i].dests {
+			if now.Sub(t) > time.Hour {
+				delete(s.chans[i].dests, k)
+			}
+		}
+	}
+	for k := range s.spends {
+		if now.Sub(time.Unix(0, k.atNano)) >= store.RefundWindow {
+			delete(s.spends, k)
 		}
 	}
 }

@@ -71,10 +71,23 @@ type ClientConfig struct {
 // standalone client for URL or a single address, a Cluster client for
 // several addresses (or Cluster), a Sentinel failover client with
 // MasterName. Context deadlines are honoured, so a request's context
-// bounds the Redis calls made for it, and each try of a command dials at
-// most once (go-redis' default of five dial attempts per try would
-// multiply DialTimeout while Redis is unreachable; go-redis still retries
-// a failed command up to three times). Errors never include the password.
+// bounds the Redis calls made for it, and each command dials at most once
+// (go-redis' default of five dial attempts per try would multiply
+// DialTimeout while Redis is unreachable).
+//
+// The client never retries a command (MaxRetries -1, whatever a URL's
+// max_retries says). go-redis would otherwise resend a command whose
+// reply timed out or whose connection broke — but the server may have run
+// it already: a Redis that stalls for longer than ReadTimeout runs the
+// script when it resumes, and a resent Attempt would count one wrong
+// answer twice, or find its own confirmation and report a right answer as
+// unknown. The store's contract makes the caller's own retry harmless
+// instead (a repeated answer costs nothing and a repeated confirmation
+// reports store.Repeated), and a failed call fails closed (503). The
+// store also marks its scripts NoRetry, which covers clients made
+// elsewhere and Cluster clients (whose network-error retries count as
+// redirects); MOVED and ASK are still followed. Errors never include the
+// password.
 func NewClient(c ClientConfig) (redis.UniversalClient, error) {
 	if err := c.validate(); err != nil {
 		return nil, err
@@ -107,6 +120,7 @@ func NewClient(c ClientConfig) (redis.UniversalClient, error) {
 		o.DialTimeout, o.ReadTimeout, o.WriteTimeout = dial, read, write
 		o.PoolSize = c.PoolSize
 		o.DialerRetries = 1
+		o.MaxRetries = -1
 		o.ContextTimeoutEnabled = true
 		return redis.NewClient(o), nil
 	}
@@ -124,6 +138,7 @@ func NewClient(c ClientConfig) (redis.UniversalClient, error) {
 		WriteTimeout:          write,
 		PoolSize:              c.PoolSize,
 		DialerRetries:         1,
+		MaxRetries:            -1,
 		ContextTimeoutEnabled: true,
 	}
 	if c.TLS != nil {

@@ -77,12 +77,18 @@ func TestNewClientValidates(t *testing.T) {
 			switch c := c.(type) {
 			case *redis.ClusterClient:
 				got = "cluster"
+				if n := c.Options().MaxRetries; n > 0 {
+					t.Errorf("cluster client retries %d times, want never", n)
+				}
 			case *redis.Client:
 				got = "standalone"
 				if tt.c.MasterName != "" {
 					got = "sentinel" // a failover client is a *redis.Client
 				}
 				o := c.Options()
+				if o.MaxRetries > 0 {
+					t.Errorf("client retries %d times, want never (a retried script may count twice)", o.MaxRetries)
+				}
 				if want := orDefault(tt.c.ReadTimeout, time.Second); o.ReadTimeout != want {
 					t.Errorf("read timeout %v, want %v", o.ReadTimeout, want)
 				}

@@ -24,10 +24,30 @@
 // answers lock exactly at the limit and the rest are refused. Answers to
 // a spent challenge (a tombstone) count no failure.
 //
+// The user's fair share is decided in the same step too: Create, Attempt,
+// Delete and Settle also take the user's pending set and held set (see
+// the key layout), so a user over Options.MaxPendingPerUser or
+// Options.MaxBytesPerUser is refused (store.TooManyPendingError) by the
+// script that would have created the challenge, and concurrent Creates of
+// one user never overshoot. Expired members are ignored and dropped
+// there; no sweep is needed.
+//
+// # No retries
+//
+// A script whose reply is lost (a read timeout while Redis stalls, a
+// broken connection) may still run on the server. The store therefore
+// never resends one: scripts go out as commands marked NoRetry, and
+// NewClient's clients retry nothing at all. What a caller's own retry
+// meets is harmless by contract: a wrong answer already counted is
+// remembered (tried) and costs nothing again; a right answer already
+// confirmed reports store.Repeated with the delivery state.
+//
 // Each step of a challenge is one round trip: Create 1, Get 1, Begin 1
-// (plus 1 for SpendSMS when the engine sends an SMS — the SMS keys live in
-// their own slot, so it stays a separate script), Attempt 1 (plus the
-// WAIT of a confirmation when Options.WaitReplicas is set), Delete 1.
+// (plus 1 for SpendSMS or SpendEmail when the engine sends a message, and
+// 1 for Refund if the sender fails — those keys live in their channel's
+// own slot, so they stay separate scripts), Attempt 1 (plus the WAIT of a
+// confirmation or a repeat when Options.WaitReplicas is set), Delete 1,
+// Deliver 1, Settle 1.
 //
 // Scripts never read the Redis clock. Callers pass now (milliseconds since
 // the epoch) and scripts judge expiry, cooldowns and locks by it, so every
@@ -93,12 +113,13 @@
 // Cluster, on the master that owns the challenge's slot) and returns
 // Confirmed only if enough replicas acknowledged the consumption within
 // Options.WaitTimeout. Otherwise Attempt returns an error instead of
-// Confirmed: it fails closed. The challenge has been consumed on the
-// master, so the user has to start the operation again — it is lost rather
-// than confirmed twice. (Should the master then fail over, a replica that
-// never saw the consumption may still hold the challenge as pending; one
-// confirmation there is still the first, because the lost one was never
-// reported as Confirmed.) Use WaitReplicas with Sentinel or Cluster
+// Confirmed: it fails closed. The challenge stays confirmed on the
+// master; the same answer again reports store.Repeated — after a WAIT of
+// its own (the repeat writes a mark, so the WAIT covers the confirmation)
+// — or fails the same way while the replicas lag. (Should the master then
+// fail over, a replica that never saw the confirmation may still hold the
+// challenge as pending; one confirmation there is still the first,
+// because the lost one was never reported.) Use WaitReplicas with Sentinel or Cluster
 // deployments that have replicas; a standalone server without
 // replicas and WaitReplicas > 0 can never confirm. With WaitReplicas = 0
 // (the default) a confirmation costs one round trip and relies on the
@@ -106,7 +127,7 @@
 // WAIT is not consensus: a failover may still promote a replica that did
 // not acknowledge, so set WaitReplicas to the number of replicas of each
 // master (Sentinel and Cluster prefer the most up-to-date replica).
-// Only confirmations wait: budget decrements, lockout counts and locks
+// Only confirmations and their repeats wait (Deliver and Settle do not): budget decrements, lockout counts and locks
 // lost in a failover give an attacker a few more guesses, never a second
 // confirmation.
 //

@@ -75,8 +75,9 @@ func answer(s *redisstore.Store, r *store.Record, deadline time.Time) (store.Res
 
 // answerConcurrently sends the right answer to r from n goroutines at
 // once, each retrying as answer does, and returns how many confirmed and
-// how many found no challenge; other results fail the test.
-func answerConcurrently(t *testing.T, s *redisstore.Store, r *store.Record, n int, deadline time.Time) (confirmed, notFound int) {
+// how many found the confirmation already made (Repeated); other results
+// fail the test.
+func answerConcurrently(t *testing.T, s *redisstore.Store, r *store.Record, n int, deadline time.Time) (confirmed, repeated int) {
 	t.Helper()
 	var (
 		mu    sync.Mutex
@@ -92,21 +93,29 @@ func answerConcurrently(t *testing.T, s *redisstore.Store, r *store.Record, n in
 			switch {
 			case err == nil && res.Outcome == store.Confirmed:
 				confirmed++
-			case errors.Is(err, store.ErrNotFound):
-				notFound++
+			case err == nil && res.Outcome == store.Repeated:
+				repeated++
 			default:
-				t.Errorf("Attempt = %+v, %v; want Confirmed or ErrNotFound", res, err)
+				t.Errorf("Attempt = %+v, %v; want Confirmed or Repeated", res, err)
 			}
 		})
 	}
 	close(start)
 	wg.Wait()
-	return confirmed, notFound
+	return confirmed, repeated
+}
+
+// confirmedOn reports whether the server at c holds key as a confirmed
+// challenge.
+func confirmedOn(c *redis.Client, key string) bool {
+	v, err := c.HGet(ctx, key, "conf_at").Result()
+	return err == nil && v != ""
 }
 
 // A confirmation acknowledged by the replica survives a failover: the
 // master dies right after reporting Confirmed, the replica takes over,
-// and the same right answer finds no challenge there.
+// and the same right answer finds the confirmation there (Repeated),
+// never a pending challenge to confirm again.
 func TestFailoverKeepsAReplicaAcknowledgedConfirmation(t *testing.T) {
 	d, client, s := sentinelStore(t)
 	r := pending(t, s)
@@ -118,8 +127,8 @@ func TestFailoverKeepsAReplicaAcknowledgedConfirmation(t *testing.T) {
 	d.WaitFailover(failoverTimeout)
 
 	key := challengeKey(redisstore.DefaultPrefix, r.User, r.ID)
-	if n, err := directClient(t, d.MasterAddr()).Exists(ctx, key).Result(); err != nil || n != 0 {
-		t.Fatalf("the promoted replica holds the confirmed challenge (exists %d, %v)", n, err)
+	if !confirmedOn(directClient(t, d.MasterAddr()), key) {
+		t.Fatal("the promoted replica does not hold the challenge as confirmed")
 	}
 	// The new master has no replica left; a store that does not wait
 	// would report a second consumption as Confirmed instead of hiding
@@ -129,8 +138,8 @@ func TestFailoverKeepsAReplicaAcknowledgedConfirmation(t *testing.T) {
 	if res.Outcome == store.Confirmed {
 		t.Fatal("the challenge confirmed a second time after the failover")
 	}
-	if !errors.Is(err, store.ErrNotFound) {
-		t.Fatalf("Attempt after the failover = %+v, %v; want ErrNotFound", res, err)
+	if err != nil || res.Outcome != store.Repeated {
+		t.Fatalf("Attempt after the failover = %+v, %v; want Repeated", res, err)
 	}
 }
 
@@ -167,18 +176,20 @@ func TestFailoverKeepsAPendingChallengeThatConfirmsOnce(t *testing.T) {
 	if err := poll(5*time.Second, func() bool { return after.Ping(ctx) == nil }); err != nil {
 		t.Fatalf("the failover client never reached the new master: %v", err)
 	}
-	confirmed, notFound := answerConcurrently(t, after, r, 20, time.Now().Add(5*time.Second))
-	if confirmed != 1 || notFound != 19 {
-		t.Fatalf("confirmed %d, not found %d; want 1 and 19", confirmed, notFound)
+	confirmed, repeated := answerConcurrently(t, after, r, 20, time.Now().Add(5*time.Second))
+	if confirmed != 1 || repeated != 19 {
+		t.Fatalf("confirmed %d, repeated %d; want 1 and 19", confirmed, repeated)
 	}
 }
 
 // Without a replica acknowledgement the confirmation fails closed: with
 // the replica dead, WAIT counts no replica, so the right answer is
-// reported as an error, not Confirmed, and the challenge is consumed.
+// reported as an error, not Confirmed, and so is its retry (Repeated
+// waits too); the confirmation stays on the master, not lost.
 func TestSentinelFailsClosedWithoutReplicaAcknowledgement(t *testing.T) {
 	d, _, s := sentinelStore(t)
 	r := pending(t, s)
+	master := d.MasterAddr()
 	d.KillReplica()
 	start := time.Now()
 	res, err := s.Attempt(ctx, r.ID, owner(r), right, lockout, r.Created)
@@ -188,8 +199,11 @@ func TestSentinelFailsClosedWithoutReplicaAcknowledgement(t *testing.T) {
 	if took := time.Since(start); took < 900*time.Millisecond || took > 5*time.Second {
 		t.Errorf("the failed confirmation took %v; want about WaitTimeout (1s)", took)
 	}
-	if _, err := s.Attempt(ctx, r.ID, owner(r), right, lockout, r.Created); !errors.Is(err, store.ErrNotFound) {
-		t.Fatalf("second Attempt = %v, want ErrNotFound (the challenge is consumed)", err)
+	if res, err := s.Attempt(ctx, r.ID, owner(r), right, lockout, r.Created); err == nil || !strings.Contains(err.Error(), "0 of 1 replicas") {
+		t.Fatalf("second Attempt = %+v, %v; want the same error (a repeat waits for replicas too)", res, err)
+	}
+	if !confirmedOn(directClient(t, master), challengeKey(redisstore.DefaultPrefix, r.User, r.ID)) {
+		t.Fatal("the master does not hold the confirmation")
 	}
 }
 
@@ -232,11 +246,12 @@ func TestSlotMoveDoesNotConfirmTwice(t *testing.T) {
 			s := redisstore.New(client, redisstore.Options{Prefix: p})
 			r := pendingFor(t, s, "slot-move-"+p)
 			// A wrong answer creates the user's lock hash, so the move
-			// carries both keys of the slot.
+			// carries every key of the slot: the challenge, the lock and
+			// the user's pending and held sets.
 			if res, err := s.Attempt(ctx, r.ID, owner(r), wrong, lockout, r.Created); err != nil || res.Outcome != store.Wrong {
 				t.Fatalf("wrong Attempt = %+v, %v", res, err)
 			}
-			keys := []string{challengeKey(p, r.User, r.ID), lockKey(p, r.User)}
+			keys := []string{challengeKey(p, r.User, r.ID), lockKey(p, r.User), pendingKey(p, r.User), heldKey(p, r.User)}
 			slot, err := client.ClusterKeySlot(ctx, keys[0]).Result()
 			if err != nil {
 				t.Fatal(err)
@@ -269,9 +284,14 @@ func TestSlotMoveDoesNotConfirmTwice(t *testing.T) {
 					return "", fmt.Errorf("setslot migrating: %w", err)
 				}
 				host, port, _ := net.SplitHostPort(dst)
-				// NOKEY: an answer consumed the challenge (and cleared the
-				// lock hash) on the source first.
-				v, err := nodes[src].Do(ctx, "MIGRATE", host, port, "", 0, 5000, "KEYS", keys[0], keys[1]).Text()
+				// NOKEY: an answer confirmed the challenge (and cleared the
+				// lock hash and the pending set) on the source first, and
+				// nothing else remained.
+				args := []any{"MIGRATE", host, port, "", 0, 5000, "KEYS"}
+				for _, k := range keys {
+					args = append(args, k)
+				}
+				v, err := nodes[src].Do(ctx, args...).Text()
 				if err != nil || (v != "OK" && v != "NOKEY") {
 					return v, fmt.Errorf("migrate = %q, %v", v, err)
 				}
@@ -309,11 +329,16 @@ func TestSlotMoveDoesNotConfirmTwice(t *testing.T) {
 				}
 				go func() {
 					// Until the slot is assigned, only ASK reaches the
-					// keys: wait for the confirmation to empty the slot on
-					// the target, then assign it.
+					// keys: wait for the confirmation on the target, then
+					// assign the slot.
 					err := poll(5*time.Second, func() bool {
-						n, err := nodes[dst].Do(ctx, "CLUSTER", "COUNTKEYSINSLOT", slot).Int()
-						return err == nil && n == 0
+						var conf *redis.StringCmd
+						_, err := nodes[dst].Pipelined(ctx, func(p redis.Pipeliner) error {
+							p.Do(ctx, "ASKING")
+							conf = p.HGet(ctx, keys[0], "conf_at")
+							return nil
+						})
+						return err == nil && conf.Val() != ""
 					})
 					if err != nil {
 						err = errors.New("no answer confirmed through ASK before the slot was assigned")
@@ -330,19 +355,28 @@ func TestSlotMoveDoesNotConfirmTwice(t *testing.T) {
 					moved <- err
 				}()
 			}
-			confirmed, notFound := answerConcurrently(t, s, r, 20, deadline)
+			confirmed, repeated := answerConcurrently(t, s, r, 20, deadline)
 			if err := <-moved; err != nil {
 				t.Fatal(err)
 			}
-			if confirmed != 1 || notFound != 19 {
-				t.Fatalf("confirmed %d, not found %d; want 1 and 19", confirmed, notFound)
+			if confirmed != 1 || repeated != 19 {
+				t.Fatalf("confirmed %d, repeated %d; want 1 and 19", confirmed, repeated)
 			}
-			// The challenge and the user's failure count are gone from
-			// every node.
+			// The slot's keys live on the target alone: the confirmed
+			// challenge and its held stash; the user's failure count and
+			// pending set are gone.
 			for _, a := range c.Addrs {
-				if n, err := nodes[a].Do(ctx, "CLUSTER", "COUNTKEYSINSLOT", slot).Int(); err != nil || n != 0 {
-					t.Errorf("node %s holds %d keys of slot %d (%v); want none", a, n, slot, err)
+				n, err := nodes[a].Do(ctx, "CLUSTER", "COUNTKEYSINSLOT", slot).Int()
+				want := 0
+				if a == dst {
+					want = 2
 				}
+				if err != nil || n != want {
+					t.Errorf("node %s holds %d keys of slot %d (%v); want %d", a, n, slot, err, want)
+				}
+			}
+			if !confirmedOn(nodes[dst], keys[0]) {
+				t.Error("the target does not hold the challenge as confirmed")
 			}
 		})
 	}

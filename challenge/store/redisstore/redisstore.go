@@ -22,6 +22,12 @@ const (
 	DefaultPrefix = "enumgate:"
 	// DefaultWaitTimeout bounds WAIT when Options.WaitReplicas is set.
 	DefaultWaitTimeout = time.Second
+	// DefaultMaxPendingPerUser is store.DefaultMaxPendingPerUser.
+	DefaultMaxPendingPerUser = store.DefaultMaxPendingPerUser
+	// DefaultMaxBytesPerUser is store.DefaultMaxBytesPerUser.
+	DefaultMaxBytesPerUser = store.DefaultMaxBytesPerUser
+	// DefaultDeliveryLease is store.DefaultDeliveryLease.
+	DefaultDeliveryLease = store.DefaultDeliveryLease
 )
 
 // Options configure a Store. Zero fields take the defaults above.
@@ -36,6 +42,19 @@ type Options struct {
 	WaitReplicas int
 	// WaitTimeout bounds the WAIT. Default 1s.
 	WaitTimeout time.Duration
+	// MaxPendingPerUser is the most pending challenges (created, not
+	// confirmed, not exhausted, not expired, not deleted) one user may
+	// hold, across every gateway. Default 10; negative disables the limit.
+	MaxPendingPerUser int
+	// MaxBytesPerUser is the most bytes of stashed requests (Stash and
+	// View) one user's unexpired challenges may hold, confirmed but
+	// undelivered ones included. Default 1 MiB; negative disables the
+	// limit. Keep it at least the largest record one request can make.
+	MaxBytesPerUser int64
+	// DeliveryLease is how long a delivery of a confirmed request holds
+	// its lease (the first Confirmed and every Deliver). Default 30s; a
+	// value <= 0 takes the default.
+	DeliveryLease time.Duration
 }
 
 // Client is the part of a go-redis client the Store uses. Every
@@ -43,8 +62,12 @@ type Options struct {
 // and *redis.ClusterClient — has it. Options.WaitReplicas additionally
 // needs a *redis.Client or a *redis.ClusterClient, to run WAIT on the
 // connection that made the write.
+//
+// Scripts are sent through Process as commands marked NoRetry, so that
+// go-redis never runs a state-changing script twice (see NewClient).
 type Client interface {
 	redis.Scripter
+	Process(ctx context.Context, cmd redis.Cmder) error
 	Ping(ctx context.Context) *redis.StatusCmd
 	ConfigGet(ctx context.Context, parameter string) *redis.MapStringStringCmd
 }
@@ -64,6 +87,15 @@ func New(client Client, o Options) *Store {
 	}
 	if o.WaitReplicas > 0 && o.WaitTimeout <= 0 {
 		o.WaitTimeout = DefaultWaitTimeout
+	}
+	if o.MaxPendingPerUser == 0 {
+		o.MaxPendingPerUser = DefaultMaxPendingPerUser
+	}
+	if o.MaxBytesPerUser == 0 {
+		o.MaxBytesPerUser = DefaultMaxBytesPerUser
+	}
+	if o.DeliveryLease <= 0 {
+		o.DeliveryLease = DefaultDeliveryLease
 	}
 	return &Store{client: client, opts: o}
 }
@@ -98,17 +130,22 @@ func (s *Store) lockKey(user string) string {
 	return string(append(s.appendTag(buf[:0], user), ":lock"...))
 }
 
-// keys returns the keys of the scripts that decide on a challenge and its
-// user's lock together: the challenge's and the lock's, in one slot.
+// keys returns the keys of the scripts that decide on a challenge, its
+// user's lock and its user's share together, all in one slot: the
+// challenge, the lock hash, the pending set and the held set.
 func (s *Store) keys(user, id string) []string {
-	var buf [keyBuf]byte
+	var buf [2 * keyBuf]byte
 	b := s.appendTag(buf[:0], user)
 	tag := len(b)
 	b = append(append(b, ":c:"...), id...)
-	n := len(b)
+	n1 := len(b)
 	b = append(append(b, b[:tag]...), ":lock"...)
+	n2 := len(b)
+	b = append(append(b, b[:tag]...), ":p"...)
+	n3 := len(b)
+	b = append(append(b, b[:tag]...), ":b"...)
 	k := string(b)
-	return []string{k[:n], k[n:]}
+	return []string{k[:n1], k[n1:n2], k[n2:n3], k[n3:]}
 }
 
 // Ping checks that Redis answers (health checks).
@@ -223,10 +260,20 @@ func (s *Store) Create(ctx context.Context, r *store.Record, now time.Time) erro
 	if ttl < 1 {
 		ttl = 1
 	}
-	args := make([]any, 0, 16+2*len(r.Methods)+2*len(r.ResendAt))
-	args = append(args, now.UnixMilli(), ttl,
+	// What counts against the user's byte share: stash and view, while
+	// there is a stash (as in the memory store).
+	size := 0
+	if len(r.Stash) > 0 {
+		size = len(r.Stash) + len(r.View)
+	}
+	pending := 0
+	if r.ConfirmedAt.IsZero() && r.AttemptsLeft > 0 {
+		pending = 1
+	}
+	args := make([]any, 0, 24+2*len(r.Methods)+2*len(r.ResendAt))
+	args = append(args, now.UnixMilli(), ttl, s.opts.MaxPendingPerUser, s.opts.MaxBytesPerUser, size, r.Expires.UnixMilli(), r.ID, pending,
 		"user", r.User, "sess", r.Session, "left", r.AttemptsLeft, "exp", ms(r.Expires),
-		"blob", blob, "stash", r.Stash,
+		"blob", blob, "stash", r.Stash, "size", size,
 	)
 	for _, m := range r.Methods {
 		args = append(args, "offer:"+m, 1)
@@ -252,6 +299,15 @@ func (s *Store) Create(ctx context.Context, r *store.Record, now time.Time) erro
 		return store.ErrExists
 	case codeLocked:
 		return lockedError("create challenge", v)
+	case codeTooMany:
+		at, err := msTime(item(v, 1))
+		if err != nil {
+			return fmt.Errorf("redis: create challenge: %w", err)
+		}
+		if at.UnixMilli() == 0 {
+			at = time.Time{}
+		}
+		return &store.TooManyPendingError{RetryAt: at}
 	}
 	return fmt.Errorf("redis: create challenge: unexpected reply")
 }
@@ -259,8 +315,8 @@ func (s *Store) Create(ctx context.Context, r *store.Record, now time.Time) erro
 // run runs a script and returns its reply and status code (the reply's
 // first element). A Redis that refuses the script's writes because it is
 // full gives an error wrapping store.ErrFull: nothing was written.
-func run(ctx context.Context, c redis.Scripter, sc *redis.Script, op string, keys []string, args ...any) ([]any, int64, error) {
-	v, err := sc.Run(ctx, c, keys, args...).Slice()
+func run(ctx context.Context, c processor, sc *script, op string, keys []string, args ...any) ([]any, int64, error) {
+	v, err := sc.run(ctx, c, keys, args...).Slice()
 	switch {
 	case err != nil && redis.HasErrorPrefix(err, "OOM"):
 		return nil, 0, fmt.Errorf("redis: %s: %w: %w", op, store.ErrFull, err)
@@ -315,7 +371,7 @@ func (s *Store) Begin(ctx context.Context, id string, o store.Owner, b store.Beg
 	if b.Cooldown > 0 {
 		resend = ms(now.Add(b.Cooldown))
 	}
-	v, code, err := run(ctx, s.client, beginScript, "begin method", s.keys(o.User, id),
+	v, code, err := run(ctx, s.client, beginScript, "begin method", s.keys(o.User, id)[:2],
 		o.User, o.Session, now.UnixMilli(), b.Method, b.Question, b.SentTo, macs, n, resend)
 	if err != nil {
 		return nil, err
@@ -341,17 +397,20 @@ func (s *Store) Begin(ctx context.Context, id string, o store.Owner, b store.Beg
 	return nil, errors.New("redis: begin method: unexpected reply")
 }
 
-// Attempt implements store.Store. The user's lock, the challenge and the
-// failure count are decided by one script, so a locked user's answer
-// changes nothing and concurrent wrong answers lock exactly at l.After.
-// With Options.WaitReplicas set, a confirmation is reported only once
-// enough replicas acknowledged it; otherwise Attempt returns an error and
-// the challenge stays consumed (fail closed: lost rather than confirmed
-// twice).
+// Attempt implements store.Store. The user's lock, the challenge, the
+// user's share and the failure count are decided by one script, so a
+// locked user's answer changes nothing and concurrent wrong answers lock
+// exactly at l.After. With Options.WaitReplicas set, a confirmation — and
+// a repeat of one — is reported only once enough replicas acknowledged
+// it; otherwise Attempt returns an error. The challenge stays confirmed on
+// the master, so the same answer later reports Repeated (after a
+// successful WAIT): a confirmation is never reported that a failover
+// could lose, and never lost by the store either.
 func (s *Store) Attempt(ctx context.Context, id string, o store.Owner, mac []byte, l store.Lockout, now time.Time) (store.Result, error) {
 	keys := s.keys(o.User, id)
-	var c redis.Scripter = s.client
+	var c processor = s.client
 	var conn *redis.Conn
+	mark := 0
 	if s.opts.WaitReplicas > 0 {
 		// WAIT counts the replicas that have the writes of its own
 		// connection, so the script and the WAIT share one.
@@ -360,16 +419,16 @@ func (s *Store) Attempt(ctx context.Context, id string, o store.Owner, mac []byt
 			return store.Result{}, err
 		}
 		defer conn.Close()
-		c = conn
+		c, mark = conn, 1
 	}
 	after := max(l.After, 0)
 	v, code, err := run(ctx, c, attemptScript, "attempt", keys, o.User, o.Session, now.UnixMilli(), mac,
-		after, ms(now.Add(l.For)), lockIdle.Milliseconds())
+		after, ms(now.Add(l.For)), lockIdle.Milliseconds(), mark, ms(now.Add(s.opts.DeliveryLease)), id)
 	if err != nil {
 		return store.Result{}, err
 	}
 	switch code {
-	case codeOK:
+	case codeOK, codeRepeated:
 		r, err := decode(id, item(v, 1))
 		if err != nil {
 			return store.Result{}, err
@@ -379,7 +438,11 @@ func (s *Store) Attempt(ctx context.Context, id string, o store.Owner, mac []byt
 				return store.Result{}, err
 			}
 		}
-		return store.Result{Outcome: store.Confirmed, AttemptsLeft: r.AttemptsLeft, Record: r}, nil
+		out := store.Confirmed
+		if code == codeRepeated {
+			out = store.Repeated
+		}
+		return store.Result{Outcome: out, AttemptsLeft: r.AttemptsLeft, Record: r}, nil
 	case codeWrong, codeExhausted:
 		res := store.Result{Outcome: store.Wrong}
 		if code == codeExhausted {
@@ -448,10 +511,10 @@ func errWaitClient(c Client) error {
 func (s *Store) wait(ctx context.Context, conn *redis.Conn) error {
 	n, err := conn.Wait(ctx, s.opts.WaitReplicas, s.opts.WaitTimeout).Result()
 	if err != nil {
-		return fmt.Errorf("redis: wait for replicas after a confirmation (the challenge is consumed, not confirmed): %w", err)
+		return fmt.Errorf("redis: wait for replicas after a confirmation (not reported as confirmed; the same answer may be retried): %w", err)
 	}
 	if n < int64(s.opts.WaitReplicas) {
-		return fmt.Errorf("redis: confirmation reached %d of %d replicas within %v; refusing to confirm (the challenge is consumed, not confirmed)",
+		return fmt.Errorf("redis: confirmation reached %d of %d replicas within %v; refusing to report it (the same answer may be retried)",
 			n, s.opts.WaitReplicas, s.opts.WaitTimeout)
 	}
 	return nil
@@ -459,11 +522,53 @@ func (s *Store) wait(ctx context.Context, conn *redis.Conn) error {
 
 // Delete implements store.Store.
 func (s *Store) Delete(ctx context.Context, id string, o store.Owner) error {
-	n, err := deleteScript.Run(ctx, s.client, []string{s.key(o.User, id)}, o.User, o.Session).Int()
+	_, code, err := run(ctx, s.client, deleteScript, "delete challenge", s.keys(o.User, id), o.User, o.Session, id)
 	if err != nil {
-		return fmt.Errorf("redis: delete challenge: %w", err)
+		return err
 	}
-	if n == 0 {
+	if code != codeOK {
+		return store.ErrNotFound
+	}
+	return nil
+}
+
+// Deliver implements store.Store.
+func (s *Store) Deliver(ctx context.Context, id string, o store.Owner, max int, now time.Time) (*store.Record, error) {
+	v, code, err := run(ctx, s.client, deliverScript, "deliver", []string{s.key(o.User, id)},
+		o.User, o.Session, now.UnixMilli(), max, ms(now.Add(s.opts.DeliveryLease)))
+	if err != nil {
+		return nil, err
+	}
+	switch code {
+	case codeOK:
+		return decode(id, item(v, 1))
+	case codeNotFound:
+		return nil, store.ErrNotFound
+	case codeDelivered:
+		return nil, store.ErrDelivered
+	case codeDeliverySpent:
+		return nil, store.ErrDeliveriesExhausted
+	case codeBusy:
+		until, err := msTime(item(v, 1))
+		if err != nil {
+			return nil, fmt.Errorf("redis: deliver: %w", err)
+		}
+		return nil, &store.DeliveryBusyError{Until: until}
+	}
+	return nil, errors.New("redis: deliver: unexpected reply")
+}
+
+// Settle implements store.Store.
+func (s *Store) Settle(ctx context.Context, id string, o store.Owner, delivered bool, now time.Time) error {
+	d := 0
+	if delivered {
+		d = 1
+	}
+	_, code, err := run(ctx, s.client, settleScript, "settle delivery", s.keys(o.User, id), o.User, o.Session, now.UnixMilli(), d, id)
+	if err != nil {
+		return err
+	}
+	if code != codeOK {
 		return store.ErrNotFound
 	}
 	return nil
@@ -491,7 +596,7 @@ func decode(id string, v any) (*store.Record, error) {
 		return nil, errors.New("redis: malformed challenge")
 	}
 	r := &store.Record{ID: id}
-	var expected string
+	var expected, tried string
 	var macLen int
 	for i := 0; i < len(kv); i += 2 {
 		f, _ := kv[i].(string)
@@ -520,6 +625,18 @@ func decode(id string, v any) (*store.Record, error) {
 			if val != "" {
 				r.Stash = []byte(val)
 			}
+		case "tried":
+			tried = val
+		case "conf_at":
+			r.ConfirmedAt, err = msTime(val)
+		case "conf_mac":
+			r.ConfirmedMAC = []byte(val)
+		case "deliv_at":
+			r.DeliveredAt, err = msTime(val)
+		case "lease":
+			r.LeaseUntil, err = msTime(val)
+		case "deliveries":
+			r.Deliveries, err = strconv.Atoi(val)
 		case "blob":
 			var m meta
 			if err = json.Unmarshal([]byte(val), &m); err == nil {
@@ -541,17 +658,30 @@ func decode(id string, v any) (*store.Record, error) {
 			return nil, fmt.Errorf("redis: malformed challenge field %s", f)
 		}
 	}
-	if macLen > 0 && len(expected) > 0 {
-		if len(expected)%macLen != 0 {
-			return nil, errors.New("redis: malformed challenge field expected")
-		}
-		b := []byte(expected)
-		r.Expected = make([][]byte, 0, len(b)/macLen)
-		for i := 0; i < len(b); i += macLen {
-			r.Expected = append(r.Expected, b[i:i+macLen:i+macLen])
-		}
+	var err error
+	if r.Expected, err = splitMACs(expected, macLen); err != nil {
+		return nil, errors.New("redis: malformed challenge field expected")
+	}
+	if r.Tried, err = splitMACs(tried, macLen); err != nil {
+		return nil, errors.New("redis: malformed challenge field tried")
 	}
 	return r, nil
+}
+
+// splitMACs splits concatenated MACs of length n.
+func splitMACs(s string, n int) ([][]byte, error) {
+	if n <= 0 || len(s) == 0 {
+		return nil, nil
+	}
+	if len(s)%n != 0 {
+		return nil, errors.New("malformed")
+	}
+	b := []byte(s)
+	out := make([][]byte, 0, len(b)/n)
+	for i := 0; i < len(b); i += n {
+		out = append(out, b[i:i+n:i+n])
+	}
+	return out, nil
 }
 
 // Interface guard.

@@ -59,12 +59,24 @@ func userTag(user string) string {
 // its user's lock under prefix p.
 func challengeKey(p, user, id string) string { return p + userTag(user) + ":c:" + id }
 func lockKey(p, user string) string          { return p + userTag(user) + ":lock" }
+func pendingKey(p, user string) string       { return p + userTag(user) + ":p" }
+func heldKey(p, user string) string          { return p + userTag(user) + ":b" }
 
 // pending creates a challenge and begins E-num on it with right as the
 // expected answer.
 func pending(t testing.TB, s store.Store) *store.Record {
 	t.Helper()
 	return pendingFor(t, s, storetest.NewRecord().User)
+}
+
+// confirmedBy makes a pending challenge and confirms it through s.
+func confirmedBy(t testing.TB, s store.Store) *store.Record {
+	t.Helper()
+	r := pending(t, s)
+	if res, err := s.Attempt(ctx, r.ID, owner(r), right, lockout, r.Created); err != nil || res.Outcome != store.Confirmed {
+		t.Fatalf("Attempt = %+v, %v", res, err)
+	}
+	return r
 }
 
 // pendingFor is pending for user.
@@ -153,8 +165,8 @@ func TestConformanceCluster(t *testing.T) {
 		if res, err := s.Attempt(ctx, r.ID, owner(r), right, lockout, r.Created); err == nil {
 			t.Fatalf("Attempt = %+v, want an error", res)
 		}
-		if _, err := s.Attempt(ctx, r.ID, owner(r), right, lockout, r.Created); !errors.Is(err, store.ErrNotFound) {
-			t.Fatalf("second Attempt = %v, want ErrNotFound (consumed)", err)
+		if res, err := s.Attempt(ctx, r.ID, owner(r), right, lockout, r.Created); err == nil || res.Outcome == store.Repeated {
+			t.Fatalf("second Attempt = %+v, %v; want an error (a repeat waits too)", res, err)
 		}
 	})
 }
@@ -178,7 +190,7 @@ func TestTwoGatewaysConfirmOnce(t *testing.T) {
 	if got, err := a.Get(ctx, r.ID, owner(r), r.Created); err != nil || got.Method != "enum" {
 		t.Fatalf("gateway A sees %+v, %v; want the method begun through B", got, err)
 	}
-	var confirmed, notFound atomic.Int32
+	var confirmed, repeated atomic.Int32
 	var wg sync.WaitGroup
 	for i := range 100 {
 		s := a
@@ -190,22 +202,22 @@ func TestTwoGatewaysConfirmOnce(t *testing.T) {
 			switch {
 			case err == nil && res.Outcome == store.Confirmed:
 				confirmed.Add(1)
-			case errors.Is(err, store.ErrNotFound):
-				notFound.Add(1)
+			case err == nil && res.Outcome == store.Repeated:
+				repeated.Add(1)
 			default:
 				t.Errorf("Attempt = %+v, %v", res, err)
 			}
 		})
 	}
 	wg.Wait()
-	if confirmed.Load() != 1 || notFound.Load() != 99 {
-		t.Fatalf("confirmed %d, not found %d; want 1 and 99", confirmed.Load(), notFound.Load())
+	if confirmed.Load() != 1 || repeated.Load() != 99 {
+		t.Fatalf("confirmed %d, repeated %d; want 1 and 99", confirmed.Load(), repeated.Load())
 	}
 }
 
 // When Redis dies every operation fails (closed) within the timeouts;
 // after a restart with persistence the pending challenge confirms once and
-// the one consumed before the crash stays consumed.
+// the one confirmed before the crash stays confirmed (Repeated).
 func TestRedisDownFailsClosedAndRestartKeepsState(t *testing.T) {
 	srv := redistest.Start(t, redistest.Options{Persist: true})
 	s := redisstore.New(newClient(t, srv.URL), redisstore.Options{Prefix: newPrefix()})
@@ -231,6 +243,10 @@ func TestRedisDownFailsClosedAndRestartKeepsState(t *testing.T) {
 		"Unlock":      func() error { return s.Unlock(ctx, "alice") },
 		"LockedUntil": func() error { _, err := s.LockedUntil(ctx, "alice", now); return err },
 		"SpendSMS":    func() error { return s.SpendSMS(ctx, "alice", "+79000000001", store.SMSLimits{}, now) },
+		"SpendEmail":  func() error { return s.SpendEmail(ctx, "alice", "a@example.test", store.MessageLimits{}, now) },
+		"Refund":      func() error { return s.Refund(ctx, store.ChannelSMS, "alice", "+79000000001", now) },
+		"Deliver":     func() error { _, err := s.Deliver(ctx, used.ID, owner(used), 3, now); return err },
+		"Settle":      func() error { return s.Settle(ctx, used.ID, owner(used), false, now) },
 	}
 	var wg sync.WaitGroup
 	for name, op := range ops {
@@ -255,14 +271,14 @@ func TestRedisDownFailsClosedAndRestartKeepsState(t *testing.T) {
 			t.Fatal("no answer after the restart")
 		}
 	}
-	if _, err := s.Attempt(ctx, used.ID, owner(used), right, lockout, used.Created); !errors.Is(err, store.ErrNotFound) {
-		t.Fatalf("challenge consumed before the crash: Attempt = %v, want ErrNotFound", err)
+	if res, err := s.Attempt(ctx, used.ID, owner(used), right, lockout, used.Created); err != nil || res.Outcome != store.Repeated {
+		t.Fatalf("challenge confirmed before the crash: Attempt = %+v, %v, want Repeated", res, err)
 	}
 	if res, err := s.Attempt(ctx, kept.ID, o, right, lockout, now); err != nil || res.Outcome != store.Confirmed {
 		t.Fatalf("pending challenge after restart: Attempt = %+v, %v; want Confirmed", res, err)
 	}
-	if _, err := s.Attempt(ctx, kept.ID, o, right, lockout, now); !errors.Is(err, store.ErrNotFound) {
-		t.Fatalf("second Attempt after restart = %v, want ErrNotFound", err)
+	if res, err := s.Attempt(ctx, kept.ID, o, right, lockout, now); err != nil || res.Outcome != store.Repeated {
+		t.Fatalf("second Attempt after restart = %+v, %v, want Repeated", res, err)
 	}
 }
 
@@ -347,10 +363,11 @@ func hashTag(key string) string {
 	return key
 }
 
-// A challenge's keys and its user's lock key share the user's hash tag,
-// {u:<utag>}, so Create, Begin and Attempt decide on both in one slot; no
-// key contains the user id itself, whatever characters it holds; SMS keys
-// all share {sms}.
+// A challenge's keys, its user's lock key and its user's pending and held
+// sets share the user's hash tag, {u:<utag>}, so Create, Begin, Attempt,
+// Delete, Deliver and Settle decide on them in one slot; no key contains
+// the user id itself, whatever characters it holds; SMS keys all share
+// {sms}, e-mail keys {email}.
 func TestKeyLayout(t *testing.T) {
 	client := newClient(t, redistest.Start(t, redistest.Options{}).URL)
 	rec := &keyRecorder{}
@@ -363,10 +380,10 @@ func TestKeyLayout(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	scan := func() []string {
+	scan := func(tag string) []string {
 		t.Helper()
 		var seen []string
-		iter := client.Scan(ctx, 0, p+"*", 100).Iterator()
+		iter := client.Scan(ctx, 0, p+tag+"*", 100).Iterator()
 		for iter.Next(ctx) {
 			seen = append(seen, iter.Val())
 		}
@@ -381,7 +398,7 @@ func TestKeyLayout(t *testing.T) {
 			r := storetest.NewRecord()
 			r.User = user
 			o, now := owner(r), r.Created
-			ck, lk := challengeKey(p, user, r.ID), lockKey(p, user)
+			ck, lk, pk, hk := challengeKey(p, user, r.ID), lockKey(p, user), pendingKey(p, user), heldKey(p, user)
 			must(s.Create(ctx, r, now))
 			_, err := s.Get(ctx, r.ID, o, now)
 			must(err)
@@ -392,7 +409,9 @@ func TestKeyLayout(t *testing.T) {
 			if res.Outcome != store.Wrong {
 				t.Fatalf("wrong answer = %+v", res)
 			}
-			if got, want := scan(), []string{ck, lk}; !slices.Equal(got, want) {
+			want := []string{ck, lk, pk, hk}
+			slices.Sort(want)
+			if got := scan(tag); !slices.Equal(got, want) {
 				t.Fatalf("keys after a wrong answer: %q, want %q", got, want)
 			}
 			if ttl, err := client.PTTL(ctx, lk).Result(); err != nil || ttl <= 23*time.Hour || ttl > 24*time.Hour {
@@ -403,15 +422,23 @@ func TestKeyLayout(t *testing.T) {
 			if res.Outcome != store.Confirmed {
 				t.Fatalf("right answer = %+v", res)
 			}
-			if got := scan(); len(got) != 0 {
-				t.Fatalf("keys after a confirmation: %q, want none (the failure count ends with it)", got)
+			want = []string{ck, hk}
+			slices.Sort(want)
+			if got := scan(tag); !slices.Equal(got, want) {
+				t.Fatalf("keys after a confirmation: %q, want %q (the confirmed challenge and its held stash; the failure count and the pending entry end)", got, want)
+			}
+			if err := s.Settle(ctx, r.ID, o, true, now); err != nil {
+				t.Fatal(err)
+			}
+			if got := scan(tag); !slices.Equal(got, []string{ck}) {
+				t.Fatalf("keys after the delivery: %q, want only the confirmed challenge", got)
 			}
 			if err := s.Delete(ctx, "other", o); !errors.Is(err, store.ErrNotFound) {
 				t.Fatalf("Delete of an unknown id = %v", err)
 			}
 			// (A script's first run may send its keys twice: EVALSHA, then EVAL.)
 			keys := rec.take()
-			if len(keys) < 9 || keys[len(keys)-1] != challengeKey(p, user, "other") {
+			if len(keys) < 17 || keys[len(keys)-4] != challengeKey(p, user, "other") {
 				t.Fatalf("recorded keys %q", keys)
 			}
 			for _, k := range keys {
@@ -455,24 +482,31 @@ func TestKeyLayout(t *testing.T) {
 	}
 
 	now := storetest.NewRecord().Created
-	must(s.SpendSMS(ctx, "alice", "+79001234567", store.SMSLimits{UserHourly: 5, DailyBudget: 100}, now))
-	keys := rec.take()
-	if len(keys) == 0 || len(keys)%4 != 0 {
-		t.Fatalf("SpendSMS passed keys %q, want 4 per run", keys)
-	}
-	for _, k := range keys {
-		if hashTag(k) != "sms" {
-			t.Errorf("SMS key %q is not in the {sms} slot", k)
+	for _, ch := range []string{store.ChannelSMS, store.ChannelEmail} {
+		l := store.MessageLimits{UserHourly: 5, DailyBudget: 100}
+		if ch == store.ChannelSMS {
+			must(s.SpendSMS(ctx, "alice", "+79001234567", l, now))
+		} else {
+			must(s.SpendEmail(ctx, "alice", "a@example.test", l, now))
 		}
-		if ttl, err := client.PTTL(ctx, k).Result(); err != nil || ttl <= 0 {
-			t.Errorf("SMS key %q has TTL %v, %v; want one", k, ttl, err)
+		keys := rec.take()
+		if len(keys) == 0 || len(keys)%5 != 0 {
+			t.Fatalf("spend %s passed keys %q, want 5 per run", ch, keys)
+		}
+		for _, k := range keys {
+			if hashTag(k) != ch {
+				t.Errorf("%s key %q is not in the {%s} slot", ch, k, ch)
+			}
+			if ttl, err := client.PTTL(ctx, k).Result(); err != nil || ttl <= 0 || ttl > 25*time.Hour {
+				t.Errorf("%s key %q has TTL %v, %v; want one", ch, k, ttl, err)
+			}
 		}
 	}
 }
 
 // With WaitReplicas and no replica, a right answer is not reported as
-// Confirmed: Attempt fails closed, and the challenge is consumed (lost)
-// rather than left confirmable a second time after a failover.
+// Confirmed: Attempt fails closed, and so does its retry (Repeated waits
+// as well); the challenge stays confirmed, never confirmable again.
 func TestWaitReplicasFailsClosedWithoutReplicas(t *testing.T) {
 	client := newClient(t, redistest.Start(t, redistest.Options{}).URL)
 	s := redisstore.New(client, redisstore.Options{Prefix: newPrefix(), WaitReplicas: 1, WaitTimeout: 50 * time.Millisecond})
@@ -485,8 +519,12 @@ func TestWaitReplicasFailsClosedWithoutReplicas(t *testing.T) {
 	if err == nil || res.Outcome == store.Confirmed || !strings.Contains(err.Error(), "0 of 1 replicas") {
 		t.Fatalf("Attempt = %+v, %v; want an error and no confirmation", res, err)
 	}
-	if _, err := s.Attempt(ctx, r.ID, owner(r), right, lockout, r.Created); !errors.Is(err, store.ErrNotFound) {
-		t.Fatalf("second Attempt = %v, want ErrNotFound (the challenge is consumed)", err)
+	if res, err := s.Attempt(ctx, r.ID, owner(r), right, lockout, r.Created); err == nil || !strings.Contains(err.Error(), "0 of 1 replicas") {
+		t.Fatalf("second Attempt = %+v, %v; want the same error", res, err)
+	}
+	got, err := s.Get(ctx, r.ID, owner(r), r.Created)
+	if err != nil || got.ConfirmedAt.IsZero() {
+		t.Fatalf("Get = %+v, %v; want the confirmed challenge", got, err)
 	}
 }
 
@@ -525,8 +563,8 @@ func TestWaitReplicasConfirmsWithReplica(t *testing.T) {
 	if err != nil || res.Outcome != store.Confirmed {
 		t.Fatalf("Attempt = %+v, %v; want Confirmed", res, err)
 	}
-	if n, err := rc.Exists(ctx, challengeKey(p, r.User, r.ID)).Result(); err != nil || n != 0 {
-		t.Fatalf("the replica still holds the consumed challenge (%d, %v)", n, err)
+	if v, err := rc.HGet(ctx, challengeKey(p, r.User, r.ID), "conf_at").Result(); err != nil || v == "" {
+		t.Fatalf("the replica does not hold the confirmation (%q, %v)", v, err)
 	}
 }
 
@@ -680,8 +718,8 @@ func TestTombstoneDropsStash(t *testing.T) {
 	p := newPrefix()
 	s := redisstore.New(client, redisstore.Options{Prefix: p})
 	r := pending(t, s)
-	for range 3 {
-		if _, err := s.Attempt(ctx, r.ID, owner(r), wrong, lockout, r.Created); err != nil {
+	for i := range 3 {
+		if _, err := s.Attempt(ctx, r.ID, owner(r), mac(fmt.Sprint("wrong", i)), lockout, r.Created); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -690,12 +728,12 @@ func TestTombstoneDropsStash(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, f := range fields {
-		if f == "stash" || f == "expected" {
+		if f == "stash" || f == "expected" || f == "tried" {
 			t.Errorf("tombstone keeps %s", f)
 		}
 	}
 	got, err := s.Get(ctx, r.ID, owner(r), r.Created)
-	if err != nil || got.AttemptsLeft != 0 || got.Stash != nil || got.Expected != nil || got.Operation != "transfer" || got.Payee != "Z123" {
+	if err != nil || got.AttemptsLeft != 0 || got.Stash != nil || got.Expected != nil || got.Tried != nil || got.Operation != "transfer" || got.Payee != "Z123" {
 		t.Fatalf("Get on the tombstone = %+v, %v", got, err)
 	}
 }
@@ -781,12 +819,41 @@ func TestOneRoundTripPerOperation(t *testing.T) {
 			}
 			return err
 		}},
+		{"Attempt repeated", func() *store.Record { return confirmedBy(t, setup) }, func(r *store.Record) error {
+			res, err := s.Attempt(ctx, r.ID, owner(r), right, lockout, r.Created)
+			if err == nil && res.Outcome != store.Repeated {
+				err = fmt.Errorf("outcome %v", res.Outcome)
+			}
+			return err
+		}},
 		{"Delete", func() *store.Record { return pending(t, setup) }, func(r *store.Record) error { return s.Delete(ctx, r.ID, owner(r)) }},
+		{"Deliver", func() *store.Record {
+			r := confirmedBy(t, setup)
+			if err := setup.Settle(ctx, r.ID, owner(r), false, r.Created); err != nil {
+				t.Fatal(err)
+			}
+			return r
+		}, func(r *store.Record) error { _, err := s.Deliver(ctx, r.ID, owner(r), 3, r.Created); return err }},
+		{"Settle", func() *store.Record { return confirmedBy(t, setup) }, func(r *store.Record) error {
+			return s.Settle(ctx, r.ID, owner(r), true, r.Created)
+		}},
 		{"LockedUntil", nil, func(*store.Record) error { _, err := s.LockedUntil(ctx, user(), time.Now()); return err }},
 		{"Unlock", nil, func(*store.Record) error { return s.Unlock(ctx, user()) }},
 		{"SpendSMS", nil, func(*store.Record) error {
 			u := user()
 			return s.SpendSMS(ctx, u, "+7"+u, store.SMSLimits{UserCooldown: time.Minute, PhoneCooldown: time.Minute, UserHourly: 3, DailyBudget: 1000}, time.Now())
+		}},
+		{"SpendEmail", nil, func(*store.Record) error {
+			u := user()
+			return s.SpendEmail(ctx, u, u+"@example.test", store.MessageLimits{UserCooldown: time.Minute, PhoneCooldown: time.Minute, UserHourly: 3, DailyBudget: 1000}, time.Now())
+		}},
+		{"Refund", nil, func(*store.Record) error {
+			u, at := user(), time.Now()
+			if err := setup.SpendSMS(ctx, u, "+7"+u, store.SMSLimits{}, at); err != nil {
+				return err
+			}
+			trips.n.Store(0)
+			return s.Refund(ctx, store.ChannelSMS, u, "+7"+u, at)
 		}},
 	}
 	for _, o := range ops {

@@ -1,6 +1,10 @@
 package redisstore
 
-import "github.com/redis/go-redis/v9"
+import (
+	"context"
+
+	"github.com/redis/go-redis/v9"
+)
 
 // The scripts. Each is one atomic step on the server; each touches only
 // the keys in KEYS[], which share one hash tag. Times are milliseconds
@@ -14,25 +18,90 @@ import "github.com/redis/go-redis/v9"
 // is not constant-time. The session binding is a keyed hash (HMAC under
 // the gateway's secret), so an attacker cannot compute candidate values
 // offline, and timing differences reveal nothing usable about it; the
-// user id is not secret. Expected MACs are likewise keyed hashes of the
-// answers; the comparison loop visits every one of them (no early exit).
+// user id is not secret. Expected, tried and confirming MACs are likewise
+// keyed hashes of the answers; the comparison loops visit every one of
+// them (no early exit).
+//
+// Out of memory: with maxmemory-policy noeviction, Redis refuses a
+// script's first write if it is a command that may grow memory (HSET,
+// INCR, ...) and nothing has been written yet; once the script has
+// written, it runs to its end. So every script's first write decides:
+// Create, Begin, a wrong answer and the spend scripts start with a growing
+// write and fail whole (store.ErrFull); a confirmation and a delivered
+// Settle start with HDEL, which frees memory, and go through.
+
+// script is a Lua script run with EVALSHA (EVAL when the server does not
+// have it yet) as a command go-redis never retries: a state-changing
+// script may have run although its reply was lost (a timeout, a stalled
+// server, a dropped connection), and running it again would count an
+// attempt twice or spend a budget twice. Clients made by NewClient retry
+// nothing anyway; this also holds for clients made elsewhere, and for
+// Cluster clients, which otherwise retry network errors as redirects.
+// MOVED and ASK are still followed: the script did not run there.
+type script struct {
+	src, hash string
+}
+
+func newScript(src string) *script {
+	return &script{src: src, hash: redis.NewScript(src).Hash()}
+}
+
+// processor runs one command: every go-redis client and *redis.Conn.
+type processor interface {
+	Process(ctx context.Context, cmd redis.Cmder) error
+}
+
+// noRetry marks a command go-redis must not retry.
+type noRetry struct{ *redis.Cmd }
+
+// NoRetry implements redis.Cmder.
+func (noRetry) NoRetry() bool { return true }
+
+func (sc *script) run(ctx context.Context, c processor, keys []string, args ...any) *redis.Cmd {
+	cmd := sc.cmd(ctx, "evalsha", sc.hash, keys, args)
+	_ = c.Process(ctx, noRetry{cmd})
+	if err := cmd.Err(); err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+		// The server did not run anything: sending the source is safe.
+		cmd = sc.cmd(ctx, "eval", sc.src, keys, args)
+		_ = c.Process(ctx, noRetry{cmd})
+	}
+	return cmd
+}
+
+func (sc *script) cmd(ctx context.Context, name, body string, keys []string, args []any) *redis.Cmd {
+	a := make([]any, 0, 3+len(keys)+len(args))
+	a = append(a, name, body, len(keys))
+	for _, k := range keys {
+		a = append(a, k)
+	}
+	return redis.NewCmd(ctx, append(a, args...)...)
+}
 
 // Status codes in script replies.
 const (
-	codeNotFound   = 0  // missing, expired, or another owner's
-	codeExists     = 0  // Create: the id is taken
-	codeOK         = 1  // success; payload follows
-	codeWrong      = 2  // Attempt: wrong answer; attempts left and, if it locked, the lock's end follow
-	codeExhausted  = -1 // budget spent; Attempt: as codeWrong when this answer spent it
-	codeNoMethod   = -2 // Attempt before Begin
-	codeCooldown   = -3 // Begin: method's resend time follows
-	codeLocked     = -4 // the user is locked; the lock's end follows
-	codeNotOffered = -5 // Begin: the challenge does not offer the method
+	codeNotFound      = 0  // missing, expired, or another owner's
+	codeExists        = 0  // Create: the id is taken
+	codeOK            = 1  // success; payload follows
+	codeWrong         = 2  // Attempt: wrong answer; attempts left and, if it locked, the lock's end follow
+	codeRepeated      = 3  // Attempt: the confirming answer again; HGETALL follows
+	codeExhausted     = -1 // budget spent; Attempt: as codeWrong when this answer spent it
+	codeNoMethod      = -2 // Attempt before Begin
+	codeCooldown      = -3 // Begin: method's resend time follows
+	codeLocked        = -4 // the user is locked; the lock's end follows
+	codeNotOffered    = -5 // Begin: the challenge does not offer the method
+	codeTooMany       = -6 // Create: a per-user limit; retry-at (ms, 0 for never) follows
+	codeDelivered     = -7 // Deliver: already delivered
+	codeBusy          = -8 // Deliver: a lease is active; its end follows
+	codeDeliverySpent = -9 // Deliver: Deliveries >= max
 )
 
-// The challenge scripts (Create, Begin, Attempt) that decide on the
-// user's lock take KEYS[1] (the challenge) and KEYS[2] (the user's lock
-// hash): both carry the user's hash tag, so they share one Cluster slot.
+// The challenge scripts that change a challenge's state (Create, Attempt,
+// Delete, Settle) take four keys, all with the user's hash tag, so they
+// share one Cluster slot: KEYS[1] the challenge, KEYS[2] the user's lock
+// hash, KEYS[3] the user's pending set (sorted set of challenge ids
+// scored by expiry), KEYS[4] the user's held set (sorted set of
+// "<size>:<id>" members, scored by expiry, of the challenges that still
+// keep a stash). Begin takes the first two, Get and Deliver the first.
 
 // challengeNow reads now (ms) from ARGV[3], where the challenge scripts
 // that check ownership take it.
@@ -47,63 +116,131 @@ local till = redis.call('HGET', KEYS[2], 'until')
 if till and now < tonumber(till) then return {-4, till} end
 `
 
-// ownerCheck loads the fields every challenge script needs into v and
-// returns {0} unless the challenge exists, belongs to ARGV[1] (user) and
-// ARGV[2] (session binding), and is unexpired at now.
-const ownerCheck = `
+// load reads the fields the challenge scripts need into v and sets owned
+// when the challenge exists, belongs to ARGV[1] (user) and ARGV[2]
+// (session binding), and is unexpired at now. v: 1 user, 2 sess, 3 exp,
+// 4 left, 5 method, 6 expected, 7 mac_len, 8 conf_at, 9 conf_mac,
+// 10 tried, 11 size, 12 deliv_at, 13 lease, 14 deliveries.
+const load = `
 local k = KEYS[1]
-local v = redis.call('HMGET', k, 'user', 'sess', 'exp', 'left', 'method', 'expected', 'mac_len')
-if not v[1] or v[1] ~= ARGV[1] or v[2] ~= ARGV[2] or now >= tonumber(v[3]) then
-  return {0}
+local v = redis.call('HMGET', k, 'user', 'sess', 'exp', 'left', 'method', 'expected', 'mac_len',
+  'conf_at', 'conf_mac', 'tried', 'size', 'deliv_at', 'lease', 'deliveries')
+local owned = v[1] and v[1] == ARGV[1] and v[2] == ARGV[2] and now < tonumber(v[3])
+`
+
+// ownerCheck returns {0} unless the challenge is owned (see load).
+const ownerCheck = load + `
+if not owned then return {0} end
+`
+
+// keep sets the TTL of the sorted set z to outlive its latest member
+// (scores are expiry times in ms, judged at now).
+const keep = `
+local function keep(z)
+  local last = redis.call('ZRANGE', z, -1, -1, 'WITHSCORES')
+  if last[2] then redis.call('PEXPIRE', z, math.max(1, tonumber(last[2]) - now)) end
 end
 `
 
-// createScript: KEYS[1] challenge, KEYS[2] lock; ARGV[1] now (ms),
-// ARGV[2] TTL (ms), ARGV[3..] field/value pairs. Reply {1} if created,
-// {0} if the id is taken, {-4, lock end} if the user is locked.
-var createScript = redis.NewScript(`
+// unhold removes challenge id (whose loaded fields are v) from the
+// user's pending and held sets.
+const unhold = `
+local function unpend(id) redis.call('ZREM', KEYS[3], id) end
+local function unhold(id) unpend(id); redis.call('ZREM', KEYS[4], (v[11] or '0') .. ':' .. id) end
+`
+
+// createScript: KEYS challenge, lock, pending, held; ARGV[1] now (ms),
+// ARGV[2] TTL (ms), ARGV[3] per-user pending limit (<= 0: none),
+// ARGV[4] per-user byte limit (<= 0: none), ARGV[5] the record's size,
+// ARGV[6] its expiry (ms), ARGV[7] id, ARGV[8] 1 if pending,
+// ARGV[9..] field/value pairs. Reply, checked in this order: {-4, lock
+// end} if the user is locked, {0} if the id is taken, {-6, retry-at}
+// over a per-user limit, {1} if created. Expired members of the user's
+// sets do not count; they are dropped once the challenge is written.
+var createScript = newScript(`
 local now = tonumber(ARGV[1])
-` + lockCheck + `
+` + lockCheck + keep + `
 if redis.call('EXISTS', KEYS[1]) == 1 then return {0} end
-redis.call('HSET', KEYS[1], unpack(ARGV, 3))
+local maxp, maxb, size, exp, id = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[7]
+local live = '(' .. ARGV[1]
+if maxp > 0 and redis.call('ZCOUNT', KEYS[3], live, '+inf') >= maxp then
+  local first = redis.call('ZRANGEBYSCORE', KEYS[3], live, '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
+  return {-6, tonumber(first[2])}
+end
+if maxb > 0 then
+  if size > maxb then return {-6, 0} end
+  local held = redis.call('ZRANGEBYSCORE', KEYS[4], live, '+inf', 'WITHSCORES')
+  local total = size
+  for i = 1, #held, 2 do
+    total = total + tonumber(string.match(held[i], '^(%d+):'))
+  end
+  if total > maxb then return {-6, tonumber(held[2])} end
+end
+-- The first write grows memory, so a full Redis refuses the whole script.
+redis.call('HSET', KEYS[1], unpack(ARGV, 9))
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)
+redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now)
+if ARGV[8] == '1' then
+  redis.call('ZADD', KEYS[3], exp, id)
+  keep(KEYS[3])
+end
+if size > 0 then
+  redis.call('ZADD', KEYS[4], exp, size .. ':' .. id)
+  keep(KEYS[4])
+end
 return {1}
 `)
 
 // getScript: KEYS[1] challenge; ARGV user, sess, now.
 // Reply {1, HGETALL} or {0}.
-var getScript = redis.NewScript(challengeNow + ownerCheck + `
+var getScript = newScript(challengeNow + ownerCheck + `
 return {1, redis.call('HGETALL', k)}
 `)
 
 // beginScript: KEYS[1] challenge, KEYS[2] lock; ARGV user, sess, now,
 // method, question, sent_to, expected, mac_len, resend-at (ms, "" for no
-// cooldown). Reply {1, HGETALL}, {-4, lock end}, {0}, {-1} (exhausted),
-// {-5} (method not offered) or {-3, resend-at}, checked in that order.
-var beginScript = redis.NewScript(challengeNow + lockCheck + ownerCheck + `
+// cooldown). Reply {1, HGETALL}, {-4, lock end}, {0} (also for a
+// confirmed challenge), {-1} (exhausted), {-5} (method not offered) or
+// {-3, resend-at}, checked in that order. It clears the tried MACs.
+var beginScript = newScript(challengeNow + lockCheck + ownerCheck + `
+if v[8] then return {0} end
 if tonumber(v[4]) <= 0 then return {-1} end
 if redis.call('HEXISTS', k, 'offer:' .. ARGV[4]) == 0 then return {-5} end
 local rf = 'resend:' .. ARGV[4]
 local r = redis.call('HGET', k, rf)
 if r and now < tonumber(r) then return {-3, r} end
 redis.call('HSET', k, 'method', ARGV[4], 'question', ARGV[5], 'sent_to', ARGV[6], 'expected', ARGV[7], 'mac_len', ARGV[8])
+redis.call('HDEL', k, 'tried')
 if ARGV[9] ~= '' then redis.call('HSET', k, rf, ARGV[9]) end
 return {1, redis.call('HGETALL', k)}
 `)
 
-// attemptScript: KEYS[1] challenge, KEYS[2] lock; ARGV user, sess, now,
-// mac, lockout after (0 disables), lock end if this failure locks (ms),
-// lock idle TTL (ms). Reply, checked in this order: {-4, lock end}
-// (locked; nothing changes), {0}, {-1} (a spent budget; no failure
-// counted), {-2} (no method), {1, HGETALL} (confirmed: the key is gone
-// and the user's failure count with it), or, for a wrong answer,
-// {2, left} or {-1, 0} (this answer spent the budget) followed by the
-// lock's end if this failure locked the user.
-var attemptScript = redis.NewScript(challengeNow + lockCheck + ownerCheck + `
+// attemptScript: KEYS challenge, lock, pending, held; ARGV user, sess,
+// now, mac, lockout after (0 disables), lock end if this failure locks
+// (ms), lock idle TTL (ms), 1 to write a mark on a repeat (so that a WAIT
+// after it covers the confirmation), lease end (ms), id. Reply, checked
+// in this order: on a confirmed challenge of the owner's {3, HGETALL}
+// for the confirming MAC and {0} for any other (whatever the lock);
+// {-4, lock end} (locked; nothing changes), {0}, {-1} (a spent budget;
+// no failure counted), {-2} (no method), {1, HGETALL} (confirmed: the
+// confirmed tombstone with the first lease; the user's failure count
+// ends), {2, left} for a MAC already tried (nothing counted), or, for a
+// new wrong answer, {2, left} or {-1, 0} (this answer spent the budget)
+// followed by the lock's end if this failure locked the user.
+var attemptScript = newScript(challengeNow + load + unhold + `
+local mac = ARGV[4]
+if owned and v[8] then
+  if v[9] ~= mac then return {0} end
+  if ARGV[8] == '1' then redis.call('HINCRBY', k, 'repeats', 1) end
+  return {3, redis.call('HGETALL', k)}
+end
+` + lockCheck + `
+if not owned then return {0} end
 local left = tonumber(v[4])
 if left <= 0 then return {-1} end
 if not v[5] or v[5] == '' then return {-2} end
-local macs, n, mac = v[6] or '', tonumber(v[7]) or 0, ARGV[4]
+local macs, n = v[6] or '', tonumber(v[7]) or 0
 local found = false
 if n > 0 then
   for i = 1, #macs - n + 1, n do
@@ -111,17 +248,29 @@ if n > 0 then
   end
 end
 if found then
-  local all = redis.call('HGETALL', k)
-  redis.call('DEL', k)
+  redis.call('HDEL', k, 'expected', 'tried')
+  redis.call('HSET', k, 'conf_at', ARGV[3], 'conf_mac', mac, 'deliveries', 1, 'lease', ARGV[9])
+  unpend(ARGV[10])
   redis.call('HDEL', KEYS[2], 'fails')
-  return {1, all}
+  return {1, redis.call('HGETALL', k)}
+end
+local tried = v[10] or ''
+if n > 0 and #mac == n then
+  local seen = false
+  for i = 1, #tried - n + 1, n do
+    if string.sub(tried, i, i + n - 1) == mac then seen = true end
+  end
+  if seen then return {2, left} end
 end
 left = left - 1
 redis.call('HSET', k, 'left', left)
 local code = 2
 if left <= 0 then
-  redis.call('HDEL', k, 'stash', 'expected')
+  redis.call('HDEL', k, 'stash', 'expected', 'tried')
+  unhold(ARGV[10])
   code = -1
+elseif n > 0 and #mac == n then
+  redis.call('HSET', k, 'tried', tried .. mac)
 end
 local after = tonumber(ARGV[5])
 if after <= 0 then return {code, left} end
@@ -138,37 +287,72 @@ if locked then return {code, left, ARGV[6]} end
 return {code, left}
 `)
 
-// deleteScript: KEYS[1] challenge; ARGV user, sess. Reply 1 or 0. Like
-// the memory store, cancellation ignores expiry.
-var deleteScript = redis.NewScript(`
-local v = redis.call('HMGET', KEYS[1], 'user', 'sess')
-if not v[1] or v[1] ~= ARGV[1] or v[2] ~= ARGV[2] then return 0 end
+// deleteScript: KEYS challenge, lock, pending, held; ARGV user, sess,
+// id. Reply {1} or {0}; a confirmed challenge is kept ({0}). Like the
+// memory store, cancellation ignores expiry.
+var deleteScript = newScript(`
+local v = redis.call('HMGET', KEYS[1], 'user', 'sess', 'conf_at', 'size')
+if not v[1] or v[1] ~= ARGV[1] or v[2] ~= ARGV[2] or v[3] then return {0} end
 redis.call('DEL', KEYS[1])
-return 1
+redis.call('ZREM', KEYS[3], ARGV[3])
+redis.call('ZREM', KEYS[4], (v[4] or '0') .. ':' .. ARGV[3])
+return {1}
+`)
+
+// deliverScript: KEYS[1] challenge; ARGV user, sess, now, max (<= 0: no
+// limit), lease end (ms). Reply, checked in this order: {0} (not the
+// owner's, expired or not confirmed), {-7} (delivered), {-8, lease end}
+// (busy), {-9} (deliveries spent), {1, HGETALL} with the new lease.
+var deliverScript = newScript(challengeNow + ownerCheck + `
+if not v[8] then return {0} end
+if v[12] then return {-7} end
+if v[13] and now < tonumber(v[13]) then return {-8, v[13]} end
+local max, n = tonumber(ARGV[4]), tonumber(v[14] or '0')
+if max > 0 and n >= max then return {-9} end
+redis.call('HSET', k, 'deliveries', n + 1, 'lease', ARGV[5])
+return {1, redis.call('HGETALL', k)}
+`)
+
+// settleScript: KEYS challenge, lock, pending, held; ARGV user, sess,
+// now, 1 if delivered, id. Reply {0} (as Deliver) or {1}. Delivered drops
+// the stash and the lease and records deliv_at; not delivered drops the
+// lease; a delivered challenge is left alone.
+var settleScript = newScript(challengeNow + ownerCheck + unhold + `
+if not v[8] then return {0} end
+if v[12] then return {1} end
+if ARGV[4] == '1' then
+  redis.call('HDEL', k, 'stash', 'lease')
+  redis.call('HSET', k, 'deliv_at', ARGV[3])
+  unhold(ARGV[5])
+else
+  redis.call('HDEL', k, 'lease')
+end
+return {1}
 `)
 
 // unlockScript: KEYS[1] lock hash. Lifts the lock and the count.
-var unlockScript = redis.NewScript(`
+var unlockScript = newScript(`
 redis.call('DEL', KEYS[1])
 return 1
 `)
 
 // lockedScript: KEYS[1] lock hash; ARGV now. Reply the lock's end or 0.
 // Read-only.
-var lockedScript = redis.NewScript(`
+var lockedScript = newScript(`
 local till = tonumber(redis.call('HGET', KEYS[1], 'until') or '0')
 if tonumber(ARGV[1]) < till then return till end
 return 0
 `)
 
-// smsScript: KEYS user last-sent, phone last-sent, user hourly counter,
-// daily counter (all tagged {sms}); ARGV now, user cooldown, phone
+// spendScript (SpendSMS, SpendEmail): KEYS user last-sent, destination
+// last-sent, user hourly counter, daily counter, spend mark (all tagged
+// by the channel, {sms} or {email}); ARGV now, user cooldown, destination
 // cooldown, hourly limit, daily budget, hour end, day end, user key TTL,
-// phone key TTL, hour key TTL, day key TTL (times and TTLs in ms; 0
-// disables a limit). Checks every limit and counts only if all allow.
-// Reply {0} or {limit, until}: 1 user cooldown, 2 phone cooldown,
-// 3 hourly, 4 daily.
-var smsScript = redis.NewScript(`
+// destination key TTL, hour key TTL, day key TTL, spend mark TTL (times
+// and TTLs in ms; 0 disables a limit). Checks every limit and counts only
+// if all allow. Reply {0} or {limit, until}: 1 user cooldown,
+// 2 destination cooldown, 3 hourly, 4 daily.
+var spendScript = newScript(`
 local now = tonumber(ARGV[1])
 local ucd, pcd, hourly, budget = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local last = redis.call('GET', KEYS[1])
@@ -183,5 +367,24 @@ redis.call('INCR', KEYS[3])
 redis.call('PEXPIRE', KEYS[3], ARGV[10])
 redis.call('INCR', KEYS[4])
 redis.call('PEXPIRE', KEYS[4], ARGV[11])
+redis.call('INCR', KEYS[5])
+redis.call('PEXPIRE', KEYS[5], ARGV[12])
 return {0}
+`)
+
+// refundScript: the keys of spendScript for the spend's time; ARGV[1]
+// the spend's now (ms). Undoes one spend if its mark is there: clears the
+// cooldown marks that still hold this spend's time and decrements the
+// counters (never below 0; their TTLs stay). Reply 1 if refunded, 0 if
+// there was nothing to refund.
+var refundScript = newScript(`
+local n = tonumber(redis.call('GET', KEYS[5]) or '0')
+if n <= 0 then return 0 end
+if n == 1 then redis.call('DEL', KEYS[5]) else redis.call('DECR', KEYS[5]) end
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('DEL', KEYS[2]) end
+for i = 3, 4 do
+  if tonumber(redis.call('GET', KEYS[i]) or '0') > 0 then redis.call('DECR', KEYS[i]) end
+end
+return 1
 `)

@@ -25,11 +25,17 @@ var (
 	noLockout = store.Lockout{}
 	t0        = time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
 	alice     = store.Owner{User: "alice", Session: bytes.Repeat([]byte{1}, 32)}
+	bob       = store.Owner{User: "bob", Session: bytes.Repeat([]byte{3}, 32)}
 	right     = mac("right")
 	wrong     = mac("wrong")
 )
 
 func mac(s string) []byte { h := sha256.Sum256([]byte(s)); return h[:] }
+
+// nextWrong returns a wrong answer's MAC no earlier call returned: a new
+// guess, which the store counts (the same MAC again is a retry it does
+// not).
+func nextWrong() []byte { return mac(fmt.Sprintf("wrong-%d", idSeq.Add(1))) }
 
 var idSeq atomic.Int64
 
@@ -75,9 +81,16 @@ func create(t *testing.T, s store.Store) *store.Record {
 	return r
 }
 
-// Run runs the conformance suite against stores made by f.
+// Run runs the conformance suite against stores made by f. The stores
+// must have the default per-user limits and delivery lease
+// (store.DefaultMaxPendingPerUser, store.DefaultMaxBytesPerUser,
+// store.DefaultDeliveryLease).
 func Run(t *testing.T, f Factory) {
 	ctx := context.Background()
+	defer runShares(t, f)
+	defer runRetries(t, f)
+	defer runDelivery(t, f)
+	defer runMessages(t, f)
 
 	t.Run("created challenge reads back whole", func(t *testing.T) {
 		s := f(t)
@@ -213,11 +226,8 @@ func Run(t *testing.T, f Factory) {
 		if err != nil || res.Outcome != store.Confirmed || res.Record == nil || !bytes.Equal(res.Record.Stash, r.Stash) {
 			t.Fatalf("Attempt = %+v, %v; want Confirmed with the stash", res, err)
 		}
-		if _, err := s.Attempt(ctx, r.ID, alice, right, noLockout, t0); !errors.Is(err, store.ErrNotFound) {
-			t.Fatalf("second Attempt = %v, want ErrNotFound", err)
-		}
-		if _, err := s.Get(ctx, r.ID, alice, t0); !errors.Is(err, store.ErrNotFound) {
-			t.Fatalf("Get after confirm = %v, want ErrNotFound", err)
+		if res, err := s.Attempt(ctx, r.ID, alice, right, noLockout, t0); err != nil || res.Outcome != store.Repeated {
+			t.Fatalf("second Attempt = %+v, %v, want Repeated", res, err)
 		}
 	})
 
@@ -252,12 +262,12 @@ func Run(t *testing.T, f Factory) {
 		r := create(t, s)
 		begin(t, s, r.ID)
 		for want := 2; want >= 1; want-- {
-			res, err := s.Attempt(ctx, r.ID, alice, wrong, noLockout, t0)
+			res, err := s.Attempt(ctx, r.ID, alice, nextWrong(), noLockout, t0)
 			if err != nil || res.Outcome != store.Wrong || res.AttemptsLeft != want {
 				t.Fatalf("wrong attempt = %+v, %v; want Wrong with %d left", res, err, want)
 			}
 		}
-		if res, err := s.Attempt(ctx, r.ID, alice, wrong, noLockout, t0); err != nil || res.Outcome != store.Exhausted {
+		if res, err := s.Attempt(ctx, r.ID, alice, nextWrong(), noLockout, t0); err != nil || res.Outcome != store.Exhausted {
 			t.Fatalf("last wrong attempt = %+v, %v; want Exhausted", res, err)
 		}
 		if res, err := s.Attempt(ctx, r.ID, alice, right, noLockout, t0); err != nil || res.Outcome != store.Exhausted {
@@ -290,7 +300,7 @@ func Run(t *testing.T, f Factory) {
 		s := f(t)
 		r := create(t, s)
 		begin(t, s, r.ID)
-		var confirmed, notFound atomic.Int32
+		var confirmed, repeated atomic.Int32
 		var wg sync.WaitGroup
 		for range 100 {
 			wg.Go(func() {
@@ -298,16 +308,16 @@ func Run(t *testing.T, f Factory) {
 				switch {
 				case err == nil && res.Outcome == store.Confirmed:
 					confirmed.Add(1)
-				case errors.Is(err, store.ErrNotFound):
-					notFound.Add(1)
+				case err == nil && res.Outcome == store.Repeated:
+					repeated.Add(1)
 				default:
 					t.Errorf("Attempt = %+v, %v", res, err)
 				}
 			})
 		}
 		wg.Wait()
-		if confirmed.Load() != 1 || notFound.Load() != 99 {
-			t.Fatalf("confirmed %d, not found %d; want 1 and 99", confirmed.Load(), notFound.Load())
+		if confirmed.Load() != 1 || repeated.Load() != 99 {
+			t.Fatalf("confirmed %d, repeated %d; want 1 and 99", confirmed.Load(), repeated.Load())
 		}
 	})
 
@@ -319,7 +329,7 @@ func Run(t *testing.T, f Factory) {
 		var wg sync.WaitGroup
 		for range 50 {
 			wg.Go(func() {
-				res, err := s.Attempt(ctx, r.ID, alice, wrong, noLockout, t0)
+				res, err := s.Attempt(ctx, r.ID, alice, nextWrong(), noLockout, t0)
 				if err != nil {
 					t.Errorf("Attempt: %v", err)
 					return
@@ -367,16 +377,16 @@ func Run(t *testing.T, f Factory) {
 		s := f(t)
 		o, ids := lockedUser(t, s, 2, 3)
 		for i := 1; i <= 3; i++ {
-			res, err := s.Attempt(ctx, ids[0], o, wrong, lockout, t0)
+			res, err := s.Attempt(ctx, ids[0], o, nextWrong(), lockout, t0)
 			if err != nil || !res.LockedUntil.IsZero() {
 				t.Fatalf("failure %d = %+v, %v; want no lock", i, res, err)
 			}
 		}
-		if res, err := s.Attempt(ctx, ids[1], o, wrong, lockout, t0); err != nil || res.Outcome != store.Wrong || !res.LockedUntil.IsZero() {
+		if res, err := s.Attempt(ctx, ids[1], o, nextWrong(), lockout, t0); err != nil || res.Outcome != store.Wrong || !res.LockedUntil.IsZero() {
 			t.Fatalf("fourth failure = %+v, %v", res, err)
 		}
 		until := t0.Add(30 * time.Minute)
-		res, err := s.Attempt(ctx, ids[1], o, wrong, lockout, t0)
+		res, err := s.Attempt(ctx, ids[1], o, nextWrong(), lockout, t0)
 		if err != nil || res.Outcome != store.Wrong || res.AttemptsLeft != 1 || !res.LockedUntil.Equal(until) {
 			t.Fatalf("fifth failure = %+v, %v; want Wrong, 1 left, locked until %v", res, err, until)
 		}
@@ -412,18 +422,18 @@ func Run(t *testing.T, f Factory) {
 		o, ids := lockedUser(t, s, 3, 3)
 		for _, id := range ids[:2] {
 			for range 2 {
-				s.Attempt(ctx, id, o, wrong, lockout, t0)
+				s.Attempt(ctx, id, o, nextWrong(), lockout, t0)
 			}
 		}
 		if res, err := s.Attempt(ctx, ids[0], o, right, lockout, t0); err != nil || res.Outcome != store.Confirmed {
 			t.Fatalf("right answer after 4 failures = %+v, %v", res, err)
 		}
 		for i := range 3 {
-			if res, err := s.Attempt(ctx, ids[2], o, wrong, lockout, t0); err != nil || !res.LockedUntil.IsZero() {
+			if res, err := s.Attempt(ctx, ids[2], o, nextWrong(), lockout, t0); err != nil || !res.LockedUntil.IsZero() {
 				t.Fatalf("failure %d after a success = %+v, %v; want no lock", i+1, res, err)
 			}
 		}
-		if res, _ := s.Attempt(ctx, ids[1], o, wrong, lockout, t0); !res.LockedUntil.IsZero() {
+		if res, _ := s.Attempt(ctx, ids[1], o, nextWrong(), lockout, t0); !res.LockedUntil.IsZero() {
 			t.Fatal("locked after 4 failures since the success")
 		}
 	})
@@ -467,7 +477,7 @@ func Run(t *testing.T, f Factory) {
 		var wg sync.WaitGroup
 		for range 20 {
 			wg.Go(func() {
-				res, err := s.Attempt(ctx, ids[0], o, wrong, lockout, t0)
+				res, err := s.Attempt(ctx, ids[0], o, nextWrong(), lockout, t0)
 				var le *store.LockedError
 				switch {
 				case errors.As(err, &le):
