@@ -1,5 +1,6 @@
 // Package redisstore is the Redis implementation of store.Store: challenge
-// state and regulation (lockouts, SMS cost controls) shared by any number
+// state and regulation (lockouts, per-user shares, SMS and e-mail cost
+// controls) shared by any number
 // of gateways through one Redis deployment — a standalone server, a
 // Sentinel-managed master, or a Cluster.
 //
@@ -61,10 +62,14 @@
 //
 //	enumgate:{u:<utag>}:c:<id>     hash: one challenge (TTL = its lifetime)
 //	enumgate:{u:<utag>}:lock       hash: fails, until (consecutive failures, lock end)
+//	enumgate:{u:<utag>}:p          sorted set: the user's pending challenge ids, scored by expiry (ms)
+//	enumgate:{u:<utag>}:b          sorted set: "<bytes>:<id>" of the user's challenges that keep a stash, scored by expiry
 //	enumgate:{sms}:u:<user>        string: when the user was last sent an SMS (ms)
 //	enumgate:{sms}:p:<phone>       string: when the phone was last sent an SMS (ms)
 //	enumgate:{sms}:h:<YYYYMMDDHH>:<user>  counter: the user's SMS in that UTC hour
 //	enumgate:{sms}:d:<YYYYMMDD>    counter: the deployment's SMS in that UTC day
+//	enumgate:{sms}:s:<ms>:<len(user)>:<user>:<phone>  counter: the spend at ms, for Refund (TTL store.RefundWindow)
+//	enumgate:{email}:…             the same five keys for e-mail, by address
 //
 // utag is the first 16 hex digits of the SHA-256 of the user id. A
 // challenge is tagged by its user, not its id, so that it shares a slot
@@ -84,20 +89,28 @@
 // (the session binding, binary), left (attempts left), exp (expiry, ms),
 // offer:<method> (one per method offered), method, question, sent_to,
 // expected (the concatenated MACs of the acceptable answers), mac_len,
-// resend:<method> (ms) — plus stash (the stashed request, raw bytes) and
-// blob (JSON of the fields no script reads: operation, amount, payee,
-// return path, methods in order, digest, times, budget).
-// When the budget is spent the stash and the expected MACs are deleted and
-// the rest stays as a tombstone: Get shows it with no attempts left,
-// Attempt answers Exhausted and Begin fails with store.ErrExhausted until
-// the key expires. A confirmed challenge's key is deleted by the same
-// script that matched the answer, and the user's failure count with it.
+// tried (the concatenated MACs of the wrong answers counted since Begin),
+// resend:<method> (ms), size (what the challenge counts in the held set),
+// the confirmation's conf_at, conf_mac, deliveries, lease and deliv_at
+// (ms) — plus stash (the stashed request, raw bytes) and blob (JSON of the
+// fields no script reads: operation, amount, payee, return path, methods
+// in order, digest, times, budget).
+// When the budget is spent the stash and the expected and tried MACs are
+// deleted and the rest stays as a tombstone: Get shows it with no attempts
+// left, Attempt answers Exhausted and Begin fails with store.ErrExhausted
+// until the key expires. A right answer leaves a confirmed tombstone until
+// the key expires: the expected MACs go, conf_at and conf_mac come, the
+// first delivery lease is taken, the user's failure count ends and the
+// challenge leaves the pending set (it stays in the held set until a
+// delivered Settle drops the stash).
 //
 // Lockout hashes expire 24 hours after the last failure or the end of the
-// lock, whichever is later, so idle users vanish. SMS keys all share the
-// {sms} hash tag (one slot, so SpendSMS checks and counts every limit in
-// one script); each expires when no limit can still need it. SMS traffic
-// is small, so the single slot is not a hot spot.
+// lock, whichever is later, so idle users vanish. The pending and held
+// sets expire with their latest member. SMS keys all share the {sms} hash
+// tag, e-mail keys the {email} tag (one slot per channel, so a spend
+// checks and counts every limit in one script, and Refund undoes it in
+// one); each expires when no limit can still need it. Message traffic is
+// small, so these slots are not hot spots.
 //
 // The prefix must not contain '{' or '}': the hash tag would then come
 // from the prefix and every key would land in one slot (still correct,
@@ -141,8 +154,9 @@
 // refuses writes: Create, Begin and a wrong answer (whose failure could
 // not be counted) then fail with an error that wraps both store.ErrFull
 // and Redis' OOM reply, having changed nothing, and the engine answers
-// 503; reads and confirmations still work. Check reports an evicting
-// policy at start-up.
+// 503 (message spends fail with the OOM reply, changing nothing); reads,
+// confirmations and delivered Settles (which start by deleting) still
+// work. Check reports an evicting policy at start-up.
 //
 // # Errors
 //
