@@ -31,20 +31,26 @@ func init() {
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "users",
 		Usage: "<list|show|import|set|delete|reset-device|unlock|reencrypt> [args] [--config <file>] [--adapter <name>]",
-		Short: "Manages enumgate users kept in Redis (users redis)",
+		Short: "Manages enumgate users: kept in Redis (users redis), or their locks in a running gateway",
 		Long: `
-Manages the users of a gateway whose config says 'users redis': the
-commands read the config (--config, default ./Caddyfile) to reach the same
-Redis with the same secret, so several gateways see a change at once.
+Manages the users of a gateway. The commands read its config (--config,
+default ./Caddyfile). With 'store redis' they reach the same Redis with
+the same secret, so several gateways see a change at once; with the
+memory store (the default) 'show' and 'unlock' ask the running gateway
+through its admin API (the config's admin address, default
+localhost:2019; not with 'admin off').
 
-  users list                      the user ids
-  users show USER                 a user's record (never the keys)
+  users list                      the user ids (users redis)
+  users show USER                 a user's record (never the keys) and lock
   users import FILE               add or replace users from a users file (JSON)
-  users set USER [flags]          create or change a user
-  users delete USER               remove a user
+  users set USER [flags]          create or change a user (users redis)
+  users delete USER               remove a user (users redis)
   users reset-device USER         remove the user's E-num devices (lost phone)
   users unlock USER               lift a lockout after failed confirmations
   users reencrypt                 re-encrypt device keys under the current secret
+
+A failure is one line on stderr, "enumgate: …", and exit status 1
+(an unknown user: enumgate: no user "ID").
 
 'users set' flags: --phone, --email (repeat; the first is primary),
 --notify on|off, --new-device NAME (generates a key and prints the
@@ -313,8 +319,7 @@ func (g *gatewayConfig) withApp(fn func(ctx context.Context, a *App) error) erro
 	return redisDown(fn(ctx, a))
 }
 
-// withApp is withGatewayConfig for tests and older callers: it loads the
-// config of f and provisions its app.
+// withApp loads the config of f, provisions its app and runs fn with it.
 func withApp(f usersFlags, fn func(ctx context.Context, a *App) error) error {
 	g, err := loadGatewayConfig(f)
 	if err != nil {
