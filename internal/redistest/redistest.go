@@ -1,6 +1,7 @@
 // Package redistest starts real redis-server processes for tests: a
 // standalone server on a unix socket or a free TCP port (optionally with
-// an append-only file so a restart keeps the data), and a 3-node Cluster.
+// an append-only file so a restart keeps the data) that can be paused
+// (SIGSTOP) and resumed, and a 3-node Cluster.
 //
 // When redis-server is missing, tests are skipped — except under CI=true,
 // where they fail with a message saying what to install.
