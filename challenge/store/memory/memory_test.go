@@ -147,3 +147,68 @@ func BenchmarkPendingChallengeMemory(b *testing.B) {
 	}
 	b.ReportMetric(per, "B/challenge")
 }
+
+// The per-user limits follow Options: a set value is the limit, a
+// negative one disables it (the global bounds still hold).
+func TestPerUserLimitsFollowOptions(t *testing.T) {
+	ctx := context.Background()
+	tests := []struct {
+		name    string
+		opts    memory.Options
+		stash   int
+		created int // of 20 tries
+	}{
+		{"pending limit set", memory.Options{MaxPendingPerUser: 2}, 10, 2},
+		{"pending limit off", memory.Options{MaxPendingPerUser: -1}, 10, 20},
+		{"byte limit set", memory.Options{MaxPendingPerUser: -1, MaxBytesPerUser: 3 * 1100}, 1000, 3},
+		{"byte limit off", memory.Options{MaxPendingPerUser: -1, MaxBytesPerUser: -1}, 100 << 10, 20},
+		{"global bound behind the per-user ones", memory.Options{MaxPendingPerUser: -1, MaxChallenges: 5}, 10, 5},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newStore(t, tt.opts)
+			n := 0
+			for range 20 {
+				r := storetest.NewRecord()
+				r.Stash = make([]byte, tt.stash)
+				if err := s.Create(ctx, r, r.Created); err == nil {
+					n++
+				} else if !errors.Is(err, store.ErrTooManyPending) && !errors.Is(err, store.ErrFull) {
+					t.Fatal(err)
+				}
+			}
+			if n != tt.created {
+				t.Fatalf("created %d of 20, want %d", n, tt.created)
+			}
+		})
+	}
+}
+
+// An exhausted challenge's view is released once: the global byte count
+// comes back to zero when the tombstone goes.
+func TestTombstoneBytesReleasedOnce(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t, memory.Options{MaxBytes: recordSize(), SweepInterval: -1})
+	for range 3 {
+		r := storetest.NewRecord()
+		r.MaxAttempts, r.AttemptsLeft = 1, 1
+		o := store.Owner{User: r.User, Session: r.Session}
+		if err := s.Create(ctx, r, r.Created); err != nil {
+			t.Fatalf("Create after earlier tombstones went: %v", err)
+		}
+		if _, err := s.Begin(ctx, r.ID, o, store.Begin{Method: "enum", Expected: [][]byte{{1}}}, r.Created); err != nil {
+			t.Fatal(err)
+		}
+		if res, _ := s.Attempt(ctx, r.ID, o, []byte{2}, store.Lockout{}, r.Created); res.Outcome != store.Exhausted {
+			t.Fatalf("outcome = %v", res.Outcome)
+		}
+		s.Sweep(r.Expires)
+	}
+	// Had the view been subtracted twice, the count would be negative and
+	// a record one byte over the bound would fit.
+	big := storetest.NewRecord()
+	big.Stash = make([]byte, recordSize()-int64(len(big.View))+1)
+	if err := s.Create(ctx, big, big.Created); !errors.Is(err, store.ErrFull) {
+		t.Fatalf("Create of a record over MaxBytes = %v, want ErrFull", err)
+	}
+}

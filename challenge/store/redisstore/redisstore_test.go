@@ -872,3 +872,48 @@ func TestOneRoundTripPerOperation(t *testing.T) {
 		}
 	}
 }
+
+// The per-user limits follow Options: a set value is the limit, a
+// negative one disables it; the user's sets live in the user's slot and
+// expire with their latest challenge.
+func TestPerUserLimitsFollowOptions(t *testing.T) {
+	client := newClient(t, redistest.Start(t, redistest.Options{}).URL)
+	tests := []struct {
+		name    string
+		opts    redisstore.Options
+		stash   int
+		created int // of 20 tries
+	}{
+		{"pending limit set", redisstore.Options{MaxPendingPerUser: 2}, 10, 2},
+		{"pending limit off", redisstore.Options{MaxPendingPerUser: -1}, 10, 20},
+		{"byte limit set", redisstore.Options{MaxPendingPerUser: -1, MaxBytesPerUser: 3 * 1100}, 1000, 3},
+		{"byte limit off", redisstore.Options{MaxPendingPerUser: -1, MaxBytesPerUser: -1}, 100 << 10, 20},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := newPrefix()
+			tt.opts.Prefix = p
+			s := redisstore.New(client, tt.opts)
+			n := 0
+			var last *store.Record
+			for range 20 {
+				r := storetest.NewRecord()
+				r.Stash = make([]byte, tt.stash)
+				if err := s.Create(ctx, r, r.Created); err == nil {
+					n++
+					last = r
+				} else if !errors.Is(err, store.ErrTooManyPending) {
+					t.Fatal(err)
+				}
+			}
+			if n != tt.created {
+				t.Fatalf("created %d of 20, want %d", n, tt.created)
+			}
+			for _, k := range []string{pendingKey(p, last.User), heldKey(p, last.User)} {
+				if ttl, err := client.PTTL(ctx, k).Result(); err != nil || ttl <= 4*time.Minute || ttl > 5*time.Minute {
+					t.Errorf("%s: TTL %v, %v; want the challenges' 5 minutes", k, ttl, err)
+				}
+			}
+		})
+	}
+}
