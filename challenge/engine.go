@@ -67,6 +67,13 @@ const (
 	StateAwaitingAnswer State = "awaiting_answer"
 	// StateExhausted: the attempt budget is spent.
 	StateExhausted State = "exhausted"
+	// StateConfirmed: confirmed, and the upstream answered the request.
+	StateConfirmed State = "confirmed"
+	// StateDelivering: confirmed; the request is being delivered.
+	StateDelivering State = "delivering"
+	// StateNotDelivered: confirmed, but the upstream did not answer; the
+	// request may be delivered again (Engine.Deliver).
+	StateNotDelivered State = "not_delivered"
 )
 
 // Errors returned by the engine. Test with errors.Is / errors.As.
@@ -88,6 +95,10 @@ var (
 	ErrNotEnrolled = errors.New("user cannot confirm operations")
 	// ErrUnavailable: the store, directory or a sender failed. Fail closed.
 	ErrUnavailable = errors.New("confirmation service unavailable")
+	// ErrNotSent: the SMS or e-mail could not be sent. Nothing was
+	// charged and its code never works; the user may try again or choose
+	// another method. errors.Is(err, ErrUnavailable) holds too.
+	ErrNotSent = fmt.Errorf("%w: the message could not be sent", ErrUnavailable)
 )
 
 // WrongAnswerError reports a wrong answer with attempts left.
@@ -116,21 +127,45 @@ func (e *LockedError) Error() string {
 // Is makes errors.Is(err, ErrLocked) true.
 func (e *LockedError) Is(target error) bool { return target == ErrLocked }
 
-// ErrLocked matches every *LockedError.
-var ErrLocked = errors.New("account temporarily locked")
-
-// SMSLimitError reports an SMS refused by a cost control; the user should
-// choose another method.
-type SMSLimitError struct {
-	// Limit names the limit (store.LimitUserHourly, ...).
-	Limit string
-	// Wait is how long until the limit allows an SMS again.
-	Wait time.Duration
+// TooManyPendingError reports a challenge refused because the user holds
+// their fair share of the store already: their own pending confirmations
+// must finish or expire first. Other users are never affected.
+type TooManyPendingError struct {
+	// RetryAt is when room frees up (zero: waiting will not help, the
+	// request alone is larger than a user's share).
+	RetryAt time.Time
 }
 
 // Error implements error.
-func (e *SMSLimitError) Error() string {
-	return fmt.Sprintf("sms limit %s reached; choose another method or wait %s", e.Limit, e.Wait.Round(time.Second))
+func (e *TooManyPendingError) Error() string {
+	return "too many pending confirmations for this user"
+}
+
+// ErrLocked matches every *LockedError.
+var ErrLocked = errors.New("account temporarily locked")
+
+// LimitError reports an SMS or e-mail refused by a cost control; the
+// user should choose another method or wait.
+type LimitError struct {
+	// Method is MethodSMS or MethodEmail ("" means SMS).
+	Method Method
+	// Limit names the limit (store.LimitUserHourly, ...).
+	Limit string
+	// Wait is how long until the limit allows a message again.
+	Wait time.Duration
+}
+
+// SMSLimitError is the LimitError of SMS; the name is kept for callers
+// written before e-mail had limits.
+type SMSLimitError = LimitError
+
+// Error implements error.
+func (e *LimitError) Error() string {
+	m := e.Method
+	if m == "" {
+		m = MethodSMS
+	}
+	return fmt.Sprintf("%s limit %s reached; choose another method or wait %s", m, e.Limit, e.Wait.Round(time.Second))
 }
 
 // CooldownError reports a resend before the method's cooldown ended.
@@ -166,6 +201,15 @@ const (
 	DefaultLockoutAfter   = 5
 	DefaultLockoutFor     = 30 * time.Minute
 )
+
+// DefaultEmailLimits are the e-mail cost controls used unless configured:
+// like SMS, so one customer cannot bomb an inbox or the sending budget.
+var DefaultEmailLimits = store.MessageLimits{
+	UserCooldown:  30 * time.Second,
+	PhoneCooldown: 30 * time.Second, // per address
+	UserHourly:    10,
+	DailyBudget:   10000,
+}
 
 // DefaultSMSLimits are the SMS cost controls used unless configured.
 var DefaultSMSLimits = store.SMSLimits{
@@ -213,6 +257,12 @@ type Config struct {
 	// NoSMSLimits disables the SMS cost controls (not the per-challenge
 	// resend cooldown).
 	NoSMSLimits bool
+	// EmailLimits are the e-mail cost controls (PhoneCooldown is the
+	// per-address cooldown). The zero value means DefaultEmailLimits; set
+	// NoEmailLimits to disable them all.
+	EmailLimits store.MessageLimits
+	// NoEmailLimits disables the e-mail cost controls.
+	NoEmailLimits bool
 	// Now is the clock; time.Now if nil.
 	Now func() time.Time
 	// Rand is the randomness source; crypto/rand.Reader if nil.
@@ -281,6 +331,12 @@ func New(cfg Config) (*Engine, error) {
 	}
 	if cfg.NoSMSLimits {
 		cfg.SMSLimits = store.SMSLimits{}
+	}
+	if cfg.EmailLimits == (store.MessageLimits{}) && !cfg.NoEmailLimits {
+		cfg.EmailLimits = DefaultEmailLimits
+	}
+	if cfg.NoEmailLimits {
+		cfg.EmailLimits = store.MessageLimits{}
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -430,9 +486,17 @@ type Challenge struct {
 	AttemptsLeft int
 	// Expires is when the challenge dies.
 	Expires time.Time
+	// ConfirmedAt is when it was confirmed (zero: not yet).
+	ConfirmedAt time.Time
 }
 
 func view(r *store.Record) (*Challenge, error) {
+	return viewAt(r, time.Now())
+}
+
+// viewAt is view with the time that decides whether a delivery is in
+// flight.
+func viewAt(r *store.Record, now time.Time) (*Challenge, error) {
 	v, err := decodeView(r.View)
 	if err != nil {
 		return nil, err
@@ -443,11 +507,18 @@ func view(r *store.Record) (*Challenge, error) {
 		Destinations: r.Destinations,
 		Method:       Method(r.Method), Question: r.Question, SentTo: r.SentTo,
 		ResendAt: r.ResendAt[r.Method], AttemptsLeft: r.AttemptsLeft, Expires: r.Expires,
+		ConfirmedAt: r.ConfirmedAt,
 	}
 	for _, m := range r.Methods {
 		c.Methods = append(c.Methods, Method(m))
 	}
 	switch {
+	case r.Confirmed() && r.Delivered():
+		c.State = StateConfirmed
+	case r.Confirmed() && now.Before(r.LeaseUntil):
+		c.State = StateDelivering
+	case r.Confirmed():
+		c.State = StateNotDelivered
 	case r.AttemptsLeft <= 0:
 		c.State = StateExhausted
 	case r.Method != "":
@@ -602,9 +673,15 @@ func (e *Engine) Issue(ctx context.Context, req Request) (*Challenge, error) {
 		MaxAttempts: attempts, AttemptsLeft: attempts,
 	}
 	if err := e.cfg.Store.Create(ctx, r, now); err != nil {
-		var le *store.LockedError
+		var (
+			le *store.LockedError
+			te *store.TooManyPendingError
+		)
 		if errors.As(err, &le) {
 			return nil, &LockedError{Until: le.Until}
+		}
+		if errors.As(err, &te) {
+			return nil, &TooManyPendingError{RetryAt: te.RetryAt}
 		}
 		return nil, fmt.Errorf("%w: store: %w", ErrUnavailable, err)
 	}
@@ -644,11 +721,12 @@ func (e *Engine) Get(ctx context.Context, id string, s Subject) (*Challenge, err
 	if !ValidID(id) {
 		return nil, ErrUnknown
 	}
-	r, err := e.cfg.Store.Get(ctx, id, e.owner(s), e.cfg.Now())
+	now := e.cfg.Now()
+	r, err := e.cfg.Store.Get(ctx, id, e.owner(s), now)
 	if err != nil {
 		return nil, storeErr(err)
 	}
-	return view(r)
+	return viewAt(r, now)
 }
 
 // Begin starts method m for the challenge: for enum it draws a fresh
@@ -748,21 +826,20 @@ func (e *Engine) BeginWith(ctx context.Context, id string, s Subject, m Method, 
 		b.Expected = [][]byte{e.answerMAC(id, code)}
 		msg = &Message{Method: m, To: u.Emails[0], Code: code}
 	}
-	if m == MethodSMS {
-		if err := e.spendSMS(ctx, cur, o, u.Phone, now); err != nil {
+	if msg != nil {
+		// Nothing is sent for a challenge that could not take its code:
+		// the store's Begin would refuse it only after the send.
+		if err := e.canTakeCode(ctx, cur, o, m, now); err != nil {
 			return nil, err
 		}
-	}
-	r, err := e.cfg.Store.Begin(ctx, id, o, b, now)
-	if err != nil {
-		var ce *store.CooldownError
-		if errors.As(err, &ce) {
-			return nil, &CooldownError{Wait: ce.Until.Sub(now)}
+		// Send, then commit: the budget is reserved, the message sent,
+		// and only then is its code stored (answerable) and the cooldown
+		// set. A failed or timed-out send is refunded and its code never
+		// works, even if the message arrives later.
+		if err := e.spend(ctx, cur, o, msg.Method, msg.To, now); err != nil {
+			return nil, err
 		}
-		return nil, storeErr(err)
-	}
-	if msg != nil {
-		msg.User, msg.Operation, msg.ChallengeID = o.User, r.Operation, id
+		msg.User, msg.Operation, msg.ChallengeID = o.User, cv.Operation, id
 		msg.Amount, msg.Currency, msg.Payee, msg.Lang = cv.Amount, cv.Currency, cv.PayeeDisplay, opt.Lang
 		if opt.Text != nil {
 			msg.Text = opt.Text(*msg)
@@ -774,29 +851,75 @@ func (e *Engine) BeginWith(ctx context.Context, id string, s Subject, m Method, 
 			sender = e.cfg.Email
 		}
 		if err := sender.Send(ctx, *msg); err != nil {
-			e.emit(Event{Kind: EventSendFailed, ChallengeID: id, User: o.User, Operation: r.Operation, Method: m, Err: err})
-			return nil, fmt.Errorf("%w: sending %s: %w", ErrUnavailable, m, err)
+			e.emit(Event{Kind: EventSendFailed, ChallengeID: id, User: o.User, Operation: cv.Operation, Method: m, Err: err})
+			// A fresh context: the request's may be what timed out.
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+			if rerr := e.cfg.Store.Refund(rctx, string(m), o.User, msg.To, now); rerr != nil {
+				e.emit(Event{Kind: EventSendFailed, ChallengeID: id, User: o.User, Operation: cv.Operation, Method: m, Err: fmt.Errorf("refund: %w", rerr)})
+			}
+			cancel()
+			return nil, fmt.Errorf("%w: sending %s: %w", ErrNotSent, m, err)
 		}
+	}
+	r, err := e.cfg.Store.Begin(ctx, id, o, b, now)
+	if err != nil {
+		var ce *store.CooldownError
+		if errors.As(err, &ce) {
+			return nil, &CooldownError{Wait: ce.Until.Sub(now)}
+		}
+		return nil, storeErr(err)
 	}
 	e.emit(Event{Kind: EventBegun, ChallengeID: id, User: o.User, Operation: r.Operation, Method: m})
 	return view(r)
 }
 
-// spendSMS counts one SMS against the cost controls before anything is
-// stored or sent, so a refused SMS leaves the challenge as it was. The
-// challenge's own resend cooldown (of r, as just read) is checked first so
-// a resend that Begin would refuse does not spend the budget.
-func (e *Engine) spendSMS(ctx context.Context, r *store.Record, o store.Owner, phone string, now time.Time) error {
+// canTakeCode checks, before anything is sent, what the store's Begin
+// would refuse: a locked user, a method not offered, a spent budget, a
+// challenge already confirmed.
+func (e *Engine) canTakeCode(ctx context.Context, r *store.Record, o store.Owner, m Method, now time.Time) error {
+	switch {
+	case r.Confirmed():
+		return ErrUnknown
+	case r.AttemptsLeft <= 0:
+		return ErrTooManyAttempts
+	case !slices.Contains(r.Methods, string(m)):
+		return ErrMethodNotOffered
+	}
+	until, err := e.cfg.Store.LockedUntil(ctx, o.User, now)
+	if err != nil {
+		return fmt.Errorf("%w: store: %w", ErrUnavailable, err)
+	}
+	if !until.IsZero() {
+		return &LockedError{Until: until}
+	}
+	return nil
+}
+
+// spend reserves one SMS or e-mail against the cost controls before it
+// is sent, so a refused message leaves the challenge as it was; Begin
+// refunds it if the send fails. The challenge's own resend cooldown (of
+// r, as just read) is checked first so a resend that Begin would refuse
+// spends nothing.
+func (e *Engine) spend(ctx context.Context, r *store.Record, o store.Owner, m Method, to string, now time.Time) error {
 	id := r.ID
-	if until := r.ResendAt[string(MethodSMS)]; now.Before(until) {
+	if until := r.ResendAt[string(m)]; now.Before(until) {
 		return &CooldownError{Wait: until.Sub(now)}
 	}
-	err := e.cfg.Store.SpendSMS(ctx, o.User, phone, e.cfg.SMSLimits, now)
+	var err error
+	if m == MethodSMS {
+		err = e.cfg.Store.SpendSMS(ctx, o.User, to, e.cfg.SMSLimits, now)
+	} else {
+		err = e.cfg.Store.SpendEmail(ctx, o.User, to, e.cfg.EmailLimits, now)
+	}
 	var le *store.LimitError
 	switch {
 	case errors.As(err, &le):
-		e.emit(Event{Kind: EventSMSLimited, ChallengeID: id, User: o.User, Operation: r.Operation, Method: MethodSMS})
-		return &SMSLimitError{Limit: le.Limit, Wait: le.Until.Sub(now)}
+		kind := EventSMSLimited
+		if m == MethodEmail {
+			kind = EventEmailLimited
+		}
+		e.emit(Event{Kind: kind, ChallengeID: id, User: o.User, Operation: r.Operation, Method: m})
+		return &LimitError{Method: m, Limit: le.Limit, Wait: le.Until.Sub(now)}
 	case err != nil:
 		return fmt.Errorf("%w: store: %w", ErrUnavailable, err)
 	}
@@ -981,8 +1104,14 @@ type Confirmation struct {
 	// Stash is the original request, verified against its digest.
 	Stash *Stash
 	// Header is the signed Enumgate-Confirmed header value to add to the
-	// replayed request.
+	// replayed request; every delivery of one confirmation carries the
+	// same.
 	Header string
+	// Delivery counts the deliveries of this confirmation, this one
+	// included (1: the first).
+	Delivery int
+
+	session []byte // the owner's session binding, for Settle
 }
 
 // Verify checks an answer. The store counts the attempt, checks expiry and
@@ -1016,10 +1145,115 @@ func (e *Engine) Verify(ctx context.Context, id string, s Subject, answer string
 		e.emit(Event{Kind: EventExhausted, ChallengeID: id, User: o.User})
 		return nil, ErrTooManyAttempts
 	case store.Confirmed:
+	case store.Repeated:
+		// The same right answer again: a retry after a lost reply or a
+		// double submit. Never a second confirmation; the delivery is
+		// retried only if the upstream never answered.
+		return e.repeated(ctx, id, o, res.Record, now)
 	default:
 		return nil, fmt.Errorf("%w: store returned outcome %v", ErrUnavailable, res.Outcome)
 	}
-	r := res.Record
+	conf, err := e.confirmation(res.Record)
+	if err != nil {
+		return nil, err
+	}
+	e.emit(Event{Kind: EventConfirmed, ChallengeID: id, User: conf.User, Operation: conf.Challenge.Operation, Method: conf.Method})
+	return conf, nil
+}
+
+// MaxDeliveries bounds how often one confirmation is delivered to the
+// upstream: the first delivery and the customer's "Try again"s.
+const MaxDeliveries = 3
+
+// AlreadyConfirmedError reports an answer or a delivery for a challenge
+// that is confirmed already.
+type AlreadyConfirmedError struct {
+	// At is when it was confirmed.
+	At time.Time
+	// Delivered reports that the upstream answered it: it is done.
+	Delivered bool
+	// RetryAt, when not delivered, is when a delivery may be tried again
+	// (a delivery may be in flight until then); zero: now.
+	RetryAt time.Time
+}
+
+// Error implements error.
+func (e *AlreadyConfirmedError) Error() string {
+	if e.Delivered {
+		return "already confirmed and delivered at " + e.At.UTC().Format(time.RFC3339)
+	}
+	return "already confirmed at " + e.At.UTC().Format(time.RFC3339) + ", not delivered yet"
+}
+
+// ErrDeliveriesExhausted reports a confirmation that could not be
+// delivered in MaxDeliveries tries; the customer should contact support.
+var ErrDeliveriesExhausted = errors.New("the confirmed request could not be delivered")
+
+// repeated answers Verify for a confirmed challenge: a redelivery if it
+// was never delivered and no delivery is in flight, else what happened.
+func (e *Engine) repeated(ctx context.Context, id string, o store.Owner, r *store.Record, now time.Time) (*Confirmation, error) {
+	if r.Delivered() {
+		return nil, &AlreadyConfirmedError{At: r.ConfirmedAt, Delivered: true}
+	}
+	if now.Before(r.LeaseUntil) {
+		return nil, &AlreadyConfirmedError{At: r.ConfirmedAt, RetryAt: r.LeaseUntil}
+	}
+	return e.deliver(ctx, id, o, now)
+}
+
+// Deliver delivers a confirmed but undelivered challenge again (the
+// customer's "Try again" after the upstream failed to answer): the same
+// stash, id and Enumgate-Confirmed header. Errors: ErrUnknown,
+// *AlreadyConfirmedError (delivered, or a delivery in flight),
+// ErrDeliveriesExhausted, ErrUnavailable.
+func (e *Engine) Deliver(ctx context.Context, id string, s Subject) (*Confirmation, error) {
+	if !ValidID(id) {
+		return nil, ErrUnknown
+	}
+	return e.deliver(ctx, id, e.owner(s), e.cfg.Now())
+}
+
+func (e *Engine) deliver(ctx context.Context, id string, o store.Owner, now time.Time) (*Confirmation, error) {
+	r, err := e.cfg.Store.Deliver(ctx, id, o, MaxDeliveries, now)
+	var be *store.DeliveryBusyError
+	switch {
+	case errors.As(err, &be):
+		return nil, &AlreadyConfirmedError{RetryAt: be.Until}
+	case errors.Is(err, store.ErrDelivered):
+		return nil, &AlreadyConfirmedError{Delivered: true}
+	case errors.Is(err, store.ErrDeliveriesExhausted):
+		return nil, ErrDeliveriesExhausted
+	case err != nil:
+		return nil, storeErr(err)
+	}
+	return e.confirmation(r)
+}
+
+// Settle records whether the upstream answered a delivered confirmation:
+// delivered, it can never be delivered again; not delivered, the customer
+// may try again at once.
+func (e *Engine) Settle(ctx context.Context, conf *Confirmation, delivered bool) error {
+	id := conf.Challenge.ID
+	o := store.Owner{User: conf.User, Session: conf.session}
+	// A fresh context: the request's may be gone with the upstream.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := e.cfg.Store.Settle(ctx, id, o, delivered, e.cfg.Now()); err != nil {
+		return fmt.Errorf("%w: store: %w", ErrUnavailable, err)
+	}
+	kind := EventDelivered
+	if !delivered {
+		kind = EventNotDelivered
+	}
+	e.emit(Event{Kind: kind, ChallengeID: id, User: conf.User, Operation: conf.Challenge.Operation, Method: conf.Method})
+	return nil
+}
+
+// confirmation opens the stash of a confirmed record and signs its
+// header, with the confirmation's own time, so every delivery carries
+// the same header.
+func (e *Engine) confirmation(r *store.Record) (*Confirmation, error) {
+	id := r.ID
 	enc, err := e.openStash(id, r.Stash)
 	if err != nil {
 		return nil, err
@@ -1033,13 +1267,16 @@ func (e *Engine) Verify(ctx context.Context, id string, s Subject, answer string
 	}
 	c, verr := view(r)
 	if verr != nil {
-		// Consumed already: the confirmation stands; only its description
+		// Confirmed already: the confirmation stands; only its description
 		// beyond operation, amount and payee is lost.
 		c = &Challenge{ID: r.ID, Operation: r.Operation, Amount: r.Amount, Payee: r.Payee, PayeeDisplay: r.Payee, Expires: r.Expires}
 	}
-	conf := &Confirmation{Challenge: c, Method: Method(r.Method), User: r.User, Time: now, Stash: st}
-	conf.Header = confirmedFor(id, r.Operation, conf.Method, r.User, now, st).Sign(e.confirmKey)
-	e.emit(Event{Kind: EventConfirmed, ChallengeID: id, User: r.User, Operation: r.Operation, Method: conf.Method})
+	at := r.ConfirmedAt
+	if at.IsZero() {
+		at = e.cfg.Now()
+	}
+	conf := &Confirmation{Challenge: c, Method: Method(r.Method), User: r.User, Time: at, Stash: st, Delivery: r.Deliveries, session: r.Session}
+	conf.Header = confirmedFor(id, r.Operation, conf.Method, r.User, at, st).Sign(e.confirmKey)
 	return conf, nil
 }
 

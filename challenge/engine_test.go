@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -201,8 +202,24 @@ func TestEnumConfirmationReplaysTheStash(t *testing.T) {
 	if err != nil || h.ChallengeID != c.ID || h.Method != challenge.MethodEnum || h.Operation != "transfer" || h.User != "alice" {
 		t.Fatalf("confirmed header %q = %+v, %v", conf.Header, h, err)
 	}
-	if _, err := f.eng.Verify(ctx, c.ID, alice, answer); !errors.Is(err, challenge.ErrUnknown) {
-		t.Fatalf("second Verify = %v, want ErrUnknown", err)
+	// The same answer again never confirms twice: while the first delivery
+	// is in flight it says so; once delivered, that it is done.
+	var ae *challenge.AlreadyConfirmedError
+	if _, err := f.eng.Verify(ctx, c.ID, alice, answer); !errors.As(err, &ae) || ae.Delivered || ae.RetryAt.IsZero() {
+		t.Fatalf("second Verify = %v, want already confirmed, delivery in flight", err)
+	}
+	if err := f.eng.Settle(ctx, conf, true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.eng.Verify(ctx, c.ID, alice, answer); !errors.As(err, &ae) || !ae.Delivered {
+		t.Fatalf("Verify after delivery = %v, want already confirmed and delivered", err)
+	}
+	if got, err := f.eng.Get(ctx, c.ID, alice); err != nil || got.State != challenge.StateConfirmed || !got.ConfirmedAt.Equal(t0) {
+		t.Fatalf("Get after delivery = %+v, %v", got, err)
+	}
+	// Another answer to a confirmed challenge: unknown.
+	if _, err := f.eng.Verify(ctx, c.ID, alice, "00000000"); !errors.Is(err, challenge.ErrUnknown) {
+		t.Fatalf("another answer after confirmation = %v, want ErrUnknown", err)
 	}
 }
 
@@ -223,10 +240,11 @@ func TestHundredConcurrentCorrectAnswersConfirmOnce(t *testing.T) {
 	for range 100 {
 		wg.Go(func() {
 			_, err := f.eng.Verify(context.Background(), c.ID, alice, answer)
+			var ae *challenge.AlreadyConfirmedError
 			switch {
 			case err == nil:
 				confirmed.Add(1)
-			case errors.Is(err, challenge.ErrUnknown):
+			case errors.As(err, &ae) && !ae.Delivered:
 				unknown.Add(1)
 			default:
 				t.Errorf("Verify: %v", err)
@@ -246,7 +264,7 @@ func TestAttemptBudgetEndsTheChallenge(t *testing.T) {
 	answer := f.beginEnum(t, c.ID)
 	for want := 2; want >= 1; want-- {
 		var we *challenge.WrongAnswerError
-		if _, err := f.eng.Verify(ctx, c.ID, alice, "00000000"); !errors.As(err, &we) || we.AttemptsLeft != want {
+		if _, err := f.eng.Verify(ctx, c.ID, alice, fmt.Sprintf("0000000%d", want)); !errors.As(err, &we) || we.AttemptsLeft != want {
 			t.Fatalf("wrong answer = %v, want WrongAnswerError with %d left", err, want)
 		}
 	}
@@ -612,6 +630,16 @@ func (brokenStore) LockedUntil(context.Context, string, time.Time) (time.Time, e
 	return time.Time{}, errBroken
 }
 func (brokenStore) Unlock(context.Context, string) error { return errBroken }
+func (brokenStore) Deliver(context.Context, string, store.Owner, int, time.Time) (*store.Record, error) {
+	return nil, errBroken
+}
+func (brokenStore) Settle(context.Context, string, store.Owner, bool, time.Time) error {
+	return errBroken
+}
+func (brokenStore) SpendEmail(context.Context, string, string, store.MessageLimits, time.Time) error {
+	return errBroken
+}
+func (brokenStore) Refund(context.Context, string, string, string, time.Time) error { return errBroken }
 func (brokenStore) SpendSMS(context.Context, string, string, store.SMSLimits, time.Time) error {
 	return errBroken
 }
@@ -702,8 +730,8 @@ func TestConsecutiveFailuresLockTheUser(t *testing.T) {
 	// Five wrong answers across two challenges (three attempts each).
 	first := f.issue(t, alice)
 	f.beginEnum(t, first.ID)
-	for range 3 {
-		f.eng.Verify(ctx, first.ID, alice, "00000000")
+	for i := range 3 {
+		f.eng.Verify(ctx, first.ID, alice, fmt.Sprintf("0000000%d", i))
 	}
 	second := f.issue(t, alice)
 	answer := f.beginEnum(t, second.ID)
@@ -711,7 +739,7 @@ func TestConsecutiveFailuresLockTheUser(t *testing.T) {
 		t.Fatalf("fourth failure = %v, want a wrong answer", err)
 	}
 	var le *challenge.LockedError
-	if _, err := f.eng.Verify(ctx, second.ID, alice, "00000000"); !errors.As(err, &le) || !le.Until.Equal(t0.Add(30*time.Minute)) {
+	if _, err := f.eng.Verify(ctx, second.ID, alice, "00000001"); !errors.As(err, &le) || !le.Until.Equal(t0.Add(30*time.Minute)) {
 		t.Fatalf("fifth failure = %v, want locked until %v", err, t0.Add(30*time.Minute))
 	}
 	// Locked: even the right answer, a new method or a new challenge is refused.
@@ -744,8 +772,8 @@ func TestASuccessResetsTheFailureRun(t *testing.T) {
 	for range 3 {
 		c := f.issue(t, alice)
 		answer := f.beginEnum(t, c.ID)
-		for range 2 {
-			f.eng.Verify(ctx, c.ID, alice, "00000000")
+		for i := range 2 {
+			f.eng.Verify(ctx, c.ID, alice, fmt.Sprintf("0000000%d", i)) // distinct: a repeated answer counts once
 		}
 		if _, err := f.eng.Verify(ctx, c.ID, alice, answer); err != nil {
 			t.Fatalf("Verify after two failures = %v (6 failures in all, but never 5 in a row)", err)
@@ -761,7 +789,8 @@ func TestSMSLimitsOfferOtherMethods(t *testing.T) {
 		if _, err := f.eng.Begin(ctx, c.ID, alice, challenge.MethodSMS); err != nil {
 			t.Fatalf("SMS %d = %v", i+1, err)
 		}
-		f.clock.Add(31 * time.Second) // past the user and phone cooldowns
+		f.eng.Cancel(ctx, c.ID, alice) // abandoned: not pending any more
+		f.clock.Add(31 * time.Second)  // past the user and phone cooldowns
 	}
 	c := f.issue(t, alice)
 	var le *challenge.SMSLimitError

@@ -14,6 +14,13 @@ const (
 	EventCancelled   EventKind = "cancelled"
 	EventLocked      EventKind = "user_locked"
 	EventSMSLimited  EventKind = "sms_limited"
+	// EventEmailLimited: an e-mail was refused by a cost control.
+	EventEmailLimited EventKind = "email_limited"
+	// EventNotDelivered: a confirmed request could not be delivered to
+	// the upstream (it failed before answering); it may be delivered again.
+	EventNotDelivered EventKind = "not_delivered"
+	// EventDelivered: the upstream answered a confirmed request.
+	EventDelivered EventKind = "delivered"
 )
 
 // Event reports one step for journals and logs. It never carries codes,

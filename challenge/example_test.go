@@ -2,6 +2,7 @@ package challenge_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/enumgate/enumgate/challenge"
@@ -37,11 +38,17 @@ func ExampleEngine() {
 
 	conf, err := eng.Verify(ctx, c.ID, who, answer)
 	fmt.Println(err, conf.Method, conf.Stash.Method, conf.Stash.URI, string(conf.Stash.Body))
+
+	// The caller forwards conf.Stash with conf.Header; the upstream answered.
+	eng.Settle(ctx, conf, true)
+
+	// The same answer again never confirms twice.
 	_, err = eng.Verify(ctx, c.ID, who, answer)
-	fmt.Println(err)
+	var done *challenge.AlreadyConfirmedError
+	fmt.Println(errors.As(err, &done), done.Delivered)
 	// Output:
 	// <nil> enum POST /transfer to=Z123&amount=10.00
-	// unknown challenge
+	// true true
 }
 
 func ExampleNormalizeAnswer() {
