@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
@@ -48,6 +49,7 @@ type (
 		operationJSON
 		Methods      []challenge.Method `json:"methods"`
 		State        challenge.State    `json:"state"`
+		ConfirmedAt  *time.Time         `json:"confirmed_at,omitempty"`
 		Method       challenge.Method   `json:"method,omitempty"`
 		AttemptsLeft int                `json:"attempts_left"`
 		ExpiresIn    int                `json:"expires_in"`
@@ -124,12 +126,34 @@ func (h *Handler) engineError(w http.ResponseWriter, r *http.Request, err error,
 		ce *challenge.CooldownError
 		le *challenge.LockedError
 		se *challenge.SMSLimitError
+		te *challenge.TooManyPendingError
+		ae *challenge.AlreadyConfirmedError
 	)
 	switch {
+	case errors.As(err, &te):
+		n := 0
+		if !te.RetryAt.IsZero() {
+			n = ceilSeconds(time.Until(te.RetryAt))
+			w.Header().Set("Retry-After", strconv.Itoa(n))
+		}
+		return h.failRetry(w, r, http.StatusTooManyRequests, "too_many_pending", "You have too many operations waiting for confirmation. Finish or cancel one, or wait.", n)
+	case errors.As(err, &ae) && ae.Delivered:
+		return h.fail(w, r, http.StatusConflict, "already_confirmed", "This operation is already confirmed and was delivered to the bank.")
+	case errors.As(err, &ae):
+		n := max(ceilSeconds(time.Until(ae.RetryAt)), 0)
+		w.Header().Set("Retry-After", strconv.Itoa(n))
+		return h.failRetry(w, r, http.StatusConflict, "delivery_in_progress", "This operation is confirmed; its delivery to the bank may still be in progress. Try again shortly.", n)
+	case errors.Is(err, challenge.ErrDeliveriesExhausted):
+		return h.fail(w, r, http.StatusBadGateway, "delivery_failed", "Your confirmation was accepted, but the bank did not answer after several tries. Contact support.")
+	case errors.Is(err, challenge.ErrNotSent):
+		return h.fail(w, r, http.StatusServiceUnavailable, "not_sent", "The code could not be sent. Nothing was charged; try again or choose another method.")
 	case errors.As(err, &le):
 		n := secondsUntil(le.Until)
 		w.Header().Set("Retry-After", strconv.Itoa(n))
 		return h.failRetry(w, r, http.StatusForbidden, "locked", "Your account is temporarily locked after too many failed confirmations. Try again later or contact support.", n)
+	case errors.As(err, &se) && se.Method == challenge.MethodEmail:
+		n := ceilSeconds(se.Wait)
+		return writeJSON(w, http.StatusTooManyRequests, apiError{Error: "email_limit", Message: "No more e-mails can be sent for now. Choose the E-num app or SMS.", ResendIn: &n})
 	case errors.As(err, &se):
 		n := ceilSeconds(se.Wait)
 		return writeJSON(w, http.StatusTooManyRequests, apiError{Error: "sms_limit", Message: "No more SMS can be sent for now. Choose the E-num app or e-mail.", ResendIn: &n})
@@ -224,11 +248,16 @@ func (h *Handler) serveAPI(w http.ResponseWriter, r *http.Request, next caddyhtt
 			if err != nil {
 				return h.engineError(w, r, err, id)
 			}
-			return writeJSON(w, http.StatusOK, challengeView{
+			v := challengeView{
 				ChallengeID: c.ID, Operation: c.Operation, operationJSON: h.operationJSON(r, c),
 				Methods: c.Methods, State: c.State, Method: c.Method,
 				AttemptsLeft: c.AttemptsLeft, ExpiresIn: secondsUntil(c.Expires),
-			})
+			}
+			if !c.ConfirmedAt.IsZero() {
+				at := c.ConfirmedAt.UTC()
+				v.ConfirmedAt = &at
+			}
+			return writeJSON(w, http.StatusOK, v)
 		case http.MethodDelete:
 			if err := h.engine.Cancel(ctx, id, who); err != nil {
 				return h.engineError(w, r, err, id)
@@ -273,6 +302,15 @@ func (h *Handler) serveAPI(w http.ResponseWriter, r *http.Request, next caddyhtt
 			return h.fail(w, r, http.StatusBadRequest, "bad_request", `Send {"answer": "12345678"}.`)
 		}
 		conf, err := h.engine.Verify(ctx, id, who, req.Answer)
+		if err != nil {
+			return h.engineError(w, r, err, id)
+		}
+		return h.replay(w, r, next, conf)
+	case "deliver":
+		if r.Method != http.MethodPost {
+			return methodNotAllowed(w, "POST")
+		}
+		conf, err := h.engine.Deliver(ctx, id, who)
 		if err != nil {
 			return h.engineError(w, r, err, id)
 		}

@@ -99,6 +99,11 @@ type App struct {
 	// default; a negative value disables that limit.
 	SMSLimits *SMSLimits `json:"sms_limits,omitempty"`
 
+	// EmailLimits are the e-mail cost controls, like SMSLimits
+	// (phone_cooldown is the cooldown per address); over a limit the
+	// customer is offered the other methods. Defaults as for SMS.
+	EmailLimits *SMSLimits `json:"email_limits,omitempty"`
+
 	engine   *challenge.Engine
 	logger   *zap.Logger
 	storeMod any
@@ -125,9 +130,8 @@ type SMSLimits struct {
 	DailyBudget int `json:"daily_budget,omitempty"`
 }
 
-// limits resolves defaults (zero) and disabled limits (negative).
-func (l *SMSLimits) limits() store.SMSLimits {
-	d := challenge.DefaultSMSLimits
+// limits resolves defaults (zero, from d) and disabled limits (negative).
+func (l *SMSLimits) limits(d store.MessageLimits) store.MessageLimits {
 	if l == nil {
 		return d
 	}
@@ -208,10 +212,12 @@ func (a *App) Provision(ctx caddy.Context) error {
 		QuestionLength: a.QuestionLength, CodeLength: a.CodeLength,
 		ResendCooldown: time.Duration(a.ResendCooldown), TimeWindow: a.TimeWindow,
 		LockoutAfter: a.LockoutAfter, LockoutFor: time.Duration(a.LockoutFor),
-		SMSLimits: a.SMSLimits.limits(),
-		Events:    a.logEvent,
+		SMSLimits:   a.SMSLimits.limits(challenge.DefaultSMSLimits),
+		EmailLimits: a.EmailLimits.limits(challenge.DefaultEmailLimits),
+		Events:      a.logEvent,
 	}
 	cfg.NoSMSLimits = cfg.SMSLimits == (store.SMSLimits{})
+	cfg.NoEmailLimits = cfg.EmailLimits == (store.MessageLimits{})
 	if cfg.SMS, err = a.loadSender(ctx, "sms", "SMSRaw", a.SMSRaw); err != nil {
 		return err
 	}

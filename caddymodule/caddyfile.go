@@ -303,6 +303,12 @@ func sizeArg(d *caddyfile.Dispenser) (int64, error) {
 //			user_hourly <n>|off
 //			daily_budget <n>|off
 //		}
+//		email_limits {		(the same options; address_cooldown = phone_cooldown)
+//			user_cooldown <duration>|off
+//			address_cooldown <duration>|off
+//			user_hourly <n>|off
+//			daily_budget <n>|off
+//		}
 //	}
 func parseApp(d *caddyfile.Dispenser, _ any) (any, error) {
 	var a App
@@ -368,6 +374,8 @@ func parseApp(d *caddyfile.Dispenser, _ any) (any, error) {
 			a.LockoutAfter, a.LockoutFor = n, caddy.Duration(dur)
 		case "sms_limits":
 			a.SMSLimits, err = parseSMSLimits(d)
+		case "email_limits":
+			a.EmailLimits, err = parseSMSLimits(d)
 		default:
 			return nil, d.Errf("unknown enumgate global option %q", d.Val())
 		}
@@ -379,6 +387,7 @@ func parseApp(d *caddyfile.Dispenser, _ any) (any, error) {
 }
 
 func parseSMSLimits(d *caddyfile.Dispenser) (*SMSLimits, error) {
+	block := d.Val()
 	if d.NextArg() {
 		return nil, d.ArgErr()
 	}
@@ -390,7 +399,7 @@ func parseSMSLimits(d *caddyfile.Dispenser) (*SMSLimits, error) {
 			return nil, d.ArgErr()
 		}
 		switch name {
-		case "user_cooldown", "phone_cooldown":
+		case "user_cooldown", "phone_cooldown", "address_cooldown": // address_cooldown: e-mail's name for it
 			dur := caddy.Duration(-1)
 			if v != "off" {
 				p, err := caddy.ParseDuration(v)
@@ -418,7 +427,7 @@ func parseSMSLimits(d *caddyfile.Dispenser) (*SMSLimits, error) {
 				l.DailyBudget = n
 			}
 		default:
-			return nil, d.Errf("unknown sms_limits option %q", name)
+			return nil, d.Errf("unknown %s option %q", block, name)
 		}
 	}
 	return l, nil

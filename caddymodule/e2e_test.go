@@ -131,10 +131,15 @@ func TestAPIFlowWithEnum(t *testing.T) {
 	if err != nil || h.Method != "enum" || h.ChallengeID != id || h.Operation != "transfer" || h.User != "alice" {
 		t.Fatalf("Enumgate-Confirmed = %+v, %v", h, err)
 	}
-	// Consumed: the same answer again is an unknown challenge.
+	// Confirmed once: the same answer again says so and forwards nothing;
+	// another answer finds no challenge to answer.
 	r = c.postJSON("/.enumgate/api/challenges/"+id+"/answer", map[string]string{"answer": enumApp(t, q)})
-	if r.Status != http.StatusNotFound || r.json(t)["error"] != "unknown_challenge" {
+	if r.Status != http.StatusConflict || r.json(t)["error"] != "already_confirmed" || len(g.upstream.requests()) != 1 {
 		t.Fatalf("second answer = %d %s", r.Status, r.Body)
+	}
+	r = c.postJSON("/.enumgate/api/challenges/"+id+"/answer", map[string]string{"answer": "00000000"})
+	if r.Status != http.StatusNotFound || r.json(t)["error"] != "unknown_challenge" {
+		t.Fatalf("another answer after confirmation = %d %s", r.Status, r.Body)
 	}
 }
 
@@ -265,7 +270,7 @@ func TestConcurrentCorrectAnswersReplayOnce(t *testing.T) {
 	c := g.client(t, "alice")
 	id := c.hold()
 	answer := enumApp(t, c.beginEnum(id))
-	var created, unknown atomic.Int32
+	var created, already atomic.Int32
 	var wg sync.WaitGroup
 	for range 20 {
 		wg.Go(func() {
@@ -273,14 +278,14 @@ func TestConcurrentCorrectAnswersReplayOnce(t *testing.T) {
 			switch r.Status {
 			case http.StatusCreated:
 				created.Add(1)
-			case http.StatusNotFound:
-				unknown.Add(1)
+			case http.StatusConflict: // already_confirmed or delivery_in_progress
+				already.Add(1)
 			}
 		})
 	}
 	wg.Wait()
-	if created.Load() != 1 || unknown.Load() != 19 || len(g.upstream.requests()) != 1 {
-		t.Fatalf("created %d, unknown %d, upstream %d; want 1, 19, 1", created.Load(), unknown.Load(), len(g.upstream.requests()))
+	if created.Load() != 1 || already.Load() != 19 || len(g.upstream.requests()) != 1 {
+		t.Fatalf("created %d, already confirmed %d, upstream %d; want 1, 19, 1", created.Load(), already.Load(), len(g.upstream.requests()))
 	}
 }
 
@@ -448,7 +453,7 @@ func TestFailClosed(t *testing.T) {
 		c := g.client(t, "alice")
 		id := c.hold()
 		r := c.postJSON("/.enumgate/api/challenges/"+id+"/method", map[string]string{"method": "sms"})
-		if r.Status != http.StatusServiceUnavailable || r.json(t)["error"] != "unavailable" {
+		if r.Status != http.StatusServiceUnavailable || r.json(t)["error"] != "not_sent" {
 			t.Fatalf("sms = %d %s", r.Status, r.Body)
 		}
 		if n := len(g.upstream.requests()); n != 0 {

@@ -107,33 +107,57 @@ type recorded struct {
 
 func newUpstream(t *testing.T) *upstream {
 	u := &upstream{}
-	u.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		u.mu.Lock()
-		u.reqs = append(u.reqs, recorded{r.Method, r.RequestURI, r.Host, r.Header.Clone(), body, r.Trailer.Clone(), r.TransferEncoding, r.ContentLength})
-		u.mu.Unlock()
-		switch r.URL.Path {
-		case "/stream":
-			for i := range 3 {
-				fmt.Fprintf(w, "chunk %d\n", i)
-				w.(http.Flusher).Flush()
-				time.Sleep(50 * time.Millisecond)
-			}
-			return
-		case "/ws":
-			wsEcho(w, r)
-			return
-		}
-		if strings.Contains(r.Header.Get("Accept"), "text/html") {
-			http.Redirect(w, r, "/receipt/1", http.StatusSeeOther)
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusCreated)
-		json.NewEncoder(w).Encode(map[string]string{"status": "completed", "path": r.URL.Path})
-	}))
+	u.Server = httptest.NewServer(http.HandlerFunc(u.serve))
 	t.Cleanup(u.Close)
 	return u
+}
+
+// restart starts the upstream again on its old address after Close, as
+// a payment app coming back after an outage.
+func (u *upstream) restart(t *testing.T, addr string) {
+	t.Helper()
+	var l net.Listener
+	var err error
+	for range 50 {
+		if l, err = net.Listen("tcp", addr); err == nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatalf("restarting the upstream on %s: %v", addr, err)
+	}
+	s := httptest.NewUnstartedServer(http.HandlerFunc(u.serve))
+	s.Listener.Close()
+	s.Listener = l
+	s.Start()
+	t.Cleanup(s.Close)
+}
+
+func (u *upstream) serve(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	u.mu.Lock()
+	u.reqs = append(u.reqs, recorded{r.Method, r.RequestURI, r.Host, r.Header.Clone(), body, r.Trailer.Clone(), r.TransferEncoding, r.ContentLength})
+	u.mu.Unlock()
+	switch r.URL.Path {
+	case "/stream":
+		for i := range 3 {
+			fmt.Fprintf(w, "chunk %d\n", i)
+			w.(http.Flusher).Flush()
+			time.Sleep(50 * time.Millisecond)
+		}
+		return
+	case "/ws":
+		wsEcho(w, r)
+		return
+	}
+	if strings.Contains(r.Header.Get("Accept"), "text/html") {
+		http.Redirect(w, r, "/receipt/1", http.StatusSeeOther)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusCreated)
+	json.NewEncoder(w).Encode(map[string]string{"status": "completed", "path": r.URL.Path})
 }
 
 // wsEcho upgrades the connection (any Upgrade protocol, as a WebSocket
@@ -380,6 +404,14 @@ func (downStore) Unlock(context.Context, string) error { return errDown }
 func (downStore) SpendSMS(context.Context, string, string, store.SMSLimits, time.Time) error {
 	return errDown
 }
+func (downStore) SpendEmail(context.Context, string, string, store.MessageLimits, time.Time) error {
+	return errDown
+}
+func (downStore) Refund(context.Context, string, string, string, time.Time) error { return errDown }
+func (downStore) Deliver(context.Context, string, store.Owner, int, time.Time) (*store.Record, error) {
+	return nil, errDown
+}
+func (downStore) Settle(context.Context, string, store.Owner, bool, time.Time) error { return errDown }
 
 func init() { caddy.RegisterModule(failingStore{}) }
 

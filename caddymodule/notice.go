@@ -22,7 +22,7 @@ type notice struct {
 // noticeCodes are the notices a page may show.
 var noticeCodes = map[string]bool{
 	"wrong_answer": true, "sent": true, "resend_too_soon": true, "sms_limit": true,
-	"answer_digits": true, "method_required": true, "locked": true,
+	"answer_digits": true, "method_required": true, "locked": true, "email_limit": true,
 }
 
 // noticeFor turns an engine error of a form POST into the notice the page
@@ -34,11 +34,17 @@ func noticeFor(err error, now time.Time) (n notice, found bool) {
 		ce *challenge.CooldownError
 		se *challenge.SMSLimitError
 		le *challenge.LockedError
+		ae *challenge.AlreadyConfirmedError
 	)
 	switch {
+	case errors.As(err, &ae):
+		return notice{}, true // the page shows the confirmation's state
 	case errors.As(err, &le):
 		return notice{code: "locked", until: le.Until}, true
 	case errors.As(err, &se):
+		if se.Method == challenge.MethodEmail {
+			return notice{code: "email_limit", until: now.Add(se.Wait)}, true
+		}
 		return notice{code: "sms_limit", until: now.Add(se.Wait)}, true
 	case errors.As(err, &we):
 		return notice{code: "wrong_answer"}, true
@@ -113,6 +119,12 @@ func (d *pageData) setNotice(n notice) int {
 		d.setError("sms_limit", "", 0)
 		if s := secondsUntil(n.until); s > 0 {
 			d.ErrorHTML = d.TH("error.sms_limit_wait", "time", countdown(s))
+		}
+		return http.StatusTooManyRequests
+	case "email_limit":
+		d.setError("email_limit", "", 0)
+		if s := secondsUntil(n.until); s > 0 {
+			d.ErrorHTML = d.TH("error.email_limit_wait", "time", countdown(s))
 		}
 		return http.StatusTooManyRequests
 	case "answer_digits":

@@ -84,6 +84,8 @@ type pageData struct {
 	ErrorCode string        // its stable code (data-error)
 	Tone      string        // "" (an error) or "info": the message is news, not a failure
 	Notice    string        // a status message (a new code was sent), in the page's language
+	Deliver   bool          // offer "Try again": deliver the confirmed request again (Action, Token)
+	Confirmed time.Time     // when the operation was confirmed, on the confirmed page
 	Home      string        // where "back to the app" goes
 	Retry     string        // the challenge page to open again, if that may help
 
@@ -447,8 +449,17 @@ func (h *Handler) servePage(w http.ResponseWriter, r *http.Request, next caddyht
 	if err != nil {
 		return h.engineError(w, r, err, id)
 	}
-	if c.State == challenge.StateExhausted {
+	switch c.State {
+	case challenge.StateExhausted:
 		return h.fail(w, r, http.StatusForbidden, "too_many_attempts", "Too many wrong answers. Start the operation again.")
+	case challenge.StateConfirmed:
+		// Back after success: it is done; never "start again".
+		return h.renderConfirmed(w, r, c)
+	case challenge.StateNotDelivered:
+		return h.notDelivered(w, r, c)
+	case challenge.StateDelivering:
+		d.ErrorCode, d.Error, d.Tone, d.Retry = "delivering", d.T("notice.delivering"), "info", d.Action
+		return h.pages.render(w, http.StatusOK, "error.html", d)
 	}
 	d.setChallenge(c, h.pages.smsPaid)
 	status := http.StatusOK
@@ -486,6 +497,11 @@ func (h *Handler) postPage(w http.ResponseWriter, r *http.Request, next caddyhtt
 		if conf, err = h.engine.Verify(ctx, id, who, r.PostForm.Get("answer")); err == nil {
 			return h.replay(w, r, next, conf)
 		}
+	case "deliver":
+		var conf *challenge.Confirmation
+		if conf, err = h.engine.Deliver(ctx, id, who); err == nil {
+			return h.replay(w, r, next, conf)
+		}
 	case "cancel":
 		home := "/"
 		if c, gerr := h.engine.Get(ctx, id, who); gerr == nil {
@@ -508,6 +524,17 @@ func (h *Handler) postPage(w http.ResponseWriter, r *http.Request, next caddyhtt
 	}
 	http.Redirect(w, r, d.Action+h.noticeQuery(ok, id, who), http.StatusSeeOther)
 	return nil
+}
+
+// renderConfirmed is the page of a confirmed, delivered operation: when,
+// and the way back to the app.
+func (h *Handler) renderConfirmed(w http.ResponseWriter, r *http.Request, c *challenge.Challenge) error {
+	cat := h.pages.langs.negotiate(r.Header.Get("Accept-Language"))
+	d := h.pages.data(cat, h.Prefix)
+	d.setChallenge(c, h.pages.smsPaid)
+	d.ErrorCode, d.Tone, d.Confirmed = "confirmed", "ok", c.ConfirmedAt
+	d.Error = format(cat.text("notice.confirmed"), []any{"time", c.ConfirmedAt.UTC().Format("15:04") + " UTC"}, nil)
+	return h.pages.render(w, http.StatusOK, "error.html", d)
 }
 
 // serveCancelled is the page a cancelled confirmation lands on: nothing

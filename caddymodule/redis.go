@@ -347,6 +347,8 @@ func isDecision(err error) bool {
 	)
 	return errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrExists) || errors.Is(err, store.ErrNoMethod) ||
 		errors.Is(err, store.ErrExhausted) || errors.Is(err, store.ErrMethodNotOffered) ||
+		errors.Is(err, store.ErrTooManyPending) || errors.Is(err, store.ErrDelivered) ||
+		errors.Is(err, store.ErrDeliveryBusy) || errors.Is(err, store.ErrDeliveriesExhausted) ||
 		errors.As(err, &ce) || errors.As(err, &le) || errors.As(err, &lk)
 }
 
@@ -371,6 +373,23 @@ func (w *watchedStore) Attempt(ctx context.Context, id string, o store.Owner, ma
 
 func (w *watchedStore) Delete(ctx context.Context, id string, o store.Owner) error {
 	return w.note(w.Store.Delete(ctx, id, o))
+}
+
+func (w *watchedStore) SpendEmail(ctx context.Context, user, address string, l store.MessageLimits, now time.Time) error {
+	return w.note(w.Store.SpendEmail(ctx, user, address, l, now))
+}
+
+func (w *watchedStore) Refund(ctx context.Context, channel, user, to string, spentAt time.Time) error {
+	return w.note(w.Store.Refund(ctx, channel, user, to, spentAt))
+}
+
+func (w *watchedStore) Deliver(ctx context.Context, id string, o store.Owner, max int, now time.Time) (*store.Record, error) {
+	r, err := w.Store.Deliver(ctx, id, o, max, now)
+	return r, w.note(err)
+}
+
+func (w *watchedStore) Settle(ctx context.Context, id string, o store.Owner, delivered bool, now time.Time) error {
+	return w.note(w.Store.Settle(ctx, id, o, delivered, now))
 }
 
 func (w *watchedStore) SpendSMS(ctx context.Context, user, phone string, l store.SMSLimits, now time.Time) error {

@@ -54,8 +54,8 @@ func TestRedisStoreFailsClosedAndRecovers(t *testing.T) {
 	if r.Status != http.StatusCreated {
 		t.Fatalf("answer after Redis came back = %d %s", r.Status, r.Body)
 	}
-	if r := c.postJSON("/.enumgate/api/challenges/"+id+"/answer", map[string]string{"answer": answer}); r.Status != http.StatusNotFound {
-		t.Fatalf("second answer after the restart = %d, want 404", r.Status)
+	if r := c.postJSON("/.enumgate/api/challenges/"+id+"/answer", map[string]string{"answer": answer}); r.Status != http.StatusConflict || r.json(t)["error"] != "already_confirmed" {
+		t.Fatalf("second answer after the restart = %d, want 409 already_confirmed", r.Status)
 	}
 }
 

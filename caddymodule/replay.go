@@ -183,22 +183,101 @@ func methodHasBody(m string) bool {
 }
 
 // replay sends the confirmed, stashed request to the next handler (see
-// stashRequest), with the signed Enumgate-Confirmed header. The next
-// handler's response is the response to the answer.
+// stashRequest), with the signed Enumgate-Confirmed header and
+// Idempotency-Key: <challenge id>. The next handler's response is the
+// response to the answer. If the next handler fails before writing
+// anything (reverse_proxy's dial error, 502/503/504, timeout), the
+// confirmation is kept as not delivered: the customer is told so and may
+// have it delivered again, with the same id and header; once the upstream
+// has answered, never again.
 func (h *Handler) replay(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler, conf *challenge.Confirmation) error {
 	out, err := h.stashRequest(w, r, conf)
 	if err != nil {
 		h.logger.Error("confirmed request cannot be rebuilt", zap.String("challenge", conf.Challenge.ID), zap.Error(err))
+		h.settle(r, conf, false)
 		return h.fail(w, r, http.StatusServiceUnavailable, "unavailable", "The confirmed request could not be replayed.")
 	}
+	out.Header.Set("Idempotency-Key", conf.Challenge.ID)
 	w.Header().Set("Enumgate-Result", "confirmed")
 	if wantsHTML(r) {
 		h.rememberMethod(w, r, conf)
 	}
 	h.logger.Info("confirmed request replayed",
 		zap.String("challenge", conf.Challenge.ID), zap.String("user", conf.User),
-		zap.String("operation", conf.Challenge.Operation), zap.String("method", string(conf.Method)))
-	return next.ServeHTTP(w, out)
+		zap.String("operation", conf.Challenge.Operation), zap.String("method", string(conf.Method)),
+		zap.Int("delivery", conf.Delivery))
+	rec := &deliveryRecorder{ResponseWriterWrapper: &caddyhttp.ResponseWriterWrapper{ResponseWriter: w}}
+	err = next.ServeHTTP(rec, out)
+	if rec.wrote {
+		h.settle(r, conf, true)
+		return err
+	}
+	if err == nil {
+		// The upstream answered with no body and no explicit status: that
+		// is an answer (200).
+		h.settle(r, conf, true)
+		return nil
+	}
+	h.logger.Warn("confirmed request not delivered: the upstream failed before answering; the customer may try again",
+		zap.String("challenge", conf.Challenge.ID), zap.String("user", conf.User), zap.Error(err))
+	h.settle(r, conf, false)
+	w.Header().Del("Set-Cookie")
+	w.Header().Set("Enumgate-Result", "not_delivered")
+	return h.notDelivered(w, r, conf.Challenge)
+}
+
+// settle records the delivery's outcome; a failure to record it is
+// logged (the lease then ends by itself).
+func (h *Handler) settle(r *http.Request, conf *challenge.Confirmation, delivered bool) {
+	if err := h.engine.Settle(r.Context(), conf, delivered); err != nil {
+		h.logger.Error("recording the delivery of a confirmation failed", zap.String("challenge", conf.Challenge.ID), zap.Bool("delivered", delivered), zap.Error(err))
+	}
+}
+
+// notDeliveredRetry is the retry_in of a not_delivered answer.
+const notDeliveredRetry = 2
+
+// notDelivered tells the customer the confirmation stands but the bank did
+// not answer: a page with "Try again", or 502 not_delivered.
+func (h *Handler) notDelivered(w http.ResponseWriter, r *http.Request, c *challenge.Challenge) error {
+	if !wantsHTML(r) {
+		n := notDeliveredRetry
+		return writeJSON(w, http.StatusBadGateway, apiError{Error: "not_delivered",
+			Message: "Your confirmation was accepted, but the bank did not answer. Nothing was lost: deliver it again.", RetryIn: &n})
+	}
+	who := h.subject(r)
+	cat := h.pages.langs.negotiate(r.Header.Get("Accept-Language"))
+	d := h.pages.data(cat, h.Prefix)
+	d.ErrorCode, d.Error = "not_delivered", cat.text("error.not_delivered")
+	d.Action, d.Token = h.Prefix+"challenge/"+c.ID, h.engine.FormToken(c.ID, who)
+	d.Deliver = true
+	if rt := returnTo(c.ReturnTo); rt != "" {
+		d.Home = rt
+	}
+	return h.pages.render(w, http.StatusBadGateway, "error.html", d)
+}
+
+// deliveryRecorder notes whether the next handler wrote a response.
+type deliveryRecorder struct {
+	*caddyhttp.ResponseWriterWrapper
+	wrote bool
+}
+
+func (d *deliveryRecorder) WriteHeader(status int) {
+	if status >= 200 || status == http.StatusSwitchingProtocols {
+		d.wrote = true
+	}
+	d.ResponseWriterWrapper.WriteHeader(status)
+}
+
+func (d *deliveryRecorder) Write(b []byte) (int, error) {
+	d.wrote = true
+	return d.ResponseWriterWrapper.Write(b)
+}
+
+func (d *deliveryRecorder) ReadFrom(rd io.Reader) (int64, error) {
+	d.wrote = true
+	return d.ResponseWriterWrapper.ReadFrom(rd)
 }
 
 // lastMethodCookie remembers, in the customer's browser, the method of

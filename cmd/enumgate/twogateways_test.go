@@ -131,7 +131,7 @@ http://127.0.0.1:%d {
 	key, _ := hex.DecodeString("3132333435363738393031323334353637383930313233343536373839303132")
 	answer, _ := suite.Compute(key, ocra.Input{Question: m["question"].(string)})
 
-	var created, unknown atomic.Int32
+	var created, already atomic.Int32
 	var wg sync.WaitGroup
 	for i := range 100 {
 		wg.Go(func() {
@@ -139,15 +139,15 @@ http://127.0.0.1:%d {
 			switch status {
 			case http.StatusCreated:
 				created.Add(1)
-			case http.StatusNotFound:
-				unknown.Add(1)
+			case http.StatusConflict: // already_confirmed, delivery_in_progress
+				already.Add(1)
 			default:
 				t.Errorf("answer at gateway %d = %d", i%2, status)
 			}
 		})
 	}
 	wg.Wait()
-	if created.Load() != 1 || unknown.Load() != 99 || forwarded.Load() != 1 {
-		t.Fatalf("confirmed %d, unknown %d, forwarded %d; want 1, 99, 1", created.Load(), unknown.Load(), forwarded.Load())
+	if created.Load() != 1 || already.Load() != 99 || forwarded.Load() != 1 {
+		t.Fatalf("confirmed %d, already confirmed %d, forwarded %d; want 1, 99, 1", created.Load(), already.Load(), forwarded.Load())
 	}
 }

@@ -2,6 +2,7 @@ package browsertest
 
 import (
 	"context"
+	"fmt"
 	"regexp"
 	"strings"
 	"testing"
@@ -240,8 +241,15 @@ func TestAttemptsExhausted(t *testing.T) {
 	b.start(withdrawal)
 	b.choose("enum")
 	for i, want := range []int64{422, 422, 403} {
-		if s := b.answer("12345678"); s != want {
+		if s := b.answer(fmt.Sprintf("1234567%d", i)); s != want {
 			t.Fatalf("wrong answer %d = %d, want %d", i+1, s, want)
+		}
+		if i == 0 {
+			// POST/redirect/GET: a reload shows the page again and sends
+			// nothing, so it costs no attempt.
+			if s := b.load(chromedp.Reload()); s != 422 || !strings.Contains(b.text("#eg-error"), "Attempts left: 2.") {
+				t.Fatalf("reload after a wrong answer = %d %q", s, b.text("#eg-error"))
+			}
 		}
 	}
 	if code := b.attr("[data-error]", "data-error"); code != "too_many_attempts" {
@@ -264,17 +272,21 @@ func TestLockedSaysNotWhichFactor(t *testing.T) {
 	b := newTab(t, tabOptions{})
 	b.start(transfer)
 	b.choose("enum")
-	for range 3 {
-		b.answer("11111111")
+	for i := range 3 {
+		b.answer(fmt.Sprintf("1111111%d", i))
 	}
 	b.start(transfer)
 	b.choose("enum")
-	b.answer("11111111")
-	if s := b.answer("11111111"); s != 403 {
+	b.answer("22222220")
+	if s := b.answer("22222221"); s != 403 {
 		t.Fatalf("fifth failure = %d, want 403", s)
 	}
 	if code := b.attr("[data-error]", "data-error"); code != "locked" {
 		t.Fatalf("error code = %q", code)
+	}
+	// The lock page says how long: a countdown from 30 minutes.
+	if got := b.text("#eg-error .eg-countdown"); got != "30:00" && got != "29:59" && got != "29:58" {
+		t.Fatalf("lock countdown = %q", got)
 	}
 	if got := strings.ToLower(b.text("#eg-error")); strings.Contains(got, "wrong") || strings.Contains(got, "answer") {
 		t.Fatalf("the lock message names the factor: %q", got)
@@ -355,8 +367,13 @@ func TestCancel(t *testing.T) {
 	b.start(withdrawal)
 	page := b.path()
 	b.choose("enum")
-	if s := b.click(".eg-cancel button"); s != 200 || b.path() != "/" {
-		t.Fatalf("cancel = %d, page %s, want the app's home", s, b.path())
+	// Cancel lands on a page that says nothing was done, with the way
+	// back to the page the operation came from.
+	if s := b.click(".eg-cancel button"); s != 200 || b.path() != "/.enumgate/cancelled" || !strings.Contains(b.text("#eg-error"), "Nothing was sent to the bank") {
+		t.Fatalf("cancel = %d, page %s %q", s, b.path(), b.text("#eg-error"))
+	}
+	if s := b.click(".eg-buttons a"); s != 200 || b.path() != "/" {
+		t.Fatalf("back to the app = %d, page %s, want the app's home", s, b.path())
 	}
 	if got := b.text("h1"); !strings.Contains(got, b.user.ID) {
 		t.Fatalf("after cancel h1 = %q", got)

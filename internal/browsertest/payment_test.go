@@ -77,3 +77,24 @@ func TestPaymentModeTransferFromTheQRCode(t *testing.T) {
 	}
 	b.confirmed(b.answer(uriAnswer(t, uri)), "E-num")
 }
+
+// TestBackAfterSuccess: Back from the receipt shows the operation as
+// confirmed, in green, with when; never "not confirmed, start again".
+func TestBackAfterSuccess(t *testing.T) {
+	t.Parallel()
+	b := newTab(t, tabOptions{})
+	b.start(transfer)
+	b.choose("enum")
+	b.confirmed(b.answer(enumAnswer(t, b.question())), "E-num")
+	if s := b.load(chromedp.NavigateBack()); s != 200 {
+		t.Fatalf("back after success = %d (page %s)", s, b.path())
+	}
+	if !strings.HasPrefix(b.path(), "/.enumgate/challenge/") || b.attr("[data-error]", "data-error") != "confirmed" ||
+		!strings.Contains(b.text("h1"), "The operation is confirmed") || !strings.Contains(b.text("#eg-error"), "Confirmed at ") {
+		b.screenshot("back-after-success")
+		t.Fatalf("back after success: %s %q %q", b.path(), b.text("h1"), b.text("#eg-error"))
+	}
+	if b.exists("#answer") || b.exists(".eg-methods") {
+		t.Fatal("the confirmed page still asks for an answer")
+	}
+}
