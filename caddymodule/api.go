@@ -200,6 +200,24 @@ func (h *Handler) operationJSON(r *http.Request, c *challenge.Challenge) operati
 	return o
 }
 
+// answerError is engineError for an answer or a delivery: when the store
+// failed, the answer may or may not have been taken, so the customer is
+// told exactly that, and that sending the same answer again is safe (it
+// is never counted or confirmed twice).
+func (h *Handler) answerError(w http.ResponseWriter, r *http.Request, err error, id string) error {
+	if errors.Is(err, challenge.ErrUnavailable) && !errors.Is(err, challenge.ErrNotSent) {
+		h.logger.Debug("answer outcome unknown", zap.String("challenge", id), zap.Error(err))
+		n := 5
+		w.Header().Set("Retry-After", strconv.Itoa(n))
+		if wantsHTML(r) {
+			return h.pages.renderError(w, r, http.StatusServiceUnavailable, "outcome_unknown", "", h.Prefix)
+		}
+		return writeJSON(w, http.StatusServiceUnavailable, apiError{Error: "outcome_unknown",
+			Message: "We could not tell whether your answer was taken. Send the same answer again: it is never counted or carried out twice.", RetryIn: &n})
+	}
+	return h.engineError(w, r, err, id)
+}
+
 // serveOwn serves the gateway's pages, static files and JSON API under the
 // prefix.
 func (h *Handler) serveOwn(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
@@ -303,7 +321,7 @@ func (h *Handler) serveAPI(w http.ResponseWriter, r *http.Request, next caddyhtt
 		}
 		conf, err := h.engine.Verify(ctx, id, who, req.Answer)
 		if err != nil {
-			return h.engineError(w, r, err, id)
+			return h.answerError(w, r, err, id)
 		}
 		return h.replay(w, r, next, conf)
 	case "deliver":
@@ -312,7 +330,7 @@ func (h *Handler) serveAPI(w http.ResponseWriter, r *http.Request, next caddyhtt
 		}
 		conf, err := h.engine.Deliver(ctx, id, who)
 		if err != nil {
-			return h.engineError(w, r, err, id)
+			return h.answerError(w, r, err, id)
 		}
 		return h.replay(w, r, next, conf)
 	}

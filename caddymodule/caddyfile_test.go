@@ -17,6 +17,8 @@ func TestCaddyfileAdaptsToJSON(t *testing.T) {
 		store memory {
 			max_challenges 1000
 			max_bytes 1MiB
+			max_pending_per_user 5
+			max_bytes_per_user off
 		}
 		users file users.json
 		sms webhook https://sms.example/send
@@ -57,7 +59,9 @@ pay.example.com {
 			"store": {
 				"backend": "memory",
 				"max_bytes": 1048576,
-				"max_challenges": 1000
+				"max_bytes_per_user": -1,
+				"max_challenges": 1000,
+				"max_pending_per_user": 5
 			},
 			"secret": "{env.ENUMGATE_SECRET}",
 			"users": {

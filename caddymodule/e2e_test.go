@@ -34,6 +34,18 @@ var shownURIs sync.Map
 // and the amount; else from the question alone.
 func enumApp(t *testing.T, question string) string {
 	t.Helper()
+	return appWithKey(t, aliceKey, question)
+}
+
+// bobApp is bob's E-num app.
+func bobApp(t *testing.T, question string) string {
+	t.Helper()
+	return appWithKey(t, []byte("12345678901234567890"), question)
+}
+
+// appWithKey is an E-num app holding key.
+func appWithKey(t *testing.T, key []byte, question string) string {
+	t.Helper()
 	s, err := ocra.ParseSuite("OCRA-1:HOTP-SHA256-8:QN08")
 	if err != nil {
 		t.Fatal(err)
@@ -44,14 +56,14 @@ func enumApp(t *testing.T, question string) string {
 			t.Fatalf("the gateway's URI %q: %v", v, err)
 		}
 		if u.Mode == payment.ModePayment {
-			a, err := payment.Answer(s, aliceKey, ocra.Input{Question: question}, u.Purse, u.Amount)
+			a, err := payment.Answer(s, key, ocra.Input{Question: question}, u.Purse, u.Amount)
 			if err != nil {
 				t.Fatal(err)
 			}
 			return a
 		}
 	}
-	a, err := s.Compute(aliceKey, ocra.Input{Question: question})
+	a, err := s.Compute(key, ocra.Input{Question: question})
 	if err != nil {
 		t.Fatal(err)
 	}

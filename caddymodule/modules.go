@@ -38,6 +38,13 @@ type MemoryStore struct {
 	MaxChallenges int `json:"max_challenges,omitempty"`
 	// MaxBytes is the most bytes of stashed requests held. Default 256 MiB.
 	MaxBytes int64 `json:"max_bytes,omitempty"`
+	// MaxPendingPerUser is the most pending challenges one user may hold
+	// (their fair share: a flood from one user never refuses another).
+	// Default 10; -1 disables.
+	MaxPendingPerUser int `json:"max_pending_per_user,omitempty"`
+	// MaxBytesPerUser is the most stashed bytes one user's challenges may
+	// hold. Default 1 MiB (keep it above max_body); -1 disables.
+	MaxBytesPerUser int64 `json:"max_bytes_per_user,omitempty"`
 
 	store *memory.Store
 }
@@ -54,11 +61,14 @@ func (MemoryStore) CaddyModule() caddy.ModuleInfo {
 // on first use. Limits apply when the store is created: a reload that
 // changes them keeps the running store (and its pending challenges).
 func (m *MemoryStore) Provision(ctx caddy.Context) error {
-	if m.MaxChallenges < 0 || m.MaxBytes < 0 {
-		return fmt.Errorf("enumgate memory store: limits must not be negative")
+	if m.MaxChallenges < 0 || m.MaxBytes < 0 || m.MaxPendingPerUser < -1 || m.MaxBytesPerUser < -1 {
+		return fmt.Errorf("enumgate memory store: limits must not be negative (-1 disables a per-user limit)")
 	}
 	v, loaded, err := memoryPool.LoadOrNew(memoryPoolKey, func() (caddy.Destructor, error) {
-		return pooledMemory{memory.New(memory.Options{MaxChallenges: m.MaxChallenges, MaxBytes: m.MaxBytes})}, nil
+		return pooledMemory{memory.New(memory.Options{
+			MaxChallenges: m.MaxChallenges, MaxBytes: m.MaxBytes,
+			MaxPendingPerUser: m.MaxPendingPerUser, MaxBytesPerUser: m.MaxBytesPerUser,
+		})}, nil
 	})
 	if err != nil {
 		return err
@@ -84,6 +94,8 @@ func (m *MemoryStore) ChallengeStore() store.Store { return m.store }
 //	store memory {
 //		max_challenges <n>
 //		max_bytes <size>
+//		max_pending_per_user <n>|off
+//		max_bytes_per_user <size>|off
 //	}
 func (m *MemoryStore) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // module name
@@ -104,11 +116,42 @@ func (m *MemoryStore) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return err
 			}
 			m.MaxBytes = n
+		case "max_pending_per_user":
+			if offArg(d) {
+				m.MaxPendingPerUser = -1
+				continue
+			}
+			n, err := intArg(d, 1, 1<<20)
+			if err != nil {
+				return err
+			}
+			m.MaxPendingPerUser = n
+		case "max_bytes_per_user":
+			if offArg(d) {
+				m.MaxBytesPerUser = -1
+				continue
+			}
+			n, err := sizeArg(d)
+			if err != nil {
+				return err
+			}
+			m.MaxBytesPerUser = n
 		default:
 			return d.Errf("unknown memory store option %q", d.Val())
 		}
 	}
 	return nil
+}
+
+// offArg consumes a lone "off" argument and reports whether it was there.
+func offArg(d *caddyfile.Dispenser) bool {
+	if d.CountRemainingArgs() == 1 && d.NextArg() {
+		if d.Val() == "off" {
+			return true
+		}
+		d.Prev()
+	}
+	return false
 }
 
 // FileUsers is a user directory read from a JSON file

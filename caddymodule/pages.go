@@ -298,7 +298,7 @@ func (p *pages) renderErrorKey(w http.ResponseWriter, r *http.Request, status in
 		d.Error = t
 	}
 	switch code {
-	case "forbidden", "unavailable", "bad_request", "method_required", "method_not_offered", "method_not_allowed":
+	case "forbidden", "unavailable", "outcome_unknown", "bad_request", "method_required", "method_not_offered", "method_not_allowed":
 		// Opening the challenge page again may help.
 		if rest, ok := strings.CutPrefix(r.URL.Path, prefix+"challenge/"); ok && challenge.ValidID(rest) {
 			d.Retry = r.URL.Path
@@ -519,6 +519,9 @@ func (h *Handler) postPage(w http.ResponseWriter, r *http.Request, next caddyhtt
 	if err != nil {
 		var found bool
 		if ok, found = noticeFor(err, time.Now()); !found {
+			if a := r.PostForm.Get("action"); a == "answer" || a == "deliver" {
+				return h.answerError(w, r, err, id)
+			}
 			return h.engineError(w, r, err, id)
 		}
 	}
