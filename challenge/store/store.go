@@ -429,6 +429,22 @@ type Regulator interface {
 	// LockedUntil returns the end of the user's lock, or the zero time if
 	// the user is not locked at now.
 	LockedUntil(ctx context.Context, user string, now time.Time) (time.Time, error)
+	// Failures returns the user's current run of consecutive failed
+	// confirmations (the count the lockout compares with Lockout.After), 0
+	// after a success, an unlock or when the run has lapsed; and the end of
+	// a lock, zero if none.
+	//
+	// The run is what Attempt counts: one per new wrong answer to a live
+	// challenge under a lockout with After > 0 (a MAC already in
+	// Record.Tried and answers to a tombstone count nothing). The lock
+	// that a run causes ends it, so a locked user has 0 failures and
+	// lockedUntil set; lockedUntil is zero once now reaches the lock's
+	// end, as LockedUntil. A run lapses when the store forgets it: the
+	// Redis store does 24 hours after its last failure (or after the end
+	// of the lock, whichever is later); the memory store keeps it. Read
+	// only: it changes nothing, so the engine may call it to show how many
+	// wrong answers remain before the lock: Lockout.After − n.
+	Failures(ctx context.Context, user string, now time.Time) (n int, lockedUntil time.Time, err error)
 	// Unlock lifts the user's lock and clears the failure count (operator
 	// recovery).
 	Unlock(ctx context.Context, user string) error

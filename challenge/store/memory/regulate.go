@@ -107,6 +107,23 @@ func (s *Store) lockedUntil(user string, now time.Time) time.Time {
 	return time.Time{}
 }
 
+// Failures implements store.Regulator. It reads the user's entry without
+// making one; the memory store never lets a run lapse (it ends with a
+// success, a lock or Unlock).
+func (s *Store) Failures(_ context.Context, user string, now time.Time) (int, time.Time, error) {
+	s.regMu.Lock()
+	defer s.regMu.Unlock()
+	u, ok := s.users[user]
+	if !ok {
+		return 0, time.Time{}, nil
+	}
+	var until time.Time
+	if now.Before(u.lockedUntil) {
+		until = u.lockedUntil
+	}
+	return u.fails, until, nil
+}
+
 // Unlock implements store.Regulator.
 func (s *Store) Unlock(_ context.Context, user string) error {
 	s.regMu.Lock()

@@ -23,7 +23,8 @@
 // when the count reaches the limit. There is no window between answer and
 // lockout for concurrent answers to slip through: N concurrent wrong
 // answers lock exactly at the limit and the rest are refused. Answers to
-// a spent challenge (a tombstone) count no failure.
+// a spent challenge (a tombstone) count no failure. LockedUntil and
+// Failures read the same lock hash (fails, until) in one read-only script.
 //
 // The user's fair share is decided in the same step too: Create, Attempt,
 // Delete and Settle also take the user's pending set and held set (see

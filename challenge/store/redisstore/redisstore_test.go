@@ -242,6 +242,7 @@ func TestRedisDownFailsClosedAndRestartKeepsState(t *testing.T) {
 		"Delete":      func() error { return s.Delete(ctx, kept.ID, o) },
 		"Unlock":      func() error { return s.Unlock(ctx, "alice") },
 		"LockedUntil": func() error { _, err := s.LockedUntil(ctx, "alice", now); return err },
+		"Failures":    func() error { _, _, err := s.Failures(ctx, "alice", now); return err },
 		"SpendSMS":    func() error { return s.SpendSMS(ctx, "alice", "+79000000001", store.SMSLimits{}, now) },
 		"SpendEmail":  func() error { return s.SpendEmail(ctx, "alice", "a@example.test", store.MessageLimits{}, now) },
 		"Refund":      func() error { return s.Refund(ctx, store.ChannelSMS, "alice", "+79000000001", now) },
@@ -315,6 +316,43 @@ func TestExpiryByNowAndKeyTTL(t *testing.T) {
 				t.Fatal("the key vanished before its TTL")
 			}
 		})
+	}
+}
+
+// A run of failures lapses with the user's lock hash (24 hours after the
+// last failure): Failures then reports 0, and the next failure starts a
+// new run.
+func TestFailuresLapseWithTheLockKey(t *testing.T) {
+	client := newClient(t, redistest.Start(t, redistest.Options{}).URL)
+	p := newPrefix()
+	s := redisstore.New(client, redisstore.Options{Prefix: p})
+	l := store.Lockout{After: 3, For: time.Hour}
+	r := pendingFor(t, s, fmt.Sprintf("lapse-%d", prefix.Add(1)))
+	o, now := owner(r), r.Created
+	for range 2 {
+		if _, err := s.Attempt(ctx, r.ID, o, mac(fmt.Sprint("wrong-", prefix.Add(1))), l, now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, until, err := s.Failures(ctx, o.User, now); err != nil || n != 2 || !until.IsZero() {
+		t.Fatalf("Failures = %d, %v, %v; want 2, none", n, until, err)
+	}
+	lk := lockKey(p, o.User)
+	if ttl, err := client.PTTL(ctx, lk).Result(); err != nil || ttl <= 23*time.Hour || ttl > 24*time.Hour {
+		t.Fatalf("lock key TTL %v, %v; want 24h", ttl, err)
+	}
+	if err := client.Del(ctx, lk).Err(); err != nil { // as its TTL would
+		t.Fatal(err)
+	}
+	if n, until, err := s.Failures(ctx, o.User, now); err != nil || n != 0 || !until.IsZero() {
+		t.Fatalf("Failures after the lapse = %d, %v, %v; want 0, none", n, until, err)
+	}
+	res, err := s.Attempt(ctx, r.ID, o, mac(fmt.Sprint("wrong-", prefix.Add(1))), l, now)
+	if err != nil || !res.LockedUntil.IsZero() {
+		t.Fatalf("failure after the lapse = %+v, %v; want no lock", res, err)
+	}
+	if n, _, err := s.Failures(ctx, o.User, now); err != nil || n != 1 {
+		t.Fatalf("Failures after a new failure = %d, %v; want 1", n, err)
 	}
 }
 
@@ -465,6 +503,9 @@ func TestKeyLayout(t *testing.T) {
 			if err != nil || !until.Equal(now.Add(time.Hour)) {
 				t.Fatalf("LockedUntil = %v, %v", until, err)
 			}
+			if n, until, err := s.Failures(ctx, user, now); err != nil || n != 0 || !until.Equal(now.Add(time.Hour)) {
+				t.Fatalf("Failures while locked = %d, %v, %v; want 0 and the lock's end", n, until, err)
+			}
 			must(s.Unlock(ctx, user))
 			if n, err := client.Exists(ctx, lk).Result(); err != nil || n != 0 {
 				t.Errorf("lock key after Unlock: exists %d, %v", n, err)
@@ -474,6 +515,18 @@ func TestKeyLayout(t *testing.T) {
 				if hashTag(k) != tag[1:len(tag)-1] || strings.Contains(k, user) {
 					t.Errorf("key %q is not tagged %s or holds the user id", k, tag)
 				}
+			}
+
+			// Failures reads the lock key alone and writes nothing: asking
+			// about a user with no run creates no key.
+			if n, until, err := s.Failures(ctx, user, now); err != nil || n != 0 || !until.IsZero() {
+				t.Fatalf("Failures after Unlock = %d, %v, %v; want 0, none", n, until, err)
+			}
+			if keys := rec.take(); !slices.Equal(keys, []string{lk}) {
+				t.Errorf("Failures used keys %q, want only the lock key %q", keys, lk)
+			}
+			if n, err := client.Exists(ctx, lk).Result(); err != nil || n != 0 {
+				t.Errorf("lock key after Failures: exists %d, %v", n, err)
 			}
 		})
 	}
@@ -838,6 +891,7 @@ func TestOneRoundTripPerOperation(t *testing.T) {
 			return s.Settle(ctx, r.ID, owner(r), true, r.Created)
 		}},
 		{"LockedUntil", nil, func(*store.Record) error { _, err := s.LockedUntil(ctx, user(), time.Now()); return err }},
+		{"Failures", nil, func(*store.Record) error { _, _, err := s.Failures(ctx, user(), time.Now()); return err }},
 		{"Unlock", nil, func(*store.Record) error { return s.Unlock(ctx, user()) }},
 		{"SpendSMS", nil, func(*store.Record) error {
 			u := user()

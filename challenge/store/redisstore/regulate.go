@@ -49,6 +49,24 @@ func (s *Store) LockedUntil(ctx context.Context, user string, now time.Time) (ti
 	return time.UnixMilli(until).UTC(), nil
 }
 
+// Failures implements store.Regulator: one read-only script on the
+// user's lock hash, the key Attempt counts in. The run lapses with the
+// hash (lockIdle after the last failure or the end of its lock).
+func (s *Store) Failures(ctx context.Context, user string, now time.Time) (int, time.Time, error) {
+	v, err := failuresScript.run(ctx, s.client, []string{s.lockKey(user)}, now.UnixMilli()).Int64Slice()
+	if err != nil {
+		return 0, time.Time{}, fmt.Errorf("redis: read failures: %w", err)
+	}
+	if len(v) != 2 || v[0] < 0 {
+		return 0, time.Time{}, fmt.Errorf("redis: read failures: unexpected reply")
+	}
+	var until time.Time
+	if v[1] != 0 {
+		until = time.UnixMilli(v[1]).UTC()
+	}
+	return int(v[0]), until, nil
+}
+
 // Unlock implements store.Regulator.
 func (s *Store) Unlock(ctx context.Context, user string) error {
 	if err := unlockScript.run(ctx, s.client, []string{s.lockKey(user)}).Err(); err != nil {

@@ -344,6 +344,16 @@ if tonumber(ARGV[1]) < till then return till end
 return 0
 `)
 
+// failuresScript: KEYS[1] lock hash; ARGV now. Reply {fails, lock end
+// or 0}: the run of failures Attempt counts (0 when the hash is gone)
+// and the lock's end if the user is locked at now. Read-only.
+var failuresScript = newScript(`
+local v = redis.call('HMGET', KEYS[1], 'fails', 'until')
+local till = tonumber(v[2] or '0')
+if tonumber(ARGV[1]) >= till then till = 0 end
+return {tonumber(v[1] or '0'), till}
+`)
+
 // spendScript (SpendSMS, SpendEmail): KEYS user last-sent, destination
 // last-sent, user hourly counter, daily counter, spend mark (all tagged
 // by the channel, {sms} or {email}); ARGV now, user cooldown, destination

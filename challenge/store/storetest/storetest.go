@@ -87,6 +87,7 @@ func create(t *testing.T, s store.Store) *store.Record {
 // store.DefaultDeliveryLease).
 func Run(t *testing.T, f Factory) {
 	ctx := context.Background()
+	defer runFailures(t, f)
 	defer runShares(t, f)
 	defer runRetries(t, f)
 	defer runDelivery(t, f)
