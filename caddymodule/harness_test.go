@@ -401,6 +401,9 @@ func (downStore) LockedUntil(context.Context, string, time.Time) (time.Time, err
 	return time.Time{}, errDown
 }
 func (downStore) Unlock(context.Context, string) error { return errDown }
+func (downStore) Failures(context.Context, string, time.Time) (int, time.Time, error) {
+	return 0, time.Time{}, errDown
+}
 func (downStore) SpendSMS(context.Context, string, string, store.SMSLimits, time.Time) error {
 	return errDown
 }

@@ -375,6 +375,11 @@ func (w *watchedStore) Delete(ctx context.Context, id string, o store.Owner) err
 	return w.note(w.Store.Delete(ctx, id, o))
 }
 
+func (w *watchedStore) Failures(ctx context.Context, user string, now time.Time) (int, time.Time, error) {
+	n, until, err := w.Store.Failures(ctx, user, now)
+	return n, until, w.note(err)
+}
+
 func (w *watchedStore) SpendEmail(ctx context.Context, user, address string, l store.MessageLimits, now time.Time) error {
 	return w.note(w.Store.SpendEmail(ctx, user, address, l, now))
 }

@@ -726,7 +726,29 @@ func (e *Engine) Get(ctx context.Context, id string, s Subject) (*Challenge, err
 	if err != nil {
 		return nil, storeErr(err)
 	}
-	return viewAt(r, now)
+	c, err := viewAt(r, now)
+	if err != nil {
+		return nil, err
+	}
+	if c.State == StateAwaitingAnswer || c.State == StateChooseMethod {
+		c.AttemptsLeft = e.truthfulAttempts(ctx, r.User, c.AttemptsLeft, now)
+	}
+	return c, nil
+}
+
+// truthfulAttempts caps a challenge's attempts left by what the account
+// lockout still allows, so the customer is never told "2 attempts left"
+// when the next wrong answer locks the account. If the store cannot say,
+// the challenge's own count is kept (the lockout still holds).
+func (e *Engine) truthfulAttempts(ctx context.Context, user string, left int, now time.Time) int {
+	if e.lockout.After <= 0 {
+		return left
+	}
+	n, _, err := e.cfg.Store.Failures(ctx, user, now)
+	if err != nil {
+		return left
+	}
+	return max(min(left, e.lockout.After-n), 0)
 }
 
 // Begin starts method m for the challenge: for enum it draws a fresh
@@ -1140,7 +1162,7 @@ func (e *Engine) Verify(ctx context.Context, id string, s Subject, answer string
 	switch res.Outcome {
 	case store.Wrong:
 		e.emit(Event{Kind: EventWrongAnswer, ChallengeID: id, User: o.User, AttemptsLeft: res.AttemptsLeft})
-		return nil, &WrongAnswerError{AttemptsLeft: res.AttemptsLeft}
+		return nil, &WrongAnswerError{AttemptsLeft: e.truthfulAttempts(ctx, o.User, res.AttemptsLeft, now)}
 	case store.Exhausted:
 		e.emit(Event{Kind: EventExhausted, ChallengeID: id, User: o.User})
 		return nil, ErrTooManyAttempts

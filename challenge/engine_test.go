@@ -630,6 +630,9 @@ func (brokenStore) LockedUntil(context.Context, string, time.Time) (time.Time, e
 	return time.Time{}, errBroken
 }
 func (brokenStore) Unlock(context.Context, string) error { return errBroken }
+func (brokenStore) Failures(context.Context, string, time.Time) (int, time.Time, error) {
+	return 0, time.Time{}, errBroken
+}
 func (brokenStore) Deliver(context.Context, string, store.Owner, int, time.Time) (*store.Record, error) {
 	return nil, errBroken
 }

@@ -195,3 +195,27 @@ func TestDeliveriesAreBounded(t *testing.T) {
 		t.Fatalf("delivery %d = %v, want exhausted", challenge.MaxDeliveries+1, err)
 	}
 }
+
+func TestAttemptsShownNeverExceedWhatTheLockoutAllows(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	// Three failures on one challenge (the lockout locks at five).
+	first := f.issue(t, alice)
+	f.beginEnum(t, first.ID)
+	for _, a := range []string{"00000001", "00000002", "00000003"} {
+		f.eng.Verify(ctx, first.ID, alice, a)
+	}
+	second := f.issue(t, alice)
+	f.beginEnum(t, second.ID)
+	if got, _ := f.eng.Get(ctx, second.ID, alice); got.AttemptsLeft != 2 {
+		t.Fatalf("attempts shown on a fresh challenge = %d, want 2 (the lockout allows two more)", got.AttemptsLeft)
+	}
+	var we *challenge.WrongAnswerError
+	if _, err := f.eng.Verify(ctx, second.ID, alice, "00000004"); !errors.As(err, &we) || we.AttemptsLeft != 1 {
+		t.Fatalf("wrong answer = %v, want 1 attempt left", err)
+	}
+	var le *challenge.LockedError
+	if _, err := f.eng.Verify(ctx, second.ID, alice, "00000005"); !errors.As(err, &le) {
+		t.Fatalf("the next wrong answer = %v, want locked", err)
+	}
+}
