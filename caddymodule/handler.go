@@ -428,6 +428,9 @@ func wantsHTML(r *http.Request) bool {
 	return strings.Contains(r.Header.Get("Accept"), "text/html")
 }
 
+// msgAmbiguous is the English text of 422 ambiguous_operation.
+const msgAmbiguous = "The operation's details cannot be read unambiguously, so it cannot be confirmed. Nothing was sent to the bank."
+
 // protect holds a request a rule matched. body is the request body if it
 // was read already (nil: read it now).
 func (h *Handler) protect(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler, rule *policy.Compiled, body []byte) error {
@@ -457,8 +460,7 @@ func (h *Handler) protect(w http.ResponseWriter, r *http.Request, next caddyhttp
 		// executes: refuse. The reason names fields, never values.
 		h.logger.Info("ambiguous protected request refused",
 			zap.String("operation", rule.Rule.Operation), zap.String("user", who.User), zap.String("reason", err.Error()))
-		return h.fail(w, r, http.StatusUnprocessableEntity, "ambiguous_operation",
-			"The operation's details cannot be read unambiguously, so it cannot be confirmed. Nothing was sent to the bank.")
+		return h.fail(w, r, http.StatusUnprocessableEntity, "ambiguous_operation", msgAmbiguous)
 	}
 	if !decision.Protected {
 		r.Body = io.NopCloser(bytes.NewReader(body))
@@ -502,8 +504,7 @@ func (h *Handler) protect(w http.ResponseWriter, r *http.Request, next caddyhttp
 		// can take: as ambiguous as any other unreadable operation.
 		h.logger.Info("protected request refused: payee or amount unusable in payment mode",
 			zap.String("operation", rule.Rule.Operation), zap.String("user", who.User))
-		return h.fail(w, r, http.StatusUnprocessableEntity, "ambiguous_operation",
-			"The operation's details cannot be read unambiguously, so it cannot be confirmed. Nothing was sent to the bank.")
+		return h.fail(w, r, http.StatusUnprocessableEntity, "ambiguous_operation", msgAmbiguous)
 	}
 	if err != nil {
 		return h.engineError(w, r, err, "")
