@@ -87,9 +87,12 @@ func (h *Handler) beginOptions(r *http.Request) challenge.BeginOptions {
 	if hn, _, err := net.SplitHostPort(host); err == nil {
 		host = hn
 	}
-	return challenge.BeginOptions{Lang: cat.lang, Text: func(m challenge.Message) string {
-		return messageText(cat, m, host)
-	}}
+	return challenge.BeginOptions{Lang: cat.lang,
+		Text: func(m challenge.Message) string { return messageText(cat, m, host) },
+		Subject: func(m challenge.Message) string {
+			return format(cat.text("text.email_subject"), []any{"operation", opName(cat, m.Operation)}, nil)
+		},
+	}
 }
 
 // messageText is the text of an SMS or e-mail in cat's language: what is

@@ -770,6 +770,8 @@ type BeginOptions struct {
 	// Text, if set, writes Message.Text (in Lang) from the message's
 	// other fields; otherwise the engine's English text is used.
 	Text func(Message) string
+	// Subject, if set, writes Message.Subject (e-mail) likewise.
+	Subject func(Message) string
 }
 
 // BeginWith is Begin with options for the message sent.
@@ -867,6 +869,9 @@ func (e *Engine) BeginWith(ctx context.Context, id string, s Subject, m Method, 
 			msg.Text = opt.Text(*msg)
 		} else {
 			msg.Text = messageText(msg)
+		}
+		if opt.Subject != nil && m == MethodEmail {
+			msg.Subject = opt.Subject(*msg)
 		}
 		sender := e.cfg.SMS
 		if m == MethodEmail {

@@ -35,6 +35,9 @@ type Message struct {
 	// Lang is the language tag of the page that asked for the message
 	// ("" if unknown); Text is in that language.
 	Lang string
+	// Subject is a subject line for e-mail in Lang ("" if the caller
+	// gave none; senders then use their own).
+	Subject string
 }
 
 // Sender delivers codes. Send must not retry on its own in a way that

@@ -70,7 +70,9 @@ type SMTP struct {
 	TLS string `json:"tls,omitempty"`
 
 	// Subject is the e-mail subject; non-ASCII text is RFC 2047 encoded.
-	// Default: "Confirmation code".
+	// Default: the message's own subject, in the language of the page
+	// that asked ("Transfer: your answer number"), else "Confirmation
+	// code".
 	Subject string `json:"subject,omitempty"`
 
 	// Timeout bounds the whole delivery, from dialing to the server's
@@ -85,13 +87,14 @@ type SMTP struct {
 	// certificate instead of the system roots. Default: the system roots.
 	TLSCAFile string `json:"tls_ca_file,omitempty"`
 
-	addr      string        // Address expanded
-	host      string        // host part of addr
-	from      *mail.Address // From expanded and parsed
-	username  string
-	password  string
-	tlsConfig *tls.Config
-	logger    *zap.Logger
+	addr       string        // Address expanded
+	host       string        // host part of addr
+	from       *mail.Address // From expanded and parsed
+	ownSubject bool          // the operator set Subject: it wins over the message's own
+	username   string
+	password   string
+	tlsConfig  *tls.Config
+	logger     *zap.Logger
 }
 
 // CaddyModule returns the Caddy module information.
@@ -114,6 +117,7 @@ func (s *SMTP) Provision(ctx caddy.Context) error {
 	if s.TLS == "" {
 		s.TLS = tlsStartTLS
 	}
+	s.ownSubject = s.Subject != ""
 	if s.Subject == "" {
 		s.Subject = defaultSubject
 	}
@@ -225,7 +229,11 @@ func (s *SMTP) send(ctx context.Context, m challenge.Message) error {
 	if err != nil {
 		return fmt.Errorf("smtp: invalid recipient address: %v", err)
 	}
-	msg, err := s.compose(to, m.Text, time.Now())
+	subject := s.Subject
+	if !s.ownSubject && m.Subject != "" && !strings.ContainsAny(m.Subject, "\r\n") {
+		subject = m.Subject
+	}
+	msg, err := s.compose(to, subject, m.Text, time.Now())
 	if err != nil {
 		return err
 	}
@@ -234,7 +242,7 @@ func (s *SMTP) send(ctx context.Context, m challenge.Message) error {
 
 // compose builds the RFC 5322 message: headers and a quoted-printable
 // UTF-8 plain-text body.
-func (s *SMTP) compose(to *mail.Address, text string, now time.Time) ([]byte, error) {
+func (s *SMTP) compose(to *mail.Address, subjectText, text string, now time.Time) ([]byte, error) {
 	id, err := messageID(s.from.Address)
 	if err != nil {
 		return nil, err
@@ -250,7 +258,7 @@ func (s *SMTP) compose(to *mail.Address, text string, now time.Time) ([]byte, er
 	header("To", to.String())
 	// Encoded words are at most 75 characters; fold between them so the
 	// line stays short (unfolding restores the single space).
-	subject := mime.QEncoding.Encode("utf-8", s.Subject)
+	subject := mime.QEncoding.Encode("utf-8", subjectText)
 	header("Subject", strings.ReplaceAll(subject, "?= =?", "?=\r\n =?"))
 	header("Date", now.Format(time.RFC1123Z))
 	header("Message-ID", id)

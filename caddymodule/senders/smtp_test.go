@@ -159,6 +159,16 @@ func TestSMTPImplicitTLS(t *testing.T) {
 	if body != "hello" {
 		t.Errorf("body = %q", body)
 	}
+
+	// Without a subject of the operator's, the message's own (in the
+	// customer's language) is used.
+	if err := s.Send(context.Background(), challenge.Message{Method: challenge.MethodEmail, To: "bob@y.org", Code: "1", Text: "привет", Subject: "Перевод: число-ответ"}); err != nil {
+		t.Fatalf("Send: %v", err)
+	}
+	msg, _ = readMail(t, peer.Mails()[1].Data)
+	if subj, err := new(mime.WordDecoder).DecodeHeader(msg.Header.Get("Subject")); err != nil || subj != "Перевод: число-ответ" {
+		t.Errorf("the message's own Subject = %q (%v)", subj, err)
+	}
 }
 
 func TestSMTPNoneToLoopback(t *testing.T) {

@@ -60,7 +60,10 @@ type Webhook struct {
 
 	// BodyTemplate is a Go text/template for the request body, executed
 	// with the message: .Method ("sms" or "email"), .To, .Code, .Text,
-	// .User, .Operation and .ChallengeID. The function `json` encodes a
+	// .User, .Operation, .ChallengeID, .Amount (a plain decimal),
+	// .Currency, .Payee (as the page shows it, masked where the rule
+	// masks it), .Lang (the page's language) and .Subject (e-mail). .Text
+	// is already in .Lang and names the operation. The function `json` encodes a
 	// value as JSON (quotes included). When the content type is JSON the
 	// template must yield valid JSON; this is checked at provision time.
 	// Default: a JSON object with the keys method, to, text, code, user,
