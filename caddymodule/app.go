@@ -111,6 +111,7 @@ type App struct {
 	store    store.Store         // the store, as the engine sees it
 	dir      challenge.Directory // the user directory
 	senders  map[challenge.Method]bool
+	observer *stepObserver // metrics and Caddy events of every step
 }
 
 // SMSLimits configure the SMS cost controls, shared by every gateway on
@@ -176,6 +177,11 @@ func (App) CaddyModule() caddy.ModuleInfo {
 // Provision loads the store, users and senders and builds the engine.
 func (a *App) Provision(ctx caddy.Context) error {
 	a.logger = ctx.Logger()
+	obs, err := newStepObserver(ctx, a.logger)
+	if err != nil {
+		return fmt.Errorf("enumgate: metrics: %w", err)
+	}
+	a.observer = obs
 	secret, err := a.resolveSecrets()
 	if err != nil {
 		return err
@@ -365,6 +371,7 @@ func (a *App) HasSender(method string) bool {
 // logEvent logs an engine event. Events never carry codes, answers,
 // questions or keys.
 func (a *App) logEvent(e challenge.Event) {
+	a.observer.step(e)
 	lvl := zap.InfoLevel
 	if e.Err != nil {
 		lvl = zap.ErrorLevel

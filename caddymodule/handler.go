@@ -96,6 +96,7 @@ type Handler struct {
 	AllowedOrigins []string `json:"allowed_origins,omitempty"`
 
 	allowedOrigins []string
+	observer       *stepObserver
 	noUserWarned   int64 // Unix seconds of the last "no user" warning (atomic)
 	engine         *challenge.Engine
 	policy         *policy.Policy
@@ -234,6 +235,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("enumgate: %w", err)
 	}
 	h.engine = appIface.(*App).Engine()
+	h.observer = appIface.(*App).observer
 	if err := h.checkSenders(explicitMethods); err != nil {
 		return err
 	}
@@ -444,6 +446,7 @@ func (h *Handler) protect(w http.ResponseWriter, r *http.Request, next caddyhttp
 		return h.fail(w, r, http.StatusUnauthorized, "unauthenticated", "Log in before confirming an operation.")
 	}
 	if h.crossSite(r) {
+		h.observer.refusal("cross_site", rule.Rule.Operation, who.User)
 		h.logger.Info("cross-site start of a protected request refused",
 			zap.String("operation", rule.Rule.Operation), zap.String("user", who.User))
 		return h.fail(w, r, http.StatusForbidden, "cross_site", "This operation was started from another site. Start it again from the bank's own pages.")
@@ -458,6 +461,7 @@ func (h *Handler) protect(w http.ResponseWriter, r *http.Request, next caddyhttp
 	if err != nil {
 		// The page would show something other than what the upstream
 		// executes: refuse. The reason names fields, never values.
+		h.observer.refusal("ambiguous_operation", rule.Rule.Operation, who.User)
 		h.logger.Info("ambiguous protected request refused",
 			zap.String("operation", rule.Rule.Operation), zap.String("user", who.User), zap.String("reason", err.Error()))
 		return h.fail(w, r, http.StatusUnprocessableEntity, "ambiguous_operation", msgAmbiguous)
@@ -507,6 +511,9 @@ func (h *Handler) protect(w http.ResponseWriter, r *http.Request, next caddyhttp
 		return h.fail(w, r, http.StatusUnprocessableEntity, "ambiguous_operation", msgAmbiguous)
 	}
 	if err != nil {
+		if errors.As(err, new(*challenge.TooManyPendingError)) {
+			h.observer.refusal("too_many_pending", rule.Rule.Operation, who.User)
+		}
 		return h.engineError(w, r, err, "")
 	}
 	h.logger.Info("protected request held",
