@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -78,13 +79,18 @@ type RedisStore struct {
 	// PoolSize is the connections per server; default go-redis' (10 per
 	// CPU).
 	PoolSize int `json:"pool_size,omitempty"`
-	// WaitReplicas, if positive, makes every confirmation wait until that
-	// many replicas acknowledged the consumption (Redis WAIT) before the
-	// request is replayed; if they do not, the confirmation fails closed
-	// (503) instead of risking a second confirmation after a failover.
-	// Default 0.
+	// WaitReplicas is how many replicas must acknowledge a confirmation
+	// (Redis WAIT) before the request is forwarded, and a redelivery's
+	// lease and a delivered settlement after it; if fewer do within
+	// wait_timeout, the customer is told the confirmation is made but not
+	// delivered yet, and the same answer delivers it once a replica has
+	// it — never a second confirmation after a failover. 0 (the default,
+	// Caddyfile `auto`): 1 when Redis replicates (Sentinel, a Cluster
+	// with replicas, a standalone master with a connected replica), else
+	// none. Negative (Caddyfile `off` or `0`): never wait; logged as a
+	// warning at start when Redis replicates.
 	WaitReplicas int `json:"wait_replicas,omitempty"`
-	// WaitTimeout bounds that wait. Default 1s.
+	// WaitTimeout bounds each wait. Default 1s.
 	WaitTimeout caddy.Duration `json:"wait_timeout,omitempty"`
 
 	client  redis.UniversalClient
@@ -188,7 +194,34 @@ func (r *RedisStore) Provision(ctx caddy.Context) error {
 	if err := r.store.Check(cctx); err != nil {
 		return fmt.Errorf("enumgate redis store: %w", err)
 	}
+	if rep, err := r.store.Replication(cctx); err == nil {
+		logReplication(ctx.Logger(), r.WaitReplicas, rep)
+	}
 	return nil
+}
+
+// logReplication tells the operator at start what the store makes of
+// Redis' replication, and what puts confirmations at risk.
+func logReplication(l *zap.Logger, configured int, rep redisstore.Replication) {
+	fields := []zap.Field{zap.String("topology", rep.Topology), zap.Bool("replicas", rep.Replicas), zap.Int("wait_replicas", rep.WaitReplicas)}
+	switch {
+	case configured < 0 && rep.Replicas:
+		l.Warn("wait_replicas is off while Redis replicates: a confirmation acknowledged by the master alone can be lost in a failover, "+
+			"and the same answer may then confirm again and forward the request a second time; remove wait_replicas off (auto waits for one replica)", fields...)
+	case rep.Unknown && configured == 0:
+		l.Warn("cannot tell whether Redis replicates (INFO or CLUSTER NODES refused): confirmations do not wait for replicas; "+
+			"set wait_replicas to the number of replicas per master if it does", fields...)
+	default:
+		l.Info("redis replication", fields...)
+	}
+	if len(rep.Unreplicated) > 0 && rep.WaitReplicas > 0 {
+		l.Warn("some cluster masters have no replica: confirmations of the users whose challenges they hold can never be acknowledged "+
+			"and stay undelivered; give every master a replica", append(fields, zap.Strings("masters", rep.Unreplicated))...)
+	}
+	if rep.Replicas && rep.MinReplicasToWrite == 0 {
+		l.Warn("Redis replicates but min-replicas-to-write is 0: a master cut off from its replicas keeps accepting confirmations "+
+			"that a failover will discard; consider min-replicas-to-write 1 with min-replicas-max-lag 10 on the masters", fields...)
+	}
 }
 
 // Cleanup releases this config's hold on the shared client.
@@ -225,7 +258,7 @@ func (r *RedisStore) Client() (redis.UniversalClient, string) { return r.client,
 //		read_timeout <duration>
 //		write_timeout <duration>
 //		pool_size <n>
-//		wait_replicas <n>
+//		wait_replicas <n>|auto|off
 //		wait_timeout <duration>
 //	}
 func (r *RedisStore) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
@@ -271,7 +304,7 @@ func (r *RedisStore) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		case "pool_size":
 			r.PoolSize, err = intArg(d, 1, 1<<16)
 		case "wait_replicas":
-			r.WaitReplicas, err = intArg(d, 0, 64)
+			r.WaitReplicas, err = waitReplicasArg(d)
 		case "dial_timeout":
 			r.DialTimeout, err = durationArg(d)
 		case "read_timeout":
@@ -303,6 +336,26 @@ func (r *RedisStore) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		}
 	}
 	return nil
+}
+
+// waitReplicasArg reads wait_replicas: auto (0 in JSON), off or 0 (-1
+// in JSON: never wait), or a number of replicas from 1 to 64.
+func waitReplicasArg(d *caddyfile.Dispenser) (int, error) {
+	var v string
+	if !d.AllArgs(&v) {
+		return 0, d.ArgErr()
+	}
+	switch v {
+	case "auto":
+		return 0, nil
+	case "off", "0":
+		return -1, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > 64 {
+		return 0, d.Errf("wait_replicas: %q is not auto, off or a number of replicas from 1 to 64", v)
+	}
+	return n, nil
 }
 
 // setRedisLogger routes go-redis' own messages (one per failed dial) to

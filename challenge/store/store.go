@@ -69,7 +69,35 @@ var (
 	// ErrDeliveriesExhausted reports Deliver on a confirmation that has
 	// been tried the most times allowed.
 	ErrDeliveriesExhausted = errors.New("delivery attempts spent")
+	// ErrNotDurable reports a confirmation (or a repeat, a redelivery or a
+	// delivered Settle) that the store has written but could not make
+	// durable in time: too few replicas acknowledged it, so a failover
+	// could still lose it. It is never a reason to forward; the state
+	// stays written and no delivery lease is held, so the same call later
+	// (the same answer: Repeated, then Deliver) succeeds once it is
+	// durable. The error is a *NotDurableError. The memory store never
+	// returns it.
+	ErrNotDurable = errors.New("confirmation not yet acknowledged by enough replicas")
 )
+
+// NotDurableError reports a write that too few replicas acknowledged
+// within the store's wait timeout. It is ErrNotDurable for errors.Is.
+type NotDurableError struct {
+	// Reached is how many replicas acknowledged the write.
+	Reached int
+	// Wanted is how many the store waits for.
+	Wanted int
+	// Timeout is how long the store waited.
+	Timeout time.Duration
+}
+
+// Error implements error.
+func (e *NotDurableError) Error() string {
+	return fmt.Sprintf("%s: %d of %d replicas within %v", ErrNotDurable.Error(), e.Reached, e.Wanted, e.Timeout)
+}
+
+// Is makes errors.Is(err, ErrNotDurable) hold.
+func (e *NotDurableError) Is(target error) bool { return target == ErrNotDurable }
 
 // Defaults of the per-store options that implement the fair shares and
 // the delivery lease (memory.Options, redisstore.Options). In those
@@ -167,7 +195,8 @@ const (
 	Wrong Outcome = iota + 1
 	// Confirmed means the answer matched; the challenge has been consumed
 	// and can never confirm again. This answer took the first delivery
-	// lease (Record.Deliveries is 1).
+	// lease (Record.Deliveries is 1). A replicated store reports it only
+	// once it is durable (see Store).
 	Confirmed
 	// Exhausted means the attempt budget is spent (by this answer or
 	// earlier ones); the challenge can no longer confirm.
@@ -355,6 +384,20 @@ type Result struct {
 // A store never retries a state-changing call by itself; the contract is
 // made so that the caller's retry of the same call is harmless: a repeated
 // wrong answer costs nothing more, a repeated right one reports Repeated.
+//
+// Durability: a replicated store (Redis with replicas) may report only
+// what a failover cannot lose. Attempt's Confirmed and Repeated and
+// Deliver's record are returned — and so may be forwarded — only once
+// enough replicas hold the state they report (the confirmation and the
+// lease); otherwise the call returns *NotDurableError (ErrNotDurable) and
+// a zero result, the state stays written (the challenge stays confirmed)
+// and no delivery lease is left held: the caller tells the customer
+// "confirmed, not delivered yet", and the same answer (Repeated) or
+// Deliver delivers it once a replica has it. A delivered Settle whose
+// record is not durable returns *NotDurableError after settling: the
+// delivery happened; a failover may forget it, and then the upstream's
+// Idempotency-Key is what refuses a second one. A store without replicas
+// (the memory store) never returns ErrNotDurable.
 type Store interface {
 	// Create stores a new challenge. In order, it fails with *LockedError
 	// when the record's user is locked at now, with ErrExists when the id
@@ -394,7 +437,11 @@ type Store interface {
 	// without stash that answers Exhausted until the challenge expires —
 	// and counts a failure under l; if that locks the user,
 	// Result.LockedUntil says until when. An answer to a tombstone counts
-	// no failure.
+	// no failure. A confirmation or a repeat that is written but not
+	// durable gives (Result{}, *NotDurableError) and leaves no lease held
+	// (Deliveries and LeaseUntil as before the call): the challenge stays
+	// confirmed, so the same answer later reports Repeated, never
+	// Confirmed again.
 	Attempt(ctx context.Context, id string, o Owner, mac []byte, l Lockout, now time.Time) (Result, error)
 	// Delete removes the challenge if it belongs to o and is not confirmed
 	// (cancellation). It returns ErrNotFound otherwise; a confirmed
@@ -407,14 +454,18 @@ type Store interface {
 	// flight) or ErrDeliveriesExhausted (Deliveries >= max; max <= 0 sets
 	// no limit), checked in that order. On success it increments
 	// Deliveries, sets LeaseUntil to now plus the store's delivery lease
-	// and returns the record, stash included.
+	// and returns the record, stash included. If that lease is not
+	// durable it is released again and Deliver returns *NotDurableError.
 	Deliver(ctx context.Context, id string, o Owner, max int, now time.Time) (*Record, error)
 	// Settle ends the delivery in flight of a confirmed challenge of o's
 	// (ErrNotFound otherwise, as Deliver). delivered=true records
 	// DeliveredAt=now, clears the lease and drops the stash (its bytes no
 	// longer count against the user); delivered=false only clears the
 	// lease, so a redelivery may start at once. Settling a delivered
-	// challenge again changes nothing and returns nil.
+	// challenge again changes nothing and returns nil (or, like the first
+	// time, *NotDurableError while the delivery is not durable). A
+	// delivered Settle that is not durable returns *NotDurableError: it
+	// did settle, but a failover may forget that.
 	Settle(ctx context.Context, id string, o Owner, delivered bool, now time.Time) error
 
 	Regulator

@@ -1,7 +1,8 @@
 // Package redistest starts real redis-server processes for tests: a
 // standalone server on a unix socket or a free TCP port (optionally with
 // an append-only file so a restart keeps the data) that can be paused
-// (SIGSTOP) and resumed, and a 3-node Cluster.
+// (SIGSTOP) and resumed, a Sentinel deployment (sentinel.go), and a
+// Cluster of 3 masters, with or without replicas.
 //
 // When redis-server is missing, tests are skipped — except under CI=true,
 // where they fail with a message saying what to install.
@@ -17,8 +18,33 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+)
+
+// DebugArgs are the arguments that let tests send DEBUG (DEBUG SLEEP)
+// to a server started by this package: --enable-debug-command yes on
+// Redis 7 and later, nothing before (where DEBUG is always enabled).
+func DebugArgs(t testing.TB) []string {
+	t.Helper()
+	bin := Binary(t)
+	debugOnce.Do(func() {
+		out, _ := exec.Command(bin, "--version").Output()
+		// "Redis server v=7.0.15 sha=..."
+		_, v, _ := strings.Cut(string(out), "v=")
+		if major, _, _ := strings.Cut(v, "."); major != "" {
+			if n, err := strconv.Atoi(major); err == nil && n >= 7 {
+				debugArgs = []string{"--enable-debug-command", "yes"}
+			}
+		}
+	})
+	return debugArgs
+}
+
+var (
+	debugOnce sync.Once
+	debugArgs []string
 )
 
 // Binary returns the path of redis-server, or skips (fails under CI=true).
@@ -59,7 +85,7 @@ type Server struct {
 func Start(t testing.TB, o Options) *Server {
 	t.Helper()
 	s := &Server{t: t, bin: Binary(t), dir: t.TempDir()}
-	s.args = []string{"--save", "", "--dir", s.dir, "--protected-mode", "no"}
+	s.args = append([]string{"--save", "", "--dir", s.dir, "--protected-mode", "no"}, DebugArgs(t)...)
 	if o.Persist {
 		s.args = append(s.args, "--appendonly", "yes", "--appendfsync", "always")
 	} else {
@@ -115,69 +141,95 @@ func (s *Server) Restart() {
 	s.start()
 }
 
-// Cluster is a 3-node Redis Cluster (masters only).
+// Cluster is a Redis Cluster of 3 masters, each with the replicas asked
+// for (none by StartCluster).
 type Cluster struct {
-	// Addrs are the nodes' host:port.
+	// Addrs are the nodes' host:port, replicas included.
 	Addrs []string
-	nodes []*exec.Cmd
+	nodes map[string]*Server
 }
 
-// StartCluster starts a 3-node cluster, waits for cluster_state:ok and
-// stops it when the test ends.
-func StartCluster(t testing.TB) *Cluster {
+// StartCluster starts a 3-node cluster (masters only), waits for
+// cluster_state:ok and stops it when the test ends.
+func StartCluster(t testing.TB) *Cluster { t.Helper(); return StartClusterReplicas(t, 0) }
+
+// StartClusterReplicas starts a cluster of 3 masters with replicas
+// replicas each (redis-cli --cluster create --cluster-replicas), waits for
+// cluster_state:ok on every node and, with replicas, until every master
+// has them online, and stops it when the test ends.
+func StartClusterReplicas(t testing.TB, replicas int) *Cluster {
 	t.Helper()
 	bin := Binary(t)
 	cli, err := exec.LookPath("redis-cli")
 	if err != nil {
 		t.Fatal("redis-cli not found: install redis-tools")
 	}
-	c := &Cluster{}
-	t.Cleanup(c.stop)
-	for range 3 {
+	c := &Cluster{nodes: map[string]*Server{}}
+	for range 3 * (1 + replicas) {
 		port := freeClusterPort(t)
 		dir := t.TempDir()
-		cmd := exec.Command(bin, "--bind", "127.0.0.1", "--port", strconv.Itoa(port), "--cluster-enabled", "yes",
-			"--cluster-config-file", filepath.Join(dir, "nodes.conf"), "--cluster-node-timeout", "2000",
-			"--save", "", "--appendonly", "no", "--dir", dir, "--protected-mode", "no")
-		if err := cmd.Start(); err != nil {
-			t.Fatalf("starting cluster node: %v", err)
-		}
-		c.nodes = append(c.nodes, cmd)
 		addr := fmt.Sprintf("127.0.0.1:%d", port)
+		n := &Server{t: t, bin: bin, dir: dir, Addr: addr, URL: "redis://" + addr + "/0"}
+		n.args = append([]string{"--bind", "127.0.0.1", "--port", strconv.Itoa(port), "--cluster-enabled", "yes",
+			"--cluster-config-file", filepath.Join(dir, "nodes.conf"), "--cluster-node-timeout", "2000",
+			"--save", "", "--appendonly", "no", "--dir", dir, "--protected-mode", "no",
+			"--repl-diskless-sync-delay", "0"}, DebugArgs(t)...)
+		n.start()
+		t.Cleanup(n.Stop)
+		c.nodes[addr] = n
 		c.Addrs = append(c.Addrs, addr)
-		if err := waitPing("tcp", addr, 10*time.Second); err != nil {
-			t.Fatalf("cluster node %s: %v", addr, err)
-		}
 	}
 	args := append([]string{"--cluster", "create"}, c.Addrs...)
-	args = append(args, "--cluster-replicas", "0", "--cluster-yes")
+	args = append(args, "--cluster-replicas", strconv.Itoa(replicas), "--cluster-yes")
 	if out, err := exec.Command(cli, args...).CombinedOutput(); err != nil {
 		t.Fatalf("redis-cli --cluster create: %v\n%s", err, out)
 	}
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		ok := true
+	if err := poll(30*time.Second, func() error {
+		online := 0
 		for _, a := range c.Addrs {
-			out, _ := exec.Command(cli, "-h", "127.0.0.1", "-p", strings.Split(a, ":")[1], "cluster", "info").Output()
-			ok = ok && strings.Contains(string(out), "cluster_state:ok")
+			v, err := command(a, "CLUSTER", "INFO")
+			if info, _ := v.(string); err != nil || !strings.Contains(info, "cluster_state:ok") {
+				return fmt.Errorf("node %s: cluster state not ok (%v)", a, err)
+			}
+			// Every node knows every replica (gossip), as clients and
+			// tests asking any node expect.
+			v, err = command(a, "CLUSTER", "NODES")
+			if err != nil {
+				return err
+			}
+			nodes, _ := v.(string)
+			if n := strings.Count(nodes, "slave "); n < 3*replicas {
+				return fmt.Errorf("node %s knows %d replicas", a, n)
+			}
+			info, err := infoReplication(a)
+			if err != nil {
+				return err
+			}
+			if field(info, "role") == "master" {
+				for i := range replicas {
+					if strings.Contains(field(info, fmt.Sprintf("slave%d", i)), "state=online") {
+						online++
+					}
+				}
+			}
 		}
-		if ok {
-			return c
+		if online < 3*replicas {
+			return fmt.Errorf("%d of %d replicas online", online, 3*replicas)
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("cluster never reached cluster_state:ok")
-		}
-		time.Sleep(100 * time.Millisecond)
+		return nil
+	}); err != nil {
+		t.Fatalf("cluster never became ready: %v", err)
 	}
+	return c
 }
 
-func (c *Cluster) stop() {
-	for _, n := range c.nodes {
-		if n.Process != nil {
-			n.Process.Kill()
-			n.Wait()
-		}
+// Node returns the server at addr, one of Addrs (to Pause or Resume it).
+func (c *Cluster) Node(addr string) *Server {
+	n, ok := c.nodes[addr]
+	if !ok {
+		panic("redistest: no cluster node " + addr)
 	}
+	return n
 }
 
 // FreePort returns a TCP port free on 127.0.0.1 at the time of the call.

@@ -59,7 +59,8 @@ func StartSentinel(t testing.TB) *Sentinel {
 	s.master = startTCP(t, bin, "--repl-diskless-sync-delay", "0")
 	s.masterAddr = s.master.Addr
 	host, port, _ := net.SplitHostPort(s.master.Addr)
-	s.replica = startTCP(t, bin, "--replicaof", host, port)
+	// Once promoted, it syncs a rejoining replica at once too.
+	s.replica = startTCP(t, bin, "--replicaof", host, port, "--repl-diskless-sync-delay", "0")
 	s.ReplicaAddr = s.replica.Addr
 	if err := poll(10*time.Second, func() error {
 		info, err := infoReplication(s.ReplicaAddr)
@@ -112,7 +113,8 @@ func startTCP(t testing.TB, bin string, extra ...string) *Server {
 	s := &Server{t: t, bin: bin, dir: t.TempDir(), Addr: fmt.Sprintf("127.0.0.1:%d", port)}
 	s.URL = "redis://" + s.Addr + "/0"
 	s.args = append([]string{"--save", "", "--dir", s.dir, "--protected-mode", "no", "--appendonly", "no",
-		"--bind", "127.0.0.1", "--port", strconv.Itoa(port)}, extra...)
+		"--bind", "127.0.0.1", "--port", strconv.Itoa(port)}, DebugArgs(t)...)
+	s.args = append(s.args, extra...)
 	s.start()
 	t.Cleanup(s.Stop)
 	return s
@@ -172,6 +174,41 @@ func (s *Sentinel) KillMaster() { s.master.Stop() }
 // KillReplica kills the replica with SIGKILL: the master then has no
 // replica to acknowledge writes (WAIT answers 0).
 func (s *Sentinel) KillReplica() { s.replica.Stop() }
+
+// PauseReplica stops the replica with SIGSTOP: it reads nothing of the
+// replication stream, so the master's writes pile up unacknowledged (WAIT
+// times out) while the master still counts it as connected. ResumeReplica
+// continues it.
+func (s *Sentinel) PauseReplica() { s.t.Helper(); s.replica.Pause() }
+
+// ResumeReplica continues a paused replica (SIGCONT).
+func (s *Sentinel) ResumeReplica() { s.t.Helper(); s.replica.Resume() }
+
+// RejoinMaster starts the killed original master again, empty, as a
+// replica of the promoted one (as an operator replacing the failed host
+// would) and waits, at most timeout, until the new master counts it as an
+// online replica: from then on WAIT on the new master can reach 1. Call
+// it after WaitFailover, from the test's goroutine.
+func (s *Sentinel) RejoinMaster(timeout time.Duration) {
+	s.t.Helper()
+	host, port, _ := net.SplitHostPort(s.ReplicaAddr)
+	s.master.Stop()
+	s.master.args = append(append([]string(nil), s.master.args...), "--replicaof", host, port)
+	s.master.start()
+	err := poll(timeout, func() error {
+		info, err := infoReplication(s.ReplicaAddr)
+		if err != nil {
+			return err
+		}
+		if !strings.Contains(field(info, "slave0"), "state=online") {
+			return fmt.Errorf("no online replica: %q", field(info, "slave0"))
+		}
+		return nil
+	})
+	if err != nil {
+		s.t.Fatalf("redistest: the old master never came online as a replica of %s: %v", s.ReplicaAddr, err)
+	}
+}
 
 // WaitFailover waits, at most timeout, until the Sentinel reports the
 // former replica as the master and the replica itself has taken the

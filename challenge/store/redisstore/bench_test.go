@@ -21,7 +21,8 @@ func BenchmarkCycle(b *testing.B) {
 	client := newClient(b, redistest.Start(b, redistest.Options{}).URL)
 	trips := &roundTrips{}
 	client.AddHook(trips)
-	s := redisstore.New(client, redisstore.Options{})
+	// One user answers every cycle: no per-user share may stop them.
+	s := redisstore.New(client, redisstore.Options{MaxPendingPerUser: -1, MaxBytesPerUser: -1})
 	tmpl := storetest.NewRecord()
 	o := owner(tmpl)
 	begin := store.Begin{Method: "enum", Question: "12345678", Expected: [][]byte{right}}
@@ -76,4 +77,39 @@ func BenchmarkCycleParallel(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkConfirmWait measures what the replica acknowledgement costs a
+// confirmation: Create, Begin and a right answer on a master with one
+// replica (both local, TCP), without waiting and with WAIT 1.
+func BenchmarkConfirmWait(b *testing.B) {
+	d := redistest.StartSentinel(b)
+	client := newClient(b, "redis://"+d.MasterAddr()+"/0")
+	tmpl := storetest.NewRecord()
+	o := owner(tmpl)
+	begin := store.Begin{Method: "enum", Question: "12345678", Expected: [][]byte{right}}
+	for _, bc := range []struct {
+		name string
+		wait int
+	}{{"off", -1}, {"wait 1", 1}} {
+		b.Run(bc.name, func(b *testing.B) {
+			s := redisstore.New(client, redisstore.Options{Prefix: newPrefix(), WaitReplicas: bc.wait, MaxPendingPerUser: -1, MaxBytesPerUser: -1})
+			n := 0
+			b.ReportAllocs()
+			for b.Loop() {
+				r := *tmpl
+				n++
+				r.ID = "bench-" + strconv.Itoa(n)
+				if err := s.Create(ctx, &r, r.Created); err != nil {
+					b.Fatal(err)
+				}
+				if _, err := s.Begin(ctx, r.ID, o, begin, r.Created); err != nil {
+					b.Fatal(err)
+				}
+				if res, err := s.Attempt(ctx, r.ID, o, right, lockout, r.Created); err != nil || res.Outcome != store.Confirmed {
+					b.Fatalf("Attempt = %+v, %v", res, err)
+				}
+			}
+		})
+	}
 }

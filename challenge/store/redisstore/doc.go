@@ -48,8 +48,10 @@
 // (plus 1 for SpendSMS or SpendEmail when the engine sends a message, and
 // 1 for Refund if the sender fails — those keys live in their channel's
 // own slot, so they stay separate scripts), Attempt 1 (plus the WAIT of a
-// confirmation or a repeat when Options.WaitReplicas is set), Delete 1,
-// Deliver 1, Settle 1.
+// confirmation or a repeat when the store waits for replicas, and the
+// lease release when that WAIT falls short), Delete 1, Deliver 1 (plus
+// WAIT, and a release when it falls short), Settle 1 (plus WAIT when
+// delivered). Detecting an auto WaitReplicas costs one round trip once.
 //
 // Scripts never read the Redis clock. Callers pass now (milliseconds since
 // the epoch) and scripts judge expiry, cooldowns and locks by it, so every
@@ -122,28 +124,55 @@
 // Redis replicates asynchronously. If a master fails after consuming a
 // challenge but before a replica received the consumption, the promoted
 // replica still holds the challenge as pending, and the same answer could
-// confirm it a second time. Options.WaitReplicas closes that window: after
-// a confirming script the store runs WAIT on the same connection (on a
-// Cluster, on the master that owns the challenge's slot) and returns
-// Confirmed only if enough replicas acknowledged the consumption within
-// Options.WaitTimeout. Otherwise Attempt returns an error instead of
-// Confirmed: it fails closed. The challenge stays confirmed on the
-// master; the same answer again reports store.Repeated — after a WAIT of
-// its own (the repeat writes a mark, so the WAIT covers the confirmation)
-// — or fails the same way while the replicas lag. (Should the master then
-// fail over, a replica that never saw the confirmation may still hold the
-// challenge as pending; one confirmation there is still the first,
-// because the lost one was never reported.) Use WaitReplicas with Sentinel or Cluster
-// deployments that have replicas; a standalone server without
-// replicas and WaitReplicas > 0 can never confirm. With WaitReplicas = 0
-// (the default) a confirmation costs one round trip and relies on the
-// master surviving, or on replication having caught up before a failover.
-// WAIT is not consensus: a failover may still promote a replica that did
-// not acknowledge, so set WaitReplicas to the number of replicas of each
-// master (Sentinel and Cluster prefer the most up-to-date replica).
-// Only confirmations and their repeats wait (Deliver and Settle do not): budget decrements, lockout counts and locks
-// lost in a failover give an attacker a few more guesses, never a second
-// confirmation.
+// confirm it a second time — and the request be forwarded twice. So the
+// store reports nothing for forwarding that a failover could lose: after
+// the script of a confirmation (or a repeat of one, which writes a mark so
+// that the WAIT covers the confirmation), of a Deliver (its lease) and of
+// a delivered Settle, it runs WAIT on the same connection — on a Cluster,
+// the connection to the master that owns the challenge's slot — and
+// returns the result only if Options.WaitReplicas replicas acknowledged
+// within Options.WaitTimeout. Otherwise it returns *store.NotDurableError
+// (store.ErrNotDurable) and no delivery lease stays held: a confirmation
+// or a Deliver gives its lease back at once (a small script on the same
+// connection), so the customer may be told "confirmed, not delivered yet"
+// and the same answer (store.Repeated) or Deliver delivers the request
+// once a replica has it. The challenge stays confirmed on the master;
+// should the master fail over before any replica had it, the promoted
+// replica may hold it as pending, and one confirmation there is still the
+// first forwarded, because the lost one was never reported. A delivered
+// Settle that is not durable has settled all the same: the caller logs
+// it, and the upstream's Idempotency-Key refuses a second delivery a
+// failover could then allow.
+//
+// WaitReplicas 0 (the default) is auto: the store waits for 1 replica
+// when the deployment replicates — always behind Sentinel (a failover
+// client, recognised by its options), on a Cluster when a master has a
+// replica (CLUSTER NODES and INFO replication of every master), on a
+// standalone master with a connected replica (INFO replication) — and for
+// none otherwise. Detection runs once, at Check or at first use; a
+// replica added later is waited for after a restart. Negative is off:
+// never wait (one round trip less per confirmation, and the double
+// forward above becomes possible). Store.Replication reports what was
+// detected, with min-replicas-to-write, for the gateway's start-up
+// warnings. With a single replica that is down, nothing becomes durable
+// until it is back: confirmations are kept, not forwarded. WAIT is not
+// consensus: a failover may still promote a replica that did not
+// acknowledge, so with several replicas per master set WaitReplicas to
+// their number (Sentinel and Cluster prefer the most up-to-date replica);
+// min-replicas-to-write 1 on the masters shortens the window in which a
+// master cut off from its replicas accepts writes at all. Wrong answers,
+// lockouts and budgets do not wait: lost in a failover, they give an
+// attacker a few more guesses, never a second confirmation.
+//
+// For operators: by default a confirmation is forwarded only after a
+// replica has acknowledged it, so a Redis failover can neither lose it
+// nor let it confirm twice; this costs one WAIT per confirmation (a round
+// trip plus the replica's acknowledgement: about 0.1 ms with master and
+// replica on one host), and while no replica acknowledges
+// within wait_timeout customers see "confirmed, not delivered yet" and
+// their confirmation is delivered once a replica is back. wait_replicas
+// off saves that round trip but lets a confirmation that only the master
+// had be answered again after a failover and forwarded a second time.
 //
 // # Memory policy
 //

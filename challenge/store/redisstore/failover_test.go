@@ -133,7 +133,7 @@ func TestFailoverKeepsAReplicaAcknowledgedConfirmation(t *testing.T) {
 	// The new master has no replica left; a store that does not wait
 	// would report a second consumption as Confirmed instead of hiding
 	// it behind a failed WAIT.
-	after := redisstore.New(client, redisstore.Options{})
+	after := redisstore.New(client, redisstore.Options{WaitReplicas: -1})
 	res, err = answer(after, r, time.Now().Add(5*time.Second))
 	if res.Outcome == store.Confirmed {
 		t.Fatal("the challenge confirmed a second time after the failover")
@@ -172,7 +172,7 @@ func TestFailoverKeepsAPendingChallengeThatConfirmsOnce(t *testing.T) {
 
 	// The new master has no replica left to acknowledge, so this store
 	// does not wait; it confirms on the promoted master alone.
-	after := redisstore.New(client, redisstore.Options{})
+	after := redisstore.New(client, redisstore.Options{WaitReplicas: -1})
 	if err := poll(5*time.Second, func() bool { return after.Ping(ctx) == nil }); err != nil {
 		t.Fatalf("the failover client never reached the new master: %v", err)
 	}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -20,7 +21,7 @@ import (
 const (
 	// DefaultPrefix starts every key the store writes.
 	DefaultPrefix = "enumgate:"
-	// DefaultWaitTimeout bounds WAIT when Options.WaitReplicas is set.
+	// DefaultWaitTimeout bounds WAIT when the store waits for replicas.
 	DefaultWaitTimeout = time.Second
 	// DefaultMaxPendingPerUser is store.DefaultMaxPendingPerUser.
 	DefaultMaxPendingPerUser = store.DefaultMaxPendingPerUser
@@ -35,12 +36,17 @@ type Options struct {
 	// Prefix starts every key, so several deployments can share one
 	// Redis. It must not contain '{' or '}'. Default "enumgate:".
 	Prefix string
-	// WaitReplicas, if positive, is how many replicas must acknowledge a
-	// confirmation (WAIT) before Attempt reports it; fewer within
-	// WaitTimeout make Attempt fail closed with an error. Default 0 (no
-	// waiting). See the package documentation.
+	// WaitReplicas is how many replicas must acknowledge (WAIT) a
+	// confirmation or a repeat before Attempt reports it, a lease before
+	// Deliver returns the record, and a delivered Settle; fewer within
+	// WaitTimeout give *store.NotDurableError. 0 (the default) is auto:
+	// 1 when the deployment replicates — a Sentinel (failover) client, a
+	// Cluster whose masters have replicas, a standalone master with a
+	// connected replica (INFO replication, read once: at Check or first
+	// use) — else none. Negative: never wait (off). See the package
+	// documentation.
 	WaitReplicas int
-	// WaitTimeout bounds the WAIT. Default 1s.
+	// WaitTimeout bounds each WAIT. Default 1s.
 	WaitTimeout time.Duration
 	// MaxPendingPerUser is the most pending challenges (created, not
 	// confirmed, not exhausted, not expired, not deleted) one user may
@@ -78,6 +84,10 @@ type Client interface {
 type Store struct {
 	client Client
 	opts   Options
+
+	mu       sync.Mutex // guards the resolution of auto WaitReplicas
+	resolved bool
+	waitN    int
 }
 
 // New returns a Store that keeps its state through client.
@@ -85,7 +95,7 @@ func New(client Client, o Options) *Store {
 	if o.Prefix == "" {
 		o.Prefix = DefaultPrefix
 	}
-	if o.WaitReplicas > 0 && o.WaitTimeout <= 0 {
+	if o.WaitTimeout <= 0 {
 		o.WaitTimeout = DefaultWaitTimeout
 	}
 	if o.MaxPendingPerUser == 0 {
@@ -163,10 +173,14 @@ func (s *Store) Ping(ctx context.Context) error {
 // CONFIG is disabled or renamed (common on managed Redis) the policy
 // cannot be read and Check returns nil: the operator must then make sure
 // of noeviction by other means. Behind Sentinel only the current master
-// is checked. Connection errors are returned.
+// is checked. Connection errors are returned. Check also resolves an
+// auto Options.WaitReplicas (see Replication).
 func (s *Store) Check(ctx context.Context) error {
 	if s.opts.WaitReplicas > 0 && !canWait(s.client) {
 		return errWaitClient(s.client)
+	}
+	if _, err := s.replicas(ctx); err != nil {
+		return err
 	}
 	if w, ok := s.client.(interface {
 		ForEachShard(ctx context.Context, fn func(ctx context.Context, c *redis.Client) error) error
@@ -288,6 +302,9 @@ func (s *Store) Create(ctx context.Context, r *store.Record, now time.Time) erro
 	for m, t := range r.ResendAt {
 		args = append(args, "resend:"+m, ms(t))
 	}
+	// Resolve an auto WaitReplicas before the challenge's first answer
+	// needs it (a failure here only means Attempt tries again).
+	_, _ = s.replicas(ctx)
 	v, code, err := run(ctx, s.client, createScript, "create challenge", s.keys(r.User, r.ID), args...)
 	if err != nil {
 		return err
@@ -400,30 +417,23 @@ func (s *Store) Begin(ctx context.Context, id string, o store.Owner, b store.Beg
 // Attempt implements store.Store. The user's lock, the challenge, the
 // user's share and the failure count are decided by one script, so a
 // locked user's answer changes nothing and concurrent wrong answers lock
-// exactly at l.After. With Options.WaitReplicas set, a confirmation — and
-// a repeat of one — is reported only once enough replicas acknowledged
-// it; otherwise Attempt returns an error. The challenge stays confirmed on
-// the master, so the same answer later reports Repeated (after a
-// successful WAIT): a confirmation is never reported that a failover
-// could lose, and never lost by the store either.
+// exactly at l.After. When the store waits for replicas, a confirmation —
+// and a repeat of one — is reported only once enough replicas
+// acknowledged it; otherwise Attempt returns *store.NotDurableError, and a
+// confirmation gives its delivery lease back. The challenge stays
+// confirmed on the master, so the same answer later reports Repeated
+// (after a successful WAIT): a confirmation is never reported that a
+// failover could lose, and never lost by the store either.
 func (s *Store) Attempt(ctx context.Context, id string, o store.Owner, mac []byte, l store.Lockout, now time.Time) (store.Result, error) {
 	keys := s.keys(o.User, id)
-	var c processor = s.client
-	var conn *redis.Conn
-	mark := 0
-	if s.opts.WaitReplicas > 0 {
-		// WAIT counts the replicas that have the writes of its own
-		// connection, so the script and the WAIT share one.
-		var err error
-		if conn, err = s.waitConn(ctx, keys[0]); err != nil {
-			return store.Result{}, err
-		}
-		defer conn.Close()
-		c, mark = conn, 1
+	ss, err := s.open(ctx, keys[0])
+	if err != nil {
+		return store.Result{}, err
 	}
+	defer ss.done()
 	after := max(l.After, 0)
-	v, code, err := run(ctx, c, attemptScript, "attempt", keys, o.User, o.Session, now.UnixMilli(), mac,
-		after, ms(now.Add(l.For)), lockIdle.Milliseconds(), mark, ms(now.Add(s.opts.DeliveryLease)), id)
+	v, code, err := run(ctx, ss.p, attemptScript, "attempt", keys, o.User, o.Session, now.UnixMilli(), mac,
+		after, ms(now.Add(l.For)), lockIdle.Milliseconds(), ss.mark(), ms(now.Add(s.opts.DeliveryLease)), id)
 	if err != nil {
 		return store.Result{}, err
 	}
@@ -433,10 +443,11 @@ func (s *Store) Attempt(ctx context.Context, id string, o store.Owner, mac []byt
 		if err != nil {
 			return store.Result{}, err
 		}
-		if conn != nil {
-			if err := s.wait(ctx, conn); err != nil {
-				return store.Result{}, err
+		if err := s.wait(ctx, ss, "attempt"); err != nil {
+			if code == codeOK {
+				s.release(ctx, ss, o.User, r)
 			}
+			return store.Result{}, err
 		}
 		out := store.Confirmed
 		if code == codeRepeated {
@@ -507,19 +518,6 @@ func errWaitClient(c Client) error {
 	return fmt.Errorf("redisstore: WaitReplicas needs a *redis.Client or *redis.ClusterClient, not %T", c)
 }
 
-// wait runs WAIT on conn and fails unless enough replicas acknowledged.
-func (s *Store) wait(ctx context.Context, conn *redis.Conn) error {
-	n, err := conn.Wait(ctx, s.opts.WaitReplicas, s.opts.WaitTimeout).Result()
-	if err != nil {
-		return fmt.Errorf("redis: wait for replicas after a confirmation (not reported as confirmed; the same answer may be retried): %w", err)
-	}
-	if n < int64(s.opts.WaitReplicas) {
-		return fmt.Errorf("redis: confirmation reached %d of %d replicas within %v; refusing to report it (the same answer may be retried)",
-			n, s.opts.WaitReplicas, s.opts.WaitTimeout)
-	}
-	return nil
-}
-
 // Delete implements store.Store.
 func (s *Store) Delete(ctx context.Context, id string, o store.Owner) error {
 	_, code, err := run(ctx, s.client, deleteScript, "delete challenge", s.keys(o.User, id), o.User, o.Session, id)
@@ -532,16 +530,33 @@ func (s *Store) Delete(ctx context.Context, id string, o store.Owner) error {
 	return nil
 }
 
-// Deliver implements store.Store.
+// Deliver implements store.Store. When the store waits for replicas, the
+// record is returned only once enough replicas have the new lease (and so
+// the confirmation before it); otherwise the lease is given back and
+// Deliver returns *store.NotDurableError.
 func (s *Store) Deliver(ctx context.Context, id string, o store.Owner, max int, now time.Time) (*store.Record, error) {
-	v, code, err := run(ctx, s.client, deliverScript, "deliver", []string{s.key(o.User, id)},
+	key := s.key(o.User, id)
+	ss, err := s.open(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	defer ss.done()
+	v, code, err := run(ctx, ss.p, deliverScript, "deliver", []string{key},
 		o.User, o.Session, now.UnixMilli(), max, ms(now.Add(s.opts.DeliveryLease)))
 	if err != nil {
 		return nil, err
 	}
 	switch code {
 	case codeOK:
-		return decode(id, item(v, 1))
+		r, err := decode(id, item(v, 1))
+		if err != nil {
+			return nil, err
+		}
+		if err := s.wait(ctx, ss, "deliver"); err != nil {
+			s.release(ctx, ss, o.User, r)
+			return nil, err
+		}
+		return r, nil
 	case codeNotFound:
 		return nil, store.ErrNotFound
 	case codeDelivered:
@@ -558,20 +573,33 @@ func (s *Store) Deliver(ctx context.Context, id string, o store.Owner, max int, 
 	return nil, errors.New("redis: deliver: unexpected reply")
 }
 
-// Settle implements store.Store.
+// Settle implements store.Store. When the store waits for replicas, a
+// delivered Settle waits for them too and returns *store.NotDurableError
+// if too few acknowledged (it has settled on the master all the same).
+// Settling as not delivered does not wait: a lease a failover brings back
+// only delays a redelivery until it lapses.
 func (s *Store) Settle(ctx context.Context, id string, o store.Owner, delivered bool, now time.Time) error {
+	keys := s.keys(o.User, id)
+	ss := session{p: s.client}
+	if delivered {
+		var err error
+		if ss, err = s.open(ctx, keys[0]); err != nil {
+			return err
+		}
+		defer ss.done()
+	}
 	d := 0
 	if delivered {
 		d = 1
 	}
-	_, code, err := run(ctx, s.client, settleScript, "settle delivery", s.keys(o.User, id), o.User, o.Session, now.UnixMilli(), d, id)
+	_, code, err := run(ctx, ss.p, settleScript, "settle delivery", keys, o.User, o.Session, now.UnixMilli(), d, id, ss.mark())
 	if err != nil {
 		return err
 	}
 	if code != codeOK {
 		return store.ErrNotFound
 	}
-	return nil
+	return s.wait(ctx, ss, "settle delivery")
 }
 
 // msTime reads a script's millisecond time (integer or string reply).

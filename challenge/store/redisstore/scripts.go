@@ -314,18 +314,42 @@ return {1, redis.call('HGETALL', k)}
 `)
 
 // settleScript: KEYS challenge, lock, pending, held; ARGV user, sess,
-// now, 1 if delivered, id. Reply {0} (as Deliver) or {1}. Delivered drops
-// the stash and the lease and records deliv_at; not delivered drops the
-// lease; a delivered challenge is left alone.
+// now, 1 if delivered, id, 1 to write a mark when a delivered challenge
+// is settled as delivered again (so that a WAIT after it covers the first
+// settlement). Reply {0} (as Deliver) or {1}. Delivered drops the stash
+// and the lease and records deliv_at; not delivered drops the lease; a
+// delivered challenge is left alone.
 var settleScript = newScript(challengeNow + ownerCheck + unhold + `
 if not v[8] then return {0} end
-if v[12] then return {1} end
+if v[12] then
+  if ARGV[4] == '1' and ARGV[6] == '1' then redis.call('HINCRBY', k, 'repeats', 1) end
+  return {1}
+end
 if ARGV[4] == '1' then
   redis.call('HDEL', k, 'stash', 'lease')
   redis.call('HSET', k, 'deliv_at', ARGV[3])
   unhold(ARGV[5])
 else
   redis.call('HDEL', k, 'lease')
+end
+return {1}
+`)
+
+// releaseScript: KEYS[1] challenge; ARGV the lease end (ms) and the
+// deliveries count a confirmation or a Deliver wrote. If that lease still
+// holds (the same end and count, not delivered) it is given back: the
+// lease goes and the count is what it was before. Reply {1} if released,
+// {0} if there was nothing to release.
+var releaseScript = newScript(`
+local v = redis.call('HMGET', KEYS[1], 'lease', 'deliveries', 'deliv_at')
+if not v[1] or v[1] ~= ARGV[1] or v[2] ~= ARGV[2] or v[3] then return {0} end
+local n = tonumber(ARGV[2]) - 1
+-- Deleting first: a full Redis still runs the script.
+redis.call('HDEL', KEYS[1], 'lease')
+if n > 0 then
+  redis.call('HSET', KEYS[1], 'deliveries', n)
+else
+  redis.call('HDEL', KEYS[1], 'deliveries')
 end
 return {1}
 `)
