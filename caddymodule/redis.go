@@ -402,6 +402,7 @@ func isDecision(err error) bool {
 		errors.Is(err, store.ErrExhausted) || errors.Is(err, store.ErrMethodNotOffered) ||
 		errors.Is(err, store.ErrTooManyPending) || errors.Is(err, store.ErrDelivered) ||
 		errors.Is(err, store.ErrDeliveryBusy) || errors.Is(err, store.ErrDeliveriesExhausted) ||
+		errors.Is(err, store.ErrNotDurable) || // replicas lag: the store answered
 		errors.As(err, &ce) || errors.As(err, &le) || errors.As(err, &lk)
 }
 

@@ -1157,6 +1157,13 @@ func (e *Engine) Verify(ctx context.Context, id string, s Subject, answer string
 	o := e.owner(s)
 	now := e.cfg.Now()
 	res, err := e.cfg.Store.Attempt(ctx, id, o, e.answerMAC(id, a), e.lockout, now)
+	if errors.Is(err, store.ErrNotDurable) {
+		// Confirmed on the master, but no replica has it yet: forwarding
+		// now could forward it twice after a failover. It stays
+		// confirmed; the same answer again, or Deliver, forwards it once
+		// it is durable.
+		return nil, fmt.Errorf("%w: %w", ErrNotDelivered, err)
+	}
 	if err != nil {
 		return nil, storeErr(err)
 	}
@@ -1212,6 +1219,11 @@ func (e *AlreadyConfirmedError) Error() string {
 	return "already confirmed at " + e.At.UTC().Format(time.RFC3339) + ", not delivered yet"
 }
 
+// ErrNotDelivered reports a confirmation that stands but cannot be
+// delivered yet (the store has not made it durable on its replicas);
+// the same answer again, or Deliver, delivers it once it can.
+var ErrNotDelivered = errors.New("confirmed, but not delivered yet")
+
 // ErrDeliveriesExhausted reports a confirmation that could not be
 // delivered in MaxDeliveries tries; the customer should contact support.
 var ErrDeliveriesExhausted = errors.New("the confirmed request could not be delivered")
@@ -1250,6 +1262,8 @@ func (e *Engine) deliver(ctx context.Context, id string, o store.Owner, now time
 		return nil, &AlreadyConfirmedError{Delivered: true}
 	case errors.Is(err, store.ErrDeliveriesExhausted):
 		return nil, ErrDeliveriesExhausted
+	case errors.Is(err, store.ErrNotDurable):
+		return nil, fmt.Errorf("%w: %w", ErrNotDelivered, err)
 	case err != nil:
 		return nil, storeErr(err)
 	}
@@ -1265,7 +1279,15 @@ func (e *Engine) Settle(ctx context.Context, conf *Confirmation, delivered bool)
 	// A fresh context: the request's may be gone with the upstream.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	if err := e.cfg.Store.Settle(ctx, id, o, delivered, e.cfg.Now()); err != nil {
+	err := e.cfg.Store.Settle(ctx, id, o, delivered, e.cfg.Now())
+	switch {
+	case errors.Is(err, store.ErrNotDurable):
+		// Settled on the master; a failover before a replica has it could
+		// allow one redelivery, which the upstream's Idempotency-Key
+		// absorbs. Reported so the caller can log it.
+		e.emit(Event{Kind: EventDelivered, ChallengeID: id, User: conf.User, Operation: conf.Challenge.Operation, Method: conf.Method, Err: err})
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	case err != nil:
 		return fmt.Errorf("%w: store: %w", ErrUnavailable, err)
 	}
 	kind := EventDelivered

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/enumgate/enumgate/challenge"
+	"github.com/enumgate/enumgate/challenge/store"
+	"github.com/enumgate/enumgate/challenge/store/memory"
 )
 
 func TestSendThenCommit(t *testing.T) {
@@ -217,5 +219,37 @@ func TestAttemptsShownNeverExceedWhatTheLockoutAllows(t *testing.T) {
 	var le *challenge.LockedError
 	if _, err := f.eng.Verify(ctx, second.ID, alice, "00000005"); !errors.As(err, &le) {
 		t.Fatalf("the next wrong answer = %v, want locked", err)
+	}
+}
+
+// notDurableStore reports every confirmation and delivery as not yet on
+// the replicas.
+type notDurableStore struct{ store.Store }
+
+func (notDurableStore) Attempt(context.Context, string, store.Owner, []byte, store.Lockout, time.Time) (store.Result, error) {
+	return store.Result{}, &store.NotDurableError{Reached: 0, Wanted: 1, Timeout: time.Second}
+}
+
+func (notDurableStore) Deliver(context.Context, string, store.Owner, int, time.Time) (*store.Record, error) {
+	return nil, &store.NotDurableError{Reached: 0, Wanted: 1, Timeout: time.Second}
+}
+
+func TestAConfirmationNotYetOnTheReplicasIsNotDelivered(t *testing.T) {
+	mem := memory.New(memory.Options{SweepInterval: -1})
+	t.Cleanup(func() { mem.Close() })
+	f := newFixtureWithStore(t, notDurableStore{mem})
+	ctx := context.Background()
+	c := f.issue(t, alice)
+	answer := f.beginEnum(t, c.ID)
+	if _, err := f.eng.Verify(ctx, c.ID, alice, answer); !errors.Is(err, challenge.ErrNotDelivered) || errors.Is(err, challenge.ErrUnavailable) {
+		t.Fatalf("Verify = %v, want ErrNotDelivered (and not 'unavailable')", err)
+	}
+	if _, err := f.eng.Deliver(ctx, c.ID, alice); !errors.Is(err, challenge.ErrNotDelivered) {
+		t.Fatalf("Deliver = %v, want ErrNotDelivered", err)
+	}
+	for _, e := range *f.events {
+		if e.Kind == challenge.EventConfirmed {
+			t.Fatal("a confirmation no replica has was reported as confirmed")
+		}
 	}
 }
