@@ -27,7 +27,8 @@ func (h *roundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.P
 }
 
 // BenchmarkCycle measures a whole confirmation through the engine —
-// issue (1 KiB stash) → begin E-num → the app's answer → verify — on the
+// issue (1 KiB stash) → begin E-num → the app's answer → verify → settle
+// the delivery — on the
 // memory store and on Redis over a unix socket, and reports Redis round
 // trips per confirmed request.
 func BenchmarkCycle(b *testing.B) {
@@ -61,7 +62,12 @@ func benchCycle(b *testing.B, f *fixture, rt *roundTrips) {
 		b.StopTimer()
 		answer, _ := aliceSuite.Compute(aliceKey, ocra.Input{Question: c.Question})
 		b.StartTimer()
-		if _, err := f.eng.Verify(ctx, c.ID, alice, answer); err != nil {
+		conf, err := f.eng.Verify(ctx, c.ID, alice, answer)
+		if err != nil {
+			b.Fatal(err)
+		}
+		// The gateway forwards and records the delivery.
+		if err := f.eng.Settle(ctx, conf, true); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -24,8 +24,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/dgraph-io/ristretto/v2"
-
 	"github.com/enumgate/enumgate/challenge/ocra"
 	"github.com/enumgate/enumgate/challenge/ocra/payment"
 	"github.com/enumgate/enumgate/challenge/store"
@@ -282,7 +280,7 @@ type Engine struct {
 	stashAEAD  cipher.AEAD
 	confirmKey []byte
 	lockout    store.Lockout
-	views      *ristretto.Cache[string, *Challenge] // see cacheView
+	views      viewCache // see cacheView
 }
 
 // New validates cfg, fills in defaults and returns an Engine.
@@ -356,11 +354,6 @@ func New(cfg Config) (*Engine, error) {
 	if e.stashAEAD, err = newStashAEAD(deriveKey(cfg.Secret, "enumgate/v1/stash")); err != nil {
 		return nil, fmt.Errorf("challenge: %w", err)
 	}
-	if e.views, err = ristretto.NewCache(&ristretto.Config[string, *Challenge]{
-		NumCounters: 10 * viewCacheSize, MaxCost: viewCacheSize, BufferItems: 64, IgnoreInternalCost: true,
-	}); err != nil {
-		return nil, fmt.Errorf("challenge: view cache: %w", err)
-	}
 	if e.cfg.Store == nil {
 		e.ownStore = memory.New(memory.Options{})
 		e.cfg.Store = e.ownStore
@@ -370,7 +363,6 @@ func New(cfg Config) (*Engine, error) {
 
 // Close releases the memory store the engine created, if any.
 func (e *Engine) Close() error {
-	e.views.Close()
 	if e.ownStore != nil {
 		return e.ownStore.Close()
 	}
@@ -1187,6 +1179,7 @@ func (e *Engine) Verify(ctx context.Context, id string, s Subject, answer string
 	default:
 		return nil, fmt.Errorf("%w: store returned outcome %v", ErrUnavailable, res.Outcome)
 	}
+	e.views.drop(id)
 	conf, err := e.confirmation(res.Record)
 	if err != nil {
 		return nil, err
@@ -1338,6 +1331,7 @@ func (e *Engine) Cancel(ctx context.Context, id string, s Subject) error {
 	if err := e.cfg.Store.Delete(ctx, id, o); err != nil {
 		return storeErr(err)
 	}
+	e.views.drop(id)
 	e.emit(Event{Kind: EventCancelled, ChallengeID: id, User: o.User})
 	return nil
 }

@@ -3,6 +3,8 @@ package challenge
 import (
 	"encoding/json"
 	"fmt"
+	"sync"
+	"time"
 )
 
 // Mode is how the E-num app computes the answer for a challenge.
@@ -76,23 +78,83 @@ func decodeView(b []byte) (opView, error) {
 // viewCacheSize bounds the challenges whose view an engine caches.
 const viewCacheSize = 1 << 16
 
+// viewCache remembers, per challenge id, what Issue stored in the
+// record's immutable view, so that beginning E-num on the gateway that
+// issued the challenge needs no read first. It is a bounded, sharded map
+// with expiry, written and read synchronously (the customer's next step
+// follows at once); a miss only costs a store read.
+type viewCache struct {
+	shards [16]viewShard
+}
+
+type viewShard struct {
+	mu sync.Mutex
+	m  map[string]viewEntry
+}
+
+type viewEntry struct {
+	c       *Challenge
+	expires time.Time
+}
+
+func (vc *viewCache) shard(id string) *viewShard {
+	var h uint32
+	for i := 0; i < len(id); i++ {
+		h = h*31 + uint32(id[i])
+	}
+	return &vc.shards[h%uint32(len(vc.shards))]
+}
+
+func (vc *viewCache) set(id string, c *Challenge, expires, now time.Time) {
+	sh := vc.shard(id)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if sh.m == nil {
+		sh.m = make(map[string]viewEntry)
+	}
+	if len(sh.m) >= viewCacheSize/len(vc.shards) {
+		for k, e := range sh.m { // drop the expired, else any one
+			if !now.Before(e.expires) || len(sh.m) >= viewCacheSize/len(vc.shards) {
+				delete(sh.m, k)
+			}
+			if len(sh.m) < viewCacheSize/len(vc.shards)/2 {
+				break
+			}
+		}
+	}
+	sh.m[id] = viewEntry{c: c, expires: expires}
+}
+
+func (vc *viewCache) get(id string, now time.Time) (*Challenge, bool) {
+	sh := vc.shard(id)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	e, ok := sh.m[id]
+	if !ok || !now.Before(e.expires) {
+		return nil, false
+	}
+	return e.c, true
+}
+
+func (vc *viewCache) drop(id string) {
+	sh := vc.shard(id)
+	sh.mu.Lock()
+	delete(sh.m, id)
+	sh.mu.Unlock()
+}
+
 // cacheView remembers what challenge c shows and its mode, fixed at
-// Issue, so that beginning E-num on the gateway that issued it needs no
-// read first. Only these immutable fields are kept; a miss (evicted,
-// another gateway) reads the store. The store still checks owner, expiry
-// and state in Begin.
+// Issue. Only these immutable fields are kept; the store still checks
+// owner, expiry and state in Begin.
 func (e *Engine) cacheView(c *Challenge) {
 	v := &Challenge{
 		ID: c.ID, Operation: c.Operation, Amount: c.Amount, Currency: c.Currency, Payee: c.Payee,
 		PayeeDisplay: c.PayeeDisplay, Fields: c.Fields, Mode: c.Mode,
 	}
-	if e.views.SetWithTTL(c.ID, v, 1, c.Expires.Sub(e.cfg.Now())) {
-		// Sets are buffered; the customer's next step follows at once.
-		e.views.Wait()
-	}
+	e.views.set(c.ID, v, c.Expires, e.cfg.Now())
 }
 
 // cachedView returns the view cacheView kept for id.
 func (e *Engine) cachedView(id string) (*Challenge, bool) {
-	return e.views.Get(id)
+	return e.views.get(id, e.cfg.Now())
 }
