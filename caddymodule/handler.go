@@ -318,7 +318,9 @@ func (h *Handler) Validate() error {
 // match, and allocates nothing.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	delete(r.Header, challenge.ConfirmedHeader)
-	if r.Trailer != nil {
+	if r.Trailer != nil || len(r.TransferEncoding) > 0 {
+		// Declared trailers, or a chunked body that may end with
+		// undeclared ones (net/http adds those to r.Trailer at the end).
 		stripConfirmedTrailer(r)
 	}
 	if strings.HasPrefix(r.URL.Path, h.Prefix) {

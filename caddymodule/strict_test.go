@@ -295,6 +295,12 @@ func TestConfirmedTrailerNeverReachesUpstream(t *testing.T) {
 	if len(got) != 1 || string(got[0].Body) != "abc" || got[0].Trailer.Get("Enumgate-Confirmed") != "" || got[0].Trailer.Get("X-Other") != "kept" {
 		t.Fatalf("upstream got %+v", got)
 	}
+	// Undeclared trailers too.
+	rawRequest(t, addr, "POST /unprotected HTTP/1.1\r\nHost: "+addr+"\r\nX-User: alice\r\n"+
+		"Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\nEnumgate-Confirmed: v=2; forged\r\n\r\n")
+	if got := g.upstream.requests(); len(got) != 2 || got[1].Trailer.Get("Enumgate-Confirmed") != "" || got[1].Header.Get("Enumgate-Confirmed") != "" {
+		t.Fatalf("upstream got %+v", got[len(got)-1])
+	}
 }
 
 func TestPaymentModeThroughTheAPI(t *testing.T) {
