@@ -381,11 +381,21 @@ func (a *App) logEvent(e challenge.Event) {
 		return
 	}
 	fields := []zap.Field{zap.String("challenge", e.ChallengeID), zap.String("user", e.User)}
-	if e.Operation != "" {
-		fields = append(fields, zap.String("operation", e.Operation))
+	str := func(k, v string) {
+		if v != "" {
+			fields = append(fields, zap.String(k, v))
+		}
 	}
-	if e.Method != "" {
-		fields = append(fields, zap.String("method", string(e.Method)))
+	str("operation", e.Operation)
+	str("method", string(e.Method))
+	str("amount", e.Amount)
+	str("currency", e.Currency)
+	str("payee", e.Payee) // as displayed: masked where the rule masks it
+	str("reason", e.Reason)
+	str("client_ip", e.ClientIP)
+	str("user_agent", e.UserAgent)
+	if e.Delivery > 0 {
+		fields = append(fields, zap.Int("delivery", e.Delivery))
 	}
 	if e.Kind == challenge.EventWrongAnswer {
 		fields = append(fields, zap.Int("attempts_left", e.AttemptsLeft))

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -324,13 +325,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		stripConfirmedTrailer(r)
 	}
 	if strings.HasPrefix(r.URL.Path, h.Prefix) {
-		return h.serveOwn(w, r, next)
+		return h.serveOwn(w, withClient(r), next)
 	}
 	if !h.policy.PathMatches(r.URL.Path) {
 		return next.ServeHTTP(w, r)
 	}
 	if rule := h.policy.Match(r.Method, r.URL.Path); rule != nil {
-		return h.protect(w, r, next, rule, nil)
+		return h.protect(w, withClient(r), next, rule, nil)
 	}
 	return h.overridden(w, r, next)
 }
@@ -362,10 +363,7 @@ func (h *Handler) overridden(w http.ResponseWriter, r *http.Request, next caddyh
 	if rule == nil {
 		return next.ServeHTTP(w, r)
 	}
-	if body == nil {
-		return h.protect(w, r, next, rule, nil)
-	}
-	return h.protect(w, r, next, rule, body)
+	return h.protect(w, withClient(r), next, rule, body) // body nil: not read yet
 }
 
 // mayCarryMethod reports whether a body of Content-Type ct may carry a
@@ -418,6 +416,18 @@ func (h *Handler) warnNoUser(operation, path string) {
 	}
 	h.logger.Warn("protected request without a user: the user placeholder is empty (check that it names what your login layer sets); such requests get 401 (logged at most once a minute)",
 		zap.String("placeholder", h.User), zap.String("operation", operation), zap.String("path", path))
+}
+
+// withClient puts the client's address and User-Agent into r's context,
+// so the engine's events name them (not on the pass-through path).
+func withClient(r *http.Request) *http.Request {
+	ip, _ := caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string)
+	if ip == "" {
+		if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+			ip = host
+		}
+	}
+	return r.WithContext(challenge.WithClient(r.Context(), challenge.Client{IP: ip, UserAgent: r.UserAgent()}))
 }
 
 // subject resolves the user and session binding of a request.
@@ -499,7 +509,7 @@ func (h *Handler) protect(w http.ResponseWriter, r *http.Request, next caddyhttp
 	c, err := h.engine.Issue(r.Context(), challenge.Request{
 		Subject: who, Operation: rule.Rule.Operation, Amount: decision.Amount, Payee: decision.Payee,
 		Currency: decision.Currency, PayeeDisplay: decision.PayeeDisplay, Fields: fields, Mode: mode,
-		Methods: methods, TTL: ttl, MaxAttempts: attempts, ReturnTo: sameOriginReferer(r),
+		Methods: methods, TTL: ttl, MaxAttempts: attempts, ReturnTo: sameOriginReferer(r), Reason: decision.Reason,
 		Stash: &challenge.Stash{
 			Method: r.Method, Host: r.Host, URI: r.RequestURI, Proto: r.Proto, RemoteAddr: r.RemoteAddr,
 			Header: r.Header.Clone(), Body: body,
@@ -518,9 +528,6 @@ func (h *Handler) protect(w http.ResponseWriter, r *http.Request, next caddyhttp
 		}
 		return h.engineError(w, r, err, "")
 	}
-	h.logger.Info("protected request held",
-		zap.String("challenge", c.ID), zap.String("user", who.User),
-		zap.String("operation", c.Operation), zap.String("reason", decision.Reason))
 	if wantsHTML(r) {
 		// A returning customer starts with the method that worked last
 		// time: the first screen shows its question or code.

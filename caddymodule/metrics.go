@@ -59,7 +59,9 @@ func (o *stepObserver) step(e challenge.Event) {
 	}
 	o.steps.WithLabelValues(string(e.Kind), e.Operation, string(e.Method)).Inc()
 	if o.events != nil {
-		data := map[string]any{"challenge_id": e.ChallengeID, "user": e.User, "operation": e.Operation, "method": string(e.Method)}
+		data := map[string]any{"challenge_id": e.ChallengeID, "user": e.User, "operation": e.Operation, "method": string(e.Method),
+			"time": e.Time, "amount": e.Amount, "currency": e.Currency, "payee": e.Payee, "reason": e.Reason,
+			"client_ip": e.ClientIP, "user_agent": e.UserAgent}
 		if e.Kind == challenge.EventWrongAnswer {
 			data["attempts_left"] = e.AttemptsLeft
 		}

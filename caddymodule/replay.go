@@ -202,10 +202,6 @@ func (h *Handler) replay(w http.ResponseWriter, r *http.Request, next caddyhttp.
 	if wantsHTML(r) {
 		h.rememberMethod(w, r, conf)
 	}
-	h.logger.Info("confirmed request replayed",
-		zap.String("challenge", conf.Challenge.ID), zap.String("user", conf.User),
-		zap.String("operation", conf.Challenge.Operation), zap.String("method", string(conf.Method)),
-		zap.Int("delivery", conf.Delivery))
 	rec := &deliveryRecorder{ResponseWriterWrapper: &caddyhttp.ResponseWriterWrapper{ResponseWriter: w}}
 	err = next.ServeHTTP(rec, out)
 	if rec.wrote {

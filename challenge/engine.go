@@ -434,6 +434,17 @@ type Request struct {
 	// ReturnTo is the same-origin path (with query) the user came from,
 	// where cancelling returns to; optional.
 	ReturnTo string
+	// Reason says in a few words why the request is protected (the
+	// policy's reason, never body values); it goes into the issued event.
+	Reason string
+}
+
+// displayPayee is the payee as shown, for events.
+func displayPayee(req *Request) string {
+	if req.PayeeDisplay != "" {
+		return req.PayeeDisplay
+	}
+	return req.Payee
 }
 
 // Challenge is the view of a challenge that pages and the API show.
@@ -677,7 +688,8 @@ func (e *Engine) Issue(ctx context.Context, req Request) (*Challenge, error) {
 		}
 		return nil, fmt.Errorf("%w: store: %w", ErrUnavailable, err)
 	}
-	e.emit(Event{Kind: EventIssued, ChallengeID: id, User: o.User, Operation: req.Operation})
+	e.emit(ctx, Event{Kind: EventIssued, ChallengeID: id, User: o.User, Operation: req.Operation,
+		Amount: req.Amount, Currency: req.Currency, Payee: displayPayee(&req), Reason: req.Reason})
 	c, err := view(r)
 	if err == nil {
 		e.cacheView(c)
@@ -870,11 +882,11 @@ func (e *Engine) BeginWith(ctx context.Context, id string, s Subject, m Method, 
 			sender = e.cfg.Email
 		}
 		if err := sender.Send(ctx, *msg); err != nil {
-			e.emit(Event{Kind: EventSendFailed, ChallengeID: id, User: o.User, Operation: cv.Operation, Method: m, Err: err})
+			e.emit(ctx, Event{Kind: EventSendFailed, ChallengeID: id, User: o.User, Operation: cv.Operation, Method: m, Err: err})
 			// A fresh context: the request's may be what timed out.
 			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 			if rerr := e.cfg.Store.Refund(rctx, string(m), o.User, msg.To, now); rerr != nil {
-				e.emit(Event{Kind: EventSendFailed, ChallengeID: id, User: o.User, Operation: cv.Operation, Method: m, Err: fmt.Errorf("refund: %w", rerr)})
+				e.emit(ctx, Event{Kind: EventSendFailed, ChallengeID: id, User: o.User, Operation: cv.Operation, Method: m, Err: fmt.Errorf("refund: %w", rerr)})
 			}
 			cancel()
 			return nil, fmt.Errorf("%w: sending %s: %w", ErrNotSent, m, err)
@@ -888,7 +900,8 @@ func (e *Engine) BeginWith(ctx context.Context, id string, s Subject, m Method, 
 		}
 		return nil, storeErr(err)
 	}
-	e.emit(Event{Kind: EventBegun, ChallengeID: id, User: o.User, Operation: r.Operation, Method: m})
+	e.emit(ctx, Event{Kind: EventBegun, ChallengeID: id, User: o.User, Operation: r.Operation, Method: m,
+		Amount: cv.Amount, Currency: cv.Currency, Payee: cv.PayeeDisplay})
 	return view(r)
 }
 
@@ -937,7 +950,7 @@ func (e *Engine) spend(ctx context.Context, r *store.Record, o store.Owner, m Me
 		if m == MethodEmail {
 			kind = EventEmailLimited
 		}
-		e.emit(Event{Kind: kind, ChallengeID: id, User: o.User, Operation: r.Operation, Method: m})
+		e.emit(ctx, Event{Kind: kind, ChallengeID: id, User: o.User, Operation: r.Operation, Method: m})
 		return &LimitError{Method: m, Limit: le.Limit, Wait: le.Until.Sub(now)}
 	case err != nil:
 		return fmt.Errorf("%w: store: %w", ErrUnavailable, err)
@@ -1160,15 +1173,15 @@ func (e *Engine) Verify(ctx context.Context, id string, s Subject, answer string
 		return nil, storeErr(err)
 	}
 	if !res.LockedUntil.IsZero() {
-		e.emit(Event{Kind: EventLocked, ChallengeID: id, User: o.User})
+		e.emit(ctx, Event{Kind: EventLocked, ChallengeID: id, User: o.User})
 		return nil, &LockedError{Until: res.LockedUntil}
 	}
 	switch res.Outcome {
 	case store.Wrong:
-		e.emit(Event{Kind: EventWrongAnswer, ChallengeID: id, User: o.User, AttemptsLeft: res.AttemptsLeft})
+		e.emit(ctx, Event{Kind: EventWrongAnswer, ChallengeID: id, User: o.User, AttemptsLeft: res.AttemptsLeft})
 		return nil, &WrongAnswerError{AttemptsLeft: e.truthfulAttempts(ctx, o.User, res.AttemptsLeft, now)}
 	case store.Exhausted:
-		e.emit(Event{Kind: EventExhausted, ChallengeID: id, User: o.User})
+		e.emit(ctx, Event{Kind: EventExhausted, ChallengeID: id, User: o.User})
 		return nil, ErrTooManyAttempts
 	case store.Confirmed:
 	case store.Repeated:
@@ -1184,7 +1197,8 @@ func (e *Engine) Verify(ctx context.Context, id string, s Subject, answer string
 	if err != nil {
 		return nil, err
 	}
-	e.emit(Event{Kind: EventConfirmed, ChallengeID: id, User: conf.User, Operation: conf.Challenge.Operation, Method: conf.Method})
+	e.emit(ctx, Event{Kind: EventConfirmed, ChallengeID: id, User: conf.User, Operation: conf.Challenge.Operation, Method: conf.Method,
+		Amount: conf.Challenge.Amount, Currency: conf.Challenge.Currency, Payee: conf.Challenge.PayeeDisplay})
 	return conf, nil
 }
 
@@ -1278,7 +1292,7 @@ func (e *Engine) Settle(ctx context.Context, conf *Confirmation, delivered bool)
 		// Settled on the master; a failover before a replica has it could
 		// allow one redelivery, which the upstream's Idempotency-Key
 		// absorbs. Reported so the caller can log it.
-		e.emit(Event{Kind: EventDelivered, ChallengeID: id, User: conf.User, Operation: conf.Challenge.Operation, Method: conf.Method, Err: err})
+		e.emit(ctx, Event{Kind: EventDelivered, ChallengeID: id, User: conf.User, Operation: conf.Challenge.Operation, Method: conf.Method, Err: err})
 		return fmt.Errorf("%w: %w", ErrUnavailable, err)
 	case err != nil:
 		return fmt.Errorf("%w: store: %w", ErrUnavailable, err)
@@ -1287,7 +1301,8 @@ func (e *Engine) Settle(ctx context.Context, conf *Confirmation, delivered bool)
 	if !delivered {
 		kind = EventNotDelivered
 	}
-	e.emit(Event{Kind: kind, ChallengeID: id, User: conf.User, Operation: conf.Challenge.Operation, Method: conf.Method})
+	e.emit(ctx, Event{Kind: kind, ChallengeID: id, User: conf.User, Operation: conf.Challenge.Operation, Method: conf.Method,
+		Amount: conf.Challenge.Amount, Currency: conf.Challenge.Currency, Payee: conf.Challenge.PayeeDisplay, Delivery: conf.Delivery})
 	return nil
 }
 
@@ -1332,7 +1347,7 @@ func (e *Engine) Cancel(ctx context.Context, id string, s Subject) error {
 		return storeErr(err)
 	}
 	e.views.drop(id)
-	e.emit(Event{Kind: EventCancelled, ChallengeID: id, User: o.User})
+	e.emit(ctx, Event{Kind: EventCancelled, ChallengeID: id, User: o.User})
 	return nil
 }
 

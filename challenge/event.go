@@ -1,5 +1,10 @@
 package challenge
 
+import (
+	"context"
+	"time"
+)
+
 // EventKind names a step in a challenge's life.
 type EventKind string
 
@@ -23,11 +28,14 @@ const (
 	EventDelivered EventKind = "delivered"
 )
 
-// Event reports one step for journals and logs. It never carries codes,
-// answers, questions or keys.
+// Event reports one step for journals, logs, metrics and notifications.
+// It never carries codes, answers, questions or keys; the payee is the
+// displayed (masked) one.
 type Event struct {
 	// Kind is the step.
 	Kind EventKind
+	// Time is when it happened (the engine's clock).
+	Time time.Time
 	// ChallengeID is the challenge concerned.
 	ChallengeID string
 	// User is the user concerned.
@@ -36,14 +44,48 @@ type Event struct {
 	Operation string
 	// Method is the method, where relevant.
 	Method Method
+	// Amount, Currency and Payee describe the operation where the step
+	// knows them: the amount as a plain decimal, the payee as shown.
+	Amount, Currency, Payee string
+	// Reason says why, in a few words, where there is one (e.g. why the
+	// request is protected).
+	Reason string
+	// Delivery counts the deliveries, for delivered and not delivered.
+	Delivery int
 	// AttemptsLeft is set for wrong answers.
 	AttemptsLeft int
+	// ClientIP and UserAgent are the client's, from WithClient.
+	ClientIP, UserAgent string
 	// Err is set for failures.
 	Err error
 }
 
-func (e *Engine) emit(ev Event) {
-	if e.cfg.Events != nil {
-		e.cfg.Events(ev)
+// Client is who sent the request a step serves, for events.
+type Client struct {
+	// IP is the client's address as the front end determined it.
+	IP string
+	// UserAgent is the request's User-Agent (cut to 256 bytes).
+	UserAgent string
+}
+
+type clientKey struct{}
+
+// WithClient returns ctx carrying c, so the events of engine calls made
+// with it name the client.
+func WithClient(ctx context.Context, c Client) context.Context {
+	if len(c.UserAgent) > 256 {
+		c.UserAgent = c.UserAgent[:256]
 	}
+	return context.WithValue(ctx, clientKey{}, c)
+}
+
+func (e *Engine) emit(ctx context.Context, ev Event) {
+	if e.cfg.Events == nil {
+		return
+	}
+	ev.Time = e.cfg.Now()
+	if c, ok := ctx.Value(clientKey{}).(Client); ok {
+		ev.ClientIP, ev.UserAgent = c.IP, c.UserAgent
+	}
+	e.cfg.Events(ev)
 }

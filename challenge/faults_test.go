@@ -3,6 +3,8 @@ package challenge_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -251,5 +253,43 @@ func TestAConfirmationNotYetOnTheReplicasIsNotDelivered(t *testing.T) {
 		if e.Kind == challenge.EventConfirmed {
 			t.Fatal("a confirmation no replica has was reported as confirmed")
 		}
+	}
+}
+
+func TestEventsDescribeEachStepWithoutSecrets(t *testing.T) {
+	f := newFixture(t)
+	ctx := challenge.WithClient(context.Background(), challenge.Client{IP: "192.0.2.7", UserAgent: "Firefox"})
+	c, err := f.eng.Issue(ctx, challenge.Request{
+		Subject: alice, Operation: "withdrawal", Amount: "10.00", Currency: "RUB",
+		Payee: "4111111111111111", PayeeDisplay: "•••• 1111", Reason: "all conditions hold", Stash: stash(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.eng.BeginWith(ctx, c.ID, alice, challenge.MethodSMS, challenge.BeginOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	code := f.sms.last(t).Code
+	if _, err := f.eng.Verify(ctx, c.ID, alice, code); err != nil {
+		t.Fatal(err)
+	}
+	kinds := map[challenge.EventKind]challenge.Event{}
+	for _, e := range *f.events {
+		kinds[e.Kind] = e
+		if e.Time.IsZero() || e.ClientIP != "192.0.2.7" || e.UserAgent != "Firefox" {
+			t.Errorf("%s: time %v, client %q %q", e.Kind, e.Time, e.ClientIP, e.UserAgent)
+		}
+		if s := fmt.Sprintf("%+v", e); strings.Contains(s, code) || strings.Contains(s, "4111111111111111") {
+			t.Errorf("%s carries the code or the full card: %s", e.Kind, s)
+		}
+	}
+	for _, k := range []challenge.EventKind{challenge.EventIssued, challenge.EventBegun, challenge.EventConfirmed} {
+		e, ok := kinds[k]
+		if !ok || e.Amount != "10.00" || e.Currency != "RUB" || e.Payee != "•••• 1111" || e.Operation != "withdrawal" {
+			t.Errorf("%s = %+v", k, e)
+		}
+	}
+	if kinds[challenge.EventIssued].Reason != "all conditions hold" {
+		t.Errorf("issued reason = %q", kinds[challenge.EventIssued].Reason)
 	}
 }
