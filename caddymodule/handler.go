@@ -341,12 +341,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 // (X-HTTP-Method-Override, X-HTTP-Method, X-Method-Override) or a _method
 // field of the query, a form body or a JSON body (Laravel), so the request
 // is protected when any of those names a protected method. Such a body is
-// read (up to max_body; larger gets 413, since its _method cannot be
-// judged) and given back to the next handler unchanged.
+// read and given back to the next handler unchanged.
 func (h *Handler) overridden(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	ct := r.Header.Get("Content-Type")
 	var body []byte
-	if mayCarryMethod(ct) && r.Body != nil && r.Body != http.NoBody {
+	form, isJSON := bodyKind(ct)
+	// A form's _method is what Rails, Laravel and Symfony read: a form too
+	// large to judge is refused (fail closed). Laravel also reads one from
+	// JSON; a JSON body is judged when it fits in max_body, else passed on.
+	if r.Body != nil && r.Body != http.NoBody && (form || isJSON && r.ContentLength >= 0 && r.ContentLength <= h.MaxBody) {
 		var err error
 		if body, err = h.readBody(w, r); err != nil {
 			return h.bodyError(w, r, err)
@@ -366,13 +369,14 @@ func (h *Handler) overridden(w http.ResponseWriter, r *http.Request, next caddyh
 	return h.protect(w, withClient(r), next, rule, body) // body nil: not read yet
 }
 
-// mayCarryMethod reports whether a body of Content-Type ct may carry a
-// _method field: a form, or JSON (or no type, which frameworks sniff).
-func mayCarryMethod(ct string) bool {
+// bodyKind reports whether a body of Content-Type ct may carry a _method
+// field as a form, or as JSON (also no type, which frameworks sniff).
+func bodyKind(ct string) (form, isJSON bool) {
 	mt, _, _ := strings.Cut(ct, ";")
 	mt = strings.ToLower(strings.TrimSpace(mt))
-	return mt == "" || mt == "application/x-www-form-urlencoded" || mt == "multipart/form-data" ||
-		mt == "application/json" || mt == "text/json" || strings.HasSuffix(mt, "+json")
+	form = mt == "application/x-www-form-urlencoded" || mt == "multipart/form-data"
+	isJSON = mt == "" || mt == "application/json" || mt == "text/json" || strings.HasSuffix(mt, "+json")
+	return form, isJSON
 }
 
 // errBodyTooLarge reports a body over max_body.

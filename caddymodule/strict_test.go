@@ -359,3 +359,20 @@ func TestTextsNameTheOperationInThePagesLanguage(t *testing.T) {
 		t.Fatalf("the SMS carries the full card number: %v", m)
 	}
 }
+
+func TestALargeBodyOnAProtectedPath(t *testing.T) {
+	g := startGateway(t, gatewayOptions{}) // max_body 1KiB
+	c := g.client(t, "alice")
+	big := strings.Repeat("x", 4<<10)
+	// A JSON update too large to judge is an ordinary request of its app.
+	if r := c.do("PATCH", "/transfer", "application/json", []byte(`{"note":"`+big+`"}`)); r.Status != http.StatusCreated {
+		t.Fatalf("large JSON PATCH = %d %s", r.Status, r.Body)
+	}
+	// A form too large to judge for _method is refused, not forwarded.
+	if r := c.do("PATCH", "/transfer", "application/x-www-form-urlencoded", []byte("note="+big+"&_method=POST")); r.Status != http.StatusRequestEntityTooLarge {
+		t.Fatalf("large form PATCH = %d %s", r.Status, r.Body)
+	}
+	if n := len(g.upstream.requests()); n != 1 {
+		t.Fatalf("upstream saw %d requests", n)
+	}
+}
