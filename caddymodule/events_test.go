@@ -18,8 +18,8 @@ import (
 type recorder struct{}
 
 var (
-	receivedMu sync.Mutex
-	receivedEvents  []caddy.Event
+	receivedMu     sync.Mutex
+	receivedEvents []caddy.Event
 )
 
 func (recorder) CaddyModule() caddy.ModuleInfo {
