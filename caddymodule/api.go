@@ -144,16 +144,13 @@ func (h *Handler) engineError(w http.ResponseWriter, r *http.Request, err error,
 		w.Header().Set("Retry-After", strconv.Itoa(n))
 		return h.failRetry(w, r, http.StatusConflict, "delivery_in_progress", "This operation is confirmed; its delivery to the bank may still be in progress. Try again shortly.", n)
 	case errors.Is(err, challenge.ErrNotDelivered):
-		n := notDeliveredRetry
-		if !wantsHTML(r) {
-			w.Header().Set("Retry-After", strconv.Itoa(n))
-			return writeJSON(w, http.StatusBadGateway, apiError{Error: "not_delivered",
-				Message: "Your confirmation was accepted, but it could not be passed to the bank yet. Nothing was lost: deliver it again in a moment.", RetryIn: &n})
+		c := &challenge.Challenge{ID: id}
+		if wantsHTML(r) {
+			if got, gerr := h.engine.Get(r.Context(), id, h.subject(r)); gerr == nil {
+				c = got // for the way back to the app
+			}
 		}
-		if c, gerr := h.engine.Get(r.Context(), id, h.subject(r)); gerr == nil {
-			return h.notDelivered(w, r, c)
-		}
-		return h.fail(w, r, http.StatusBadGateway, "not_delivered", "Your confirmation was accepted, but it could not be passed to the bank yet.")
+		return h.notDelivered(w, r, c)
 	case errors.Is(err, challenge.ErrDeliveriesExhausted):
 		return h.fail(w, r, http.StatusBadGateway, "delivery_failed", "Your confirmation was accepted, but the bank did not answer after several tries. Contact support.")
 	case errors.Is(err, challenge.ErrNotSent):

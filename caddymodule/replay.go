@@ -236,10 +236,11 @@ const notDeliveredRetry = 2
 // notDelivered tells the customer the confirmation stands but the bank did
 // not answer: a page with "Try again", or 502 not_delivered.
 func (h *Handler) notDelivered(w http.ResponseWriter, r *http.Request, c *challenge.Challenge) error {
+	w.Header().Set("Retry-After", strconv.Itoa(notDeliveredRetry))
 	if !wantsHTML(r) {
 		n := notDeliveredRetry
 		return writeJSON(w, http.StatusBadGateway, apiError{Error: "not_delivered",
-			Message: "Your confirmation was accepted, but the bank did not answer. Nothing was lost: deliver it again.", RetryIn: &n})
+			Message: "Your confirmation was accepted, but it has not reached the bank. Nothing was lost: deliver it again.", RetryIn: &n})
 	}
 	who := h.subject(r)
 	cat := h.pages.langs.negotiate(r.Header.Get("Accept-Language"))
