@@ -10,9 +10,11 @@ type EventKind string
 
 // Event kinds.
 const (
-	EventIssued      EventKind = "issued"
-	EventBegun       EventKind = "method_begun"
-	EventSendFailed  EventKind = "send_failed"
+	EventIssued     EventKind = "issued"
+	EventBegun      EventKind = "method_begun"
+	EventSendFailed EventKind = "send_failed"
+	// EventSent: a method's sender accepted its message (SMS, e-mail).
+	EventSent        EventKind = "code_sent"
 	EventWrongAnswer EventKind = "wrong_answer"
 	EventExhausted   EventKind = "attempts_exhausted"
 	EventConfirmed   EventKind = "confirmed"
@@ -24,6 +26,9 @@ const (
 	// EventNotDelivered: a confirmed request could not be delivered to
 	// the upstream (it failed before answering); it may be delivered again.
 	EventNotDelivered EventKind = "not_delivered"
+	// EventExpired: a challenge reached its end unanswered (reported by
+	// the gateway that issued it; see Engine).
+	EventExpired EventKind = "expired"
 	// EventDelivered: the upstream answered a confirmed request.
 	EventDelivered EventKind = "delivered"
 )
@@ -84,8 +89,13 @@ func (e *Engine) emit(ctx context.Context, ev Event) {
 		return
 	}
 	ev.Time = e.cfg.Now()
+	e.cfg.Events(clientOf(ctx, ev))
+}
+
+// clientOf returns ev naming the client of ctx (see WithClient), if any.
+func clientOf(ctx context.Context, ev Event) Event {
 	if c, ok := ctx.Value(clientKey{}).(Client); ok {
 		ev.ClientIP, ev.UserAgent = c.IP, c.UserAgent
 	}
-	e.cfg.Events(ev)
+	return ev
 }

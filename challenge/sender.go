@@ -47,12 +47,6 @@ type Sender interface {
 	Send(ctx context.Context, m Message) error
 }
 
-// SenderFunc adapts a function to the Sender interface.
-type SenderFunc func(ctx context.Context, m Message) error
-
-// Send calls f.
-func (f SenderFunc) Send(ctx context.Context, m Message) error { return f(ctx, m) }
-
 // MaskPhone hides all but the country prefix and the last two digits of a
 // phone number: "+79000000012" becomes "+7•••••12".
 func MaskPhone(p string) string {
