@@ -110,8 +110,7 @@ type App struct {
 	usersMod any
 	store    store.Store         // the store, as the engine sees it
 	dir      challenge.Directory // the user directory
-	senders  map[challenge.Method]bool
-	observer *stepObserver // metrics and Caddy events of every step
+	observer *stepObserver       // metrics and Caddy events of every step
 }
 
 // SMSLimits configure the SMS cost controls, shared by every gateway on
@@ -347,25 +346,25 @@ func (a *App) loadSender(ctx caddy.Context, option, field string, raw json.RawMe
 	if !ok {
 		return nil, fmt.Errorf("enumgate: %s module %q is not a sender", option, name.Sender)
 	}
-	if a.senders == nil {
-		a.senders = map[challenge.Method]bool{}
-	}
-	a.senders[challenge.Method(option)] = true
 	return s, nil
 }
 
-// HasSender reports whether the app can deliver codes for method: "sms"
-// and "email" need their sender configured; "enum" needs none and is
-// always true. Handlers call it at provision time to refuse methods the
-// app cannot deliver.
+// HasSender reports whether the app can carry out method: a registered
+// method, and for one that sends (sms, email), with its sender configured.
+// Handlers call it at provision time to refuse methods the app cannot
+// deliver.
 func (a *App) HasSender(method string) bool {
-	switch challenge.Method(method) {
-	case challenge.MethodEnum:
-		return true
-	case challenge.MethodSMS, challenge.MethodEmail:
-		return a.senders[challenge.Method(method)]
+	return a.engine != nil && a.engine.CanSend(challenge.Method(method))
+}
+
+// methodNames are the names of the registered confirmation methods, the
+// only ones rules may name.
+func methodNames() []string {
+	var out []string
+	for _, m := range challenge.Methods() {
+		out = append(out, string(m))
 	}
-	return false
+	return out
 }
 
 // logEvent logs an engine event. Events never carry codes, answers,

@@ -56,6 +56,7 @@ func parseHandler(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 //		prefix <path>
 //		login_url <url>
 //		allowed_origins <origin>...
+//		caddy_errors <code...|all>
 //		ui { ... }	(see parseUI in ui.go)
 //	}
 //
@@ -94,6 +95,15 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				}
 			}
 			h.AllowedOrigins = append(h.AllowedOrigins, args...)
+		case "caddy_errors":
+			args := d.RemainingArgs()
+			if len(args) == 0 {
+				return d.ArgErr()
+			}
+			if _, err := caddyErrorCodes(args); err != nil {
+				return d.Errf("caddy_errors: %v", err)
+			}
+			h.CaddyErrors = append(h.CaddyErrors, args...)
 		case "ui":
 			ui, err := parseUI(d)
 			if err != nil {
@@ -146,7 +156,7 @@ func parseRule(d *caddyfile.Dispenser) (Rule, error) {
 	}
 	pr, err := r.policyRule()
 	if err == nil {
-		_, err = policy.Compile([]policy.Rule{pr})
+		_, err = policy.CompileWith([]policy.Rule{pr}, policy.Options{Methods: methodNames()})
 	}
 	if err != nil {
 		var re *policy.RuleError

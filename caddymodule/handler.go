@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -95,6 +96,14 @@ type Handler struct {
 	// cross_site and is not stashed. Requests without those headers (API
 	// clients) are unaffected.
 	AllowedOrigins []string `json:"allowed_origins,omitempty"`
+
+	// CaddyErrors lists error codes (see README "Errors"; "all" for
+	// every one) whose pages for browsers are handed to Caddy as errors,
+	// so that the operator's handle_errors restyles them. JSON answers
+	// and the notices of the challenge page are never handed over.
+	// Default: none; the gateway renders its own pages.
+	CaddyErrors []string `json:"caddy_errors,omitempty"`
+	caddyErrors map[string]bool
 
 	allowedOrigins []string
 	observer       *stepObserver
@@ -210,7 +219,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	explicitMethods := len(h.Methods) > 0
 	if !explicitMethods {
-		h.Methods = []string{"enum", "sms", "email"}
+		for _, m := range challenge.BuiltinMethods() {
+			h.Methods = append(h.Methods, string(m))
+		}
 	}
 	for _, m := range h.Methods {
 		cm, err := challenge.ParseMethod(m)
@@ -228,7 +239,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		rules = append(rules, pr)
 	}
 	var err error
-	if h.policy, err = policy.Compile(rules); err != nil {
+	if h.policy, err = policy.CompileWith(rules, policy.Options{Methods: methodNames()}); err != nil {
 		return fmt.Errorf("enumgate: %w", err)
 	}
 	appIface, err := ctx.App("enumgate")
@@ -243,6 +254,12 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if h.pages, err = loadUI(h.UI, h.Prefix, h.logger); err != nil {
 		return err
 	}
+	if err := h.pages.checkMethods(h.methodsInUse()); err != nil {
+		return fmt.Errorf("enumgate: ui: %w", err)
+	}
+	if h.caddyErrors, err = caddyErrorCodes(h.CaddyErrors); err != nil {
+		return fmt.Errorf("enumgate: caddy_errors: %w", err)
+	}
 	h.allowedOrigins = h.allowedOrigins[:0]
 	for _, o := range h.AllowedOrigins {
 		n, err := normalizeOrigin(o)
@@ -252,6 +269,24 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		h.allowedOrigins = append(h.allowedOrigins, n)
 	}
 	return nil
+}
+
+// methodsInUse are the confirmation methods the handler may offer: its
+// methods and those its rules name.
+func (h *Handler) methodsInUse() []challenge.Method {
+	var out []challenge.Method
+	add := func(ms []string) {
+		for _, m := range ms {
+			if cm := challenge.Method(strings.ToLower(m)); !slices.Contains(out, cm) {
+				out = append(out, cm)
+			}
+		}
+	}
+	add(h.Methods)
+	for _, r := range h.Protect {
+		add(r.Methods)
+	}
+	return out
 }
 
 // checkSenders refuses methods written in the config that the gateway
@@ -404,9 +439,9 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, erro
 // bodyError answers a body readBody refused.
 func (h *Handler) bodyError(w http.ResponseWriter, r *http.Request, err error) error {
 	if errors.Is(err, errBodyTooLarge) {
-		return h.fail(w, r, http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("The request body is larger than %d bytes.", h.MaxBody))
+		return h.fail(w, r, "body_too_large")
 	}
-	return h.fail(w, r, http.StatusBadRequest, "bad_request", "The request body could not be read.")
+	return h.fail(w, r, "bad_request")
 }
 
 // warnNoUser logs, at most once a minute, that a protected request came
@@ -446,9 +481,6 @@ func wantsHTML(r *http.Request) bool {
 	return strings.Contains(r.Header.Get("Accept"), "text/html")
 }
 
-// msgAmbiguous is the English text of 422 ambiguous_operation.
-const msgAmbiguous = "The operation's details cannot be read unambiguously, so it cannot be confirmed. Nothing was sent to the bank."
-
 // protect holds a request a rule matched. body is the request body if it
 // was read already (nil: read it now).
 func (h *Handler) protect(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler, rule *policy.Compiled, body []byte) error {
@@ -459,13 +491,13 @@ func (h *Handler) protect(w http.ResponseWriter, r *http.Request, next caddyhttp
 			http.Redirect(w, r, h.LoginURL, http.StatusSeeOther)
 			return nil
 		}
-		return h.fail(w, r, http.StatusUnauthorized, "unauthenticated", "Log in before confirming an operation.")
+		return h.fail(w, r, "unauthenticated")
 	}
 	if h.crossSite(r) {
 		h.observer.refusal("cross_site", rule.Rule.Operation, who.User)
 		h.logger.Info("cross-site start of a protected request refused",
 			zap.String("operation", rule.Rule.Operation), zap.String("user", who.User))
-		return h.fail(w, r, http.StatusForbidden, "cross_site", "This operation was started from another site. Start it again from the bank's own pages.")
+		return h.fail(w, r, "cross_site")
 	}
 	if body == nil {
 		var err error
@@ -480,7 +512,7 @@ func (h *Handler) protect(w http.ResponseWriter, r *http.Request, next caddyhttp
 		h.observer.refusal("ambiguous_operation", rule.Rule.Operation, who.User)
 		h.logger.Info("ambiguous protected request refused",
 			zap.String("operation", rule.Rule.Operation), zap.String("user", who.User), zap.String("reason", err.Error()))
-		return h.fail(w, r, http.StatusUnprocessableEntity, "ambiguous_operation", msgAmbiguous)
+		return h.fail(w, r, "ambiguous_operation")
 	}
 	if !decision.Protected {
 		r.Body = io.NopCloser(bytes.NewReader(body))
@@ -524,7 +556,7 @@ func (h *Handler) protect(w http.ResponseWriter, r *http.Request, next caddyhttp
 		// can take: as ambiguous as any other unreadable operation.
 		h.logger.Info("protected request refused: payee or amount unusable in payment mode",
 			zap.String("operation", rule.Rule.Operation), zap.String("user", who.User))
-		return h.fail(w, r, http.StatusUnprocessableEntity, "ambiguous_operation", msgAmbiguous)
+		return h.fail(w, r, "ambiguous_operation")
 	}
 	if err != nil {
 		if errors.As(err, new(*challenge.TooManyPendingError)) {

@@ -105,8 +105,8 @@ func (h *Handler) readNotice(r *http.Request, id string, who challenge.Subject) 
 func (d *pageData) setNotice(n notice) int {
 	switch n.code {
 	case "sent":
-		if d.C != nil && (d.C.Method == challenge.MethodSMS || d.C.Method == challenge.MethodEmail) {
-			d.Notice = d.T("notice.sent." + string(d.C.Method))
+		if d.Sends() {
+			d.Notice = d.firstText("notice.sent."+string(d.C.Method), "notice.sent.code")
 		}
 		return http.StatusOK
 	case "wrong_answer":

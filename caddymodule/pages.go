@@ -211,7 +211,57 @@ func (d *pageData) AnswerLabel() string {
 	if d.C == nil || d.C.Method == "" {
 		return d.T("answer.label.enum")
 	}
-	return d.T("answer.label." + string(d.C.Method))
+	return d.firstText("answer.label."+string(d.C.Method), "answer.label.code")
+}
+
+// Sends reports whether the begun method sends its code (SMS, e-mail),
+// so the page offers to send it again.
+func (d *pageData) Sends() bool {
+	if d.C == nil {
+		return false
+	}
+	m, ok := challenge.LookupMethod(d.C.Method)
+	if !ok {
+		return false
+	}
+	_, sends := m.(challenge.Sending)
+	return sends
+}
+
+// MethodText is the begun method's text of a kind ("heading", "sent",
+// "resend"): the method's own message (method.<name>.<kind>, or
+// resend.<name>), else the one of a method without messages of its own.
+func (d *pageData) MethodText(kind string, args ...any) string {
+	own, generic := d.methodKeys(kind)
+	return d.firstText(own, generic, args...)
+}
+
+// MethodTextH is MethodText with the values emphasised (see TH).
+func (d *pageData) MethodTextH(kind string, args ...any) template.HTML {
+	own, generic := d.methodKeys(kind)
+	if _, ok := d.cat.msgs[own]; ok {
+		return d.TH(own, args...)
+	}
+	return d.TH(generic, args...)
+}
+
+func (d *pageData) methodKeys(kind string) (own, generic string) {
+	m := ""
+	if d.C != nil {
+		m = string(d.C.Method)
+	}
+	if kind == "resend" {
+		return "resend." + m, "resend.code"
+	}
+	return "method." + m + "." + kind, "method.code." + kind
+}
+
+// firstText is the message key if the messages have it, else generic.
+func (d *pageData) firstText(key, generic string, args ...any) string {
+	if _, ok := d.cat.msgs[key]; ok {
+		return d.T(key, args...)
+	}
+	return d.T(generic, args...)
 }
 
 // setChallenge fills in what the page shows of c.
@@ -227,9 +277,11 @@ func (d *pageData) setChallenge(c *challenge.Challenge, smsPaid bool) {
 		if m == c.Method {
 			continue
 		}
-		hint := d.T("method." + string(m) + ".hint")
+		var hint string
 		if to := c.Destinations[string(m)]; to != "" {
 			hint = d.T("method."+string(m)+".hint_to", "to", to)
+		} else {
+			hint = d.T("method." + string(m) + ".hint")
 		}
 		d.Methods = append(d.Methods, methodChoice{
 			ID: m, Label: d.T("method." + string(m)), Hint: hint,
@@ -314,7 +366,8 @@ func (p *pages) serveStatic(w http.ResponseWriter, r *http.Request, name string)
 		return caddyhttp.Error(http.StatusNotFound, errors.New("no such static file"))
 	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		return methodNotAllowed(w, "GET, HEAD")
+		w.Header().Set("Allow", "GET, HEAD")
+		return caddyhttp.Error(http.StatusMethodNotAllowed, errors.New("static files are read with GET or HEAD"))
 	}
 	h := w.Header()
 	h.Set("Content-Type", a.ctype)
@@ -408,16 +461,6 @@ func sameOrigin(r *http.Request) bool {
 	return true
 }
 
-// pageFail answers a request to the challenge page with an error: a page
-// in the browser's language, or JSON with the English message.
-func (h *Handler) pageFail(w http.ResponseWriter, r *http.Request, status int, code, key string) error {
-	en := h.pages.langs.byTag["en"].text(key)
-	if !wantsHTML(r) {
-		return writeJSON(w, status, apiError{Error: code, Message: en})
-	}
-	return h.pages.renderErrorKey(w, r, status, code, key, en, h.Prefix)
-}
-
 // servePage serves the challenge page: GET shows it; POST handles its
 // forms (choose a method, resend, answer, cancel), each bound to the
 // challenge and session by a token and refused from other sites. Every
@@ -428,7 +471,7 @@ func (h *Handler) pageFail(w http.ResponseWriter, r *http.Request, status int, c
 func (h *Handler) servePage(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler, id string) error {
 	who := h.subject(r)
 	if who.User == "" {
-		return h.fail(w, r, http.StatusUnauthorized, "unauthenticated", "Log in before confirming an operation.")
+		return h.fail(w, r, "unauthenticated")
 	}
 	ctx := r.Context()
 	d := h.pages.data(h.pages.langs.negotiate(r.Header.Get("Accept-Language")), h.Prefix)
@@ -438,8 +481,7 @@ func (h *Handler) servePage(w http.ResponseWriter, r *http.Request, next caddyht
 	case http.MethodPost:
 		return h.postPage(w, r, next, id, who, d)
 	default:
-		w.Header().Set("Allow", "GET, HEAD, POST")
-		return h.fail(w, r, http.StatusMethodNotAllowed, "method_not_allowed", "Use GET or POST.")
+		return h.methodNotAllowed(w, r, "GET, HEAD, POST")
 	}
 	n, hasNotice := h.readNotice(r, id, who)
 	if hasNotice && n.code == "locked" {
@@ -451,7 +493,7 @@ func (h *Handler) servePage(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 	switch c.State {
 	case challenge.StateExhausted:
-		return h.fail(w, r, http.StatusForbidden, "too_many_attempts", "Too many wrong answers. Start the operation again.")
+		return h.fail(w, r, "too_many_attempts")
 	case challenge.StateConfirmed:
 		// Back after success: it is done; never "start again".
 		return h.renderConfirmed(w, r, c)
@@ -474,10 +516,10 @@ func (h *Handler) postPage(w http.ResponseWriter, r *http.Request, next caddyhtt
 	ctx := r.Context()
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBody)
 	if err := r.ParseForm(); err != nil {
-		return h.pageFail(w, r, http.StatusBadRequest, "bad_request", "error.form")
+		return h.refuse(w, r, refusal{code: "bad_request", key: "error.form"})
 	}
 	if !sameOrigin(r) || !h.engine.CheckFormToken(id, who, r.PostForm.Get("token")) {
-		return h.pageFail(w, r, http.StatusForbidden, "forbidden", "error.forbidden")
+		return h.refuse(w, r, refusal{code: "forbidden", key: "error.forbidden"})
 	}
 	var (
 		err error
@@ -487,7 +529,7 @@ func (h *Handler) postPage(w http.ResponseWriter, r *http.Request, next caddyhtt
 	case "method":
 		m, perr := challenge.ParseMethod(r.PostForm.Get("method"))
 		if perr != nil {
-			return h.pageFail(w, r, http.StatusBadRequest, "bad_request", "error.choose_offered")
+			return h.refuse(w, r, refusal{code: "bad_request", key: "error.choose_offered"})
 		}
 		if _, err = h.engine.BeginWith(ctx, id, who, m, h.beginOptions(r)); err == nil && r.PostForm.Get("resend") != "" {
 			ok = notice{code: "sent"}
@@ -514,7 +556,7 @@ func (h *Handler) postPage(w http.ResponseWriter, r *http.Request, next caddyhtt
 			return nil
 		}
 	default:
-		return h.pageFail(w, r, http.StatusBadRequest, "bad_request", "error.unknown_action")
+		return h.refuse(w, r, refusal{code: "bad_request", key: "error.unknown_action"})
 	}
 	if err != nil {
 		var found bool
@@ -544,7 +586,7 @@ func (h *Handler) renderConfirmed(w http.ResponseWriter, r *http.Request, c *cha
 // was done, and a way back to the app.
 func (h *Handler) serveCancelled(w http.ResponseWriter, r *http.Request) error {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		return methodNotAllowed(w, "GET, HEAD")
+		return h.methodNotAllowed(w, r, "GET, HEAD")
 	}
 	cat := h.pages.langs.negotiate(r.Header.Get("Accept-Language"))
 	d := h.pages.data(cat, h.Prefix)

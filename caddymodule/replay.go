@@ -196,7 +196,7 @@ func (h *Handler) replay(w http.ResponseWriter, r *http.Request, next caddyhttp.
 	if err != nil {
 		h.logger.Error("confirmed request cannot be rebuilt", zap.String("challenge", conf.Challenge.ID), zap.Error(err))
 		h.settle(r, conf, false)
-		return h.fail(w, r, http.StatusServiceUnavailable, "unavailable", "The confirmed request could not be replayed.")
+		return h.fail(w, r, "unavailable")
 	}
 	out.Header.Set("Idempotency-Key", conf.Challenge.ID)
 	w.Header().Set("Enumgate-Result", "confirmed")
@@ -237,12 +237,10 @@ const notDeliveredRetry = 2
 // notDelivered tells the customer the confirmation stands but the bank did
 // not answer: a page with "Try again", or 502 not_delivered.
 func (h *Handler) notDelivered(w http.ResponseWriter, r *http.Request, c *challenge.Challenge) error {
-	w.Header().Set("Retry-After", strconv.Itoa(notDeliveredRetry))
 	if !wantsHTML(r) {
-		n := notDeliveredRetry
-		return writeJSON(w, http.StatusBadGateway, apiError{Error: "not_delivered",
-			Message: "Your confirmation was accepted, but it has not reached the bank. Nothing was lost: deliver it again.", RetryIn: &n})
+		return h.refuse(w, r, refusal{code: "not_delivered", n: notDeliveredRetry})
 	}
+	w.Header().Set("Retry-After", strconv.Itoa(notDeliveredRetry))
 	who := h.subject(r)
 	cat := h.pages.langs.negotiate(r.Header.Get("Accept-Language"))
 	d := h.pages.data(cat, h.Prefix)

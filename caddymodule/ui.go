@@ -342,6 +342,28 @@ func loadLanguages(dir, def string) (*languages, map[string][]string, error) {
 	return l, missing, nil
 }
 
+// methodKey matches the messages of a confirmation method: its name and
+// hints on the method choice, its step's heading and "sent" line, the
+// answer's label, the resend button and the "sent again" notice.
+var methodKey = regexp.MustCompile(`^(?:method\.([a-z0-9_]+)(?:\.(hint|hint_to|heading|sent))?|answer\.label\.([a-z0-9_]+)|resend\.([a-z0-9_]+)|notice\.sent\.([a-z0-9_]+))$`)
+
+// methodMessage reports whether k is a message of a registered
+// confirmation method, and the one placeholder it may use ("" none).
+func methodMessage(k string) (placeholder string, ok bool) {
+	m := methodKey.FindStringSubmatch(k)
+	if m == nil {
+		return "", false
+	}
+	name := m[1] + m[3] + m[4] + m[5]
+	if _, registered := challenge.LookupMethod(challenge.Method(name)); !registered {
+		return "", false
+	}
+	if m[2] == "hint_to" || m[2] == "sent" {
+		return "to", true
+	}
+	return "", true
+}
+
 // checkMessages checks one message file against English: every key must
 // be known and non-empty, and use only placeholders the English text has.
 func checkMessages(english, m map[string]string, file string) error {
@@ -360,7 +382,18 @@ func checkMessages(english, m map[string]string, file string) error {
 			continue
 		}
 		if !ok {
-			return fmt.Errorf("%s: unknown message key %q (operators may add op.<operation>, summary.payee.<operation> and field.<label>)", file, k)
+			if allowed, isMethod := methodMessage(k); isMethod {
+				if strings.TrimSpace(v) == "" {
+					return fmt.Errorf("%s: message %q is empty", file, k)
+				}
+				for _, p := range placeholder.FindAllStringSubmatch(v, -1) {
+					if p[1] != allowed {
+						return fmt.Errorf("%s: message %q uses {%s}, which it may not", file, k, p[1])
+					}
+				}
+				continue
+			}
+			return fmt.Errorf("%s: unknown message key %q (operators may add op.<operation>, summary.payee.<operation>, field.<label> and the texts of a registered confirmation method)", file, k)
 		}
 		if strings.TrimSpace(v) == "" {
 			return fmt.Errorf("%s: message %q is empty", file, k)
@@ -622,7 +655,8 @@ func themeCSS(primary, accent string) string {
 	return fmt.Sprintf(":root {\n\t--eg-primary: %s;\n\t--eg-accent: %s;\n}\n", strings.ToLower(primary), strings.ToLower(accent))
 }
 
-// templateNames are the templates an operator may replace.
+// templateNames are the templates an operator may replace, besides the
+// method blocks method_<name>.html (see isMethodTemplate).
 var templateNames = []string{"layout.html", "challenge.html", "error.html"}
 
 // parseTemplates parses the built-in templates and then the operator's,
@@ -634,12 +668,14 @@ func parseTemplates(dir string) (*template.Template, error) {
 		"spell":     spellDigits,
 		"clock":     clock,
 		"countdown": countdown,
+		// Replaced below, once the templates it executes are parsed.
+		"methodStep": func(*pageData) (template.HTML, error) { return "", nil },
 	}).ParseFS(webFS, "web/*.html")
 	if err != nil {
 		return nil, err
 	}
 	if dir == "" {
-		return t, nil
+		return withMethodStep(t), nil
 	}
 	st, err := os.Stat(dir)
 	if err != nil || !st.IsDir() {
@@ -651,8 +687,8 @@ func parseTemplates(dir string) (*template.Template, error) {
 		return nil, fmt.Errorf("templates_dir %q has no .html files (want %s)", dir, strings.Join(templateNames, ", "))
 	}
 	for _, n := range names {
-		if !slices.Contains(templateNames, n) {
-			return nil, fmt.Errorf("templates_dir: unknown template %s (want %s)", n, strings.Join(templateNames, ", "))
+		if !slices.Contains(templateNames, n) && !isMethodTemplate(n) {
+			return nil, fmt.Errorf("templates_dir: unknown template %s (want %s); a method's step is method_<method>.html", n, strings.Join(templateNames, ", "))
 		}
 		b, err := readLimited(fsys, n, maxTemplateBytes)
 		if err != nil {
@@ -662,7 +698,42 @@ func parseTemplates(dir string) (*template.Template, error) {
 			return nil, fmt.Errorf("templates_dir: %w", err)
 		}
 	}
-	return t, nil
+	return withMethodStep(t), nil
+}
+
+// isMethodTemplate reports whether name is method_<name>.html of a
+// registered confirmation method: its template block "method-<name>".
+func isMethodTemplate(name string) bool {
+	m, ok := strings.CutPrefix(name, "method_")
+	if !ok {
+		return false
+	}
+	m, ok = strings.CutSuffix(m, ".html")
+	if !ok {
+		return false
+	}
+	_, registered := challenge.LookupMethod(challenge.Method(m))
+	return registered || m == "code"
+}
+
+// withMethodStep gives t the function methodStep, which renders the step
+// of the begun method: its block "method-<name>" (method_<name>.html), or
+// "method-code" for a method without one.
+func withMethodStep(t *template.Template) *template.Template {
+	return t.Funcs(template.FuncMap{"methodStep": func(d *pageData) (template.HTML, error) {
+		if d == nil || d.C == nil {
+			return "", nil
+		}
+		name := "method-" + string(d.C.Method)
+		if t.Lookup(name) == nil {
+			name = "method-code"
+		}
+		var b bytes.Buffer
+		if err := t.ExecuteTemplate(&b, name, d); err != nil {
+			return "", err
+		}
+		return template.HTML(b.String()), nil
+	}})
 }
 
 // check renders every template in every language with sample data, so a
@@ -711,6 +782,42 @@ func (p *pages) check() error {
 		}
 		if len(unknown) > 0 {
 			return fmt.Errorf("templates use unknown message keys: %s", strings.Join(slices.Compact(slices.Sorted(slices.Values(unknown))), ", "))
+		}
+	}
+	return nil
+}
+
+// checkMethods renders the challenge page in every language for each
+// confirmation method in use that is not built in, so a method without
+// its messages fails at Provision and not in front of a customer.
+func (p *pages) checkMethods(methods []challenge.Method) error {
+	now := time.Now()
+	for _, m := range methods {
+		switch m {
+		case challenge.MethodEnum, challenge.MethodSMS, challenge.MethodEmail:
+			continue // checked with the built-in samples
+		}
+		c := challenge.Challenge{
+			ID: "AAAAAAAAAAAAAAAAAAAAAA", Operation: "transfer", Amount: "10.00", Payee: "Z123456789012", PayeeDisplay: "Z123456789012",
+			Methods: []challenge.Method{challenge.MethodEnum, m}, State: challenge.StateChooseMethod, AttemptsLeft: 3,
+			Expires: now.Add(5 * time.Minute), Destinations: map[string]string{string(m): "•••01"},
+		}
+		begun := c
+		begun.State, begun.Methods, begun.Method, begun.SentTo, begun.ResendAt = challenge.StateAwaitingAnswer, []challenge.Method{m, challenge.MethodEnum}, m, "•••01", now.Add(time.Minute)
+		for _, tag := range p.langs.tags {
+			var unknown []string
+			for _, sample := range []challenge.Challenge{c, begun} {
+				d := p.data(p.langs.byTag[tag], "/.enumgate/")
+				d.unknown = &unknown
+				d.Action, d.Token = "/.enumgate/challenge/"+c.ID, "token"
+				d.setChallenge(&sample, p.smsPaid)
+				if err := p.tmpl.ExecuteTemplate(io.Discard, "challenge.html", d); err != nil {
+					return fmt.Errorf("challenge.html (%s, method %s): %w", tag, m, err)
+				}
+			}
+			if len(unknown) > 0 {
+				return fmt.Errorf("method %s has no messages %s (add them to messages_dir)", m, strings.Join(slices.Compact(slices.Sorted(slices.Values(unknown))), ", "))
+			}
 		}
 	}
 	return nil

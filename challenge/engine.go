@@ -150,7 +150,8 @@ type Request struct {
 	// Amount and Payee in a form package challenge/ocra/payment accepts.
 	Mode Mode
 	// Methods are the methods the policy allows, in order of preference.
-	// The challenge offers those the user can use. Empty means all.
+	// The challenge offers those the user can use. Empty means
+	// BuiltinMethods.
 	Methods []Method
 	// TTL is the challenge's lifetime. Default 5 minutes.
 	TTL time.Duration

@@ -227,11 +227,15 @@ func (e *Engine) CanSend(m Method) bool {
 	return true
 }
 
-// usable returns the methods of want (all registered ones when empty) that
-// u can use on this engine.
+// BuiltinMethods are the methods offered when a request names none: a
+// registered method beyond these is offered only where it is named.
+func BuiltinMethods() []Method { return []Method{MethodEnum, MethodSMS, MethodEmail} }
+
+// usable returns the methods of want (the built-in ones when empty) that u
+// can use on this engine.
 func (e *Engine) usable(u *User, want []Method) []string {
 	if len(want) == 0 {
-		want = Methods()
+		want = BuiltinMethods()
 	}
 	var out []string
 	for _, m := range want {

@@ -3,6 +3,7 @@ package policy
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -17,13 +18,6 @@ const (
 	MinTTL               = 30 * time.Second
 	MaxTTL               = 24 * time.Hour
 	MaxMaxAttempts       = 20
-)
-
-// Confirmation methods a rule may allow.
-const (
-	MethodEnum  = "enum"
-	MethodSMS   = "sms"
-	MethodEmail = "email"
 )
 
 // Rule is one operator rule, as written in config (Caddyfile:
@@ -42,7 +36,8 @@ type Rule struct {
 	// Policy.Match for their syntax and semantics.
 	Paths []string
 	// Confirm lists the allowed confirmation methods in order of
-	// preference ("enum", "sms", "email"; Compile lower-cases them); empty
+	// preference (method names such as "enum", "sms", "email"; Compile
+	// lower-cases them and accepts those of Options.Methods); empty
 	// means the caller's default.
 	Confirm []string
 	// TTL is how long a challenge lives; 0 means the caller's default,
@@ -168,9 +163,26 @@ type Compiled struct {
 // *RuleError naming the first invalid rule and what is wrong with it.
 // Compiling no rules gives a Policy that matches nothing.
 func Compile(rules []Rule) (*Policy, error) {
+	return CompileWith(rules, Options{Methods: DefaultMethods})
+}
+
+// Options tune CompileWith.
+type Options struct {
+	// Methods are the confirmation method names rules may name; nil
+	// accepts any name of 1 to 32 bytes of [a-z0-9_]. The policy knows no
+	// method itself: the program passes those it can carry out.
+	Methods []string
+}
+
+// DefaultMethods are the Options.Methods of Compile; nil, unless the
+// program sets them.
+var DefaultMethods []string
+
+// CompileWith is Compile with options.
+func CompileWith(rules []Rule, o Options) (*Policy, error) {
 	p := &Policy{rules: make([]*Compiled, 0, len(rules))}
 	for i, r := range rules {
-		c, err := compileRule(r)
+		c, err := compileRule(r, o)
 		if err != nil {
 			return nil, &RuleError{Index: i, Operation: r.Operation, Err: err}
 		}
@@ -198,7 +210,7 @@ func isTokenByte(c byte) bool {
 		strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
 }
 
-func compileRule(r Rule) (*Compiled, error) {
+func compileRule(r Rule, o Options) (*Compiled, error) {
 	if err := validOperation(r.Operation); err != nil {
 		return nil, err
 	}
@@ -267,10 +279,8 @@ func compileRule(r Rule) (*Compiled, error) {
 	// Confirmation methods.
 	for _, m := range r.Confirm {
 		lm := strings.ToLower(m)
-		switch lm {
-		case MethodEnum, MethodSMS, MethodEmail:
-		default:
-			return nil, fmt.Errorf("confirmation method %q is not one of enum, sms, email", m)
+		if err := o.checkMethod(m, lm); err != nil {
+			return nil, err
 		}
 		for _, have := range norm.Confirm {
 			if have == lm {
@@ -696,4 +706,20 @@ func (c *Compiled) PaymentMode() bool {
 		return c.Rule.AmountField != "" && c.Rule.PayeeField != ""
 	}
 	return false
+}
+
+// checkMethod checks a rule's confirmation method m (lm lower-cased).
+func (o Options) checkMethod(m, lm string) error {
+	if o.Methods == nil {
+		if lm == "" || len(lm) > MaxMethodLen || strings.IndexFunc(lm, func(c rune) bool {
+			return !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '_')
+		}) >= 0 {
+			return fmt.Errorf("confirmation method %q must be 1-%d characters of [a-z0-9_]", m, MaxMethodLen)
+		}
+		return nil
+	}
+	if !slices.Contains(o.Methods, lm) {
+		return fmt.Errorf("confirmation method %q is not one of %s", m, strings.Join(o.Methods, ", "))
+	}
+	return nil
 }
