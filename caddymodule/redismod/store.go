@@ -1,4 +1,13 @@
-package caddymodule
+// Package redismod holds enumgate's Redis Caddy modules: the challenge
+// store `enumgate.stores.redis` (package challenge/store/redisstore, one
+// shared client per connection identity) and the user directory
+// `enumgate.users.redis` (package challenge/userdir) on the same
+// connection. They register themselves; the enumgate app sees them only
+// through the interfaces of package caddymodule (StoreModule,
+// SharedStoreModule, DirectoryModule, DirectoryOpener, UserAdminModule).
+// Import the package for its side effects, as the root package enumgate
+// does.
+package redismod
 
 import (
 	"context"
@@ -18,12 +27,13 @@ import (
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 
+	"github.com/enumgate/enumgate/caddymodule"
 	"github.com/enumgate/enumgate/challenge/store"
 	"github.com/enumgate/enumgate/challenge/store/redisstore"
 )
 
 func init() {
-	caddy.RegisterModule(RedisStore{})
+	caddy.RegisterModule(Store{})
 }
 
 // redisPool shares one client per connection identity across config
@@ -34,14 +44,14 @@ type pooledClient struct{ redis.UniversalClient }
 
 func (p pooledClient) Destruct() error { return p.Close() }
 
-// RedisStore keeps challenges and regulation state in Redis
+// Store keeps challenges and regulation state in Redis
 // (`enumgate.stores.redis`), shared by every gateway that uses the same
 // Redis: a challenge issued by one gateway can be answered at another, and
 // survives restarts. Standalone (url), Sentinel (addresses + master_name)
 // and Cluster (several addresses) are supported. Run Redis with
 // `maxmemory-policy noeviction`: provisioning fails if the policy could
 // evict live challenges.
-type RedisStore struct {
+type Store struct {
 	// URL addresses a standalone server: redis://[user:pass@]host:port/db,
 	// rediss://… for TLS, or unix:///path/redis.sock. Placeholders such as
 	// {env.REDIS_URL} are expanded.
@@ -65,7 +75,7 @@ type RedisStore struct {
 	// DB is the database number (not with a Cluster or a URL). Default 0.
 	DB int `json:"db,omitempty"`
 	// TLS enables TLS to the servers (rediss:// URLs enable it too).
-	TLS *RedisTLS `json:"tls,omitempty"`
+	TLS *TLS `json:"tls,omitempty"`
 	// Prefix starts every key. Default "enumgate:".
 	Prefix string `json:"prefix,omitempty"`
 	// DialTimeout bounds establishing a connection. Default 2s.
@@ -97,8 +107,8 @@ type RedisStore struct {
 	prefix  string
 }
 
-// RedisTLS configures TLS to Redis.
-type RedisTLS struct {
+// TLS configures TLS to Redis.
+type TLS struct {
 	// ServerName overrides the name checked in the server's certificate.
 	ServerName string `json:"server_name,omitempty"`
 	// CAFile is a PEM file of CAs to trust instead of the system's.
@@ -106,14 +116,14 @@ type RedisTLS struct {
 }
 
 // CaddyModule returns the Caddy module information.
-func (RedisStore) CaddyModule() caddy.ModuleInfo {
+func (Store) CaddyModule() caddy.ModuleInfo {
 	return caddy.ModuleInfo{
 		ID:  "enumgate.stores.redis",
-		New: func() caddy.Module { return new(RedisStore) },
+		New: func() caddy.Module { return new(Store) },
 	}
 }
 
-func (r *RedisStore) clientConfig() (redisstore.ClientConfig, error) {
+func (r *Store) clientConfig() (redisstore.ClientConfig, error) {
 	repl := caddy.NewReplacer()
 	c := redisstore.ClientConfig{
 		URL: repl.ReplaceKnown(r.URL, ""), Cluster: r.Cluster, MasterName: r.MasterName,
@@ -158,7 +168,7 @@ func poolKeyOf(c redisstore.ClientConfig) string {
 // Provision connects (lazily: a Redis that is down at start only makes
 // protected requests fail closed until it is back) and checks the
 // eviction policy.
-func (r *RedisStore) Provision(ctx caddy.Context) error {
+func (r *Store) Provision(ctx caddy.Context) error {
 	cfg, err := r.clientConfig()
 	if err != nil {
 		return fmt.Errorf("enumgate redis store: %w", err)
@@ -223,7 +233,7 @@ func logReplication(l *zap.Logger, configured int, rep redisstore.Replication) {
 }
 
 // Cleanup releases this config's hold on the shared client.
-func (r *RedisStore) Cleanup() error {
+func (r *Store) Cleanup() error {
 	if r.poolKey == "" {
 		return nil
 	}
@@ -231,12 +241,16 @@ func (r *RedisStore) Cleanup() error {
 	return err
 }
 
-// ChallengeStore implements StoreModule.
-func (r *RedisStore) ChallengeStore() store.Store { return r.store }
+// ChallengeStore implements caddymodule.StoreModule.
+func (r *Store) ChallengeStore() store.Store { return r.store }
+
+// SharedStore implements caddymodule.SharedStoreModule: every gateway
+// (and operator command) on the same Redis sees the same state.
+func (r *Store) SharedStore() bool { return true }
 
 // Client returns the shared Redis client and key prefix, for modules (such
 // as the Redis user directory) that keep their data next to the store's.
-func (r *RedisStore) Client() (redis.UniversalClient, string) { return r.client, r.prefix }
+func (r *Store) Client() (redis.UniversalClient, string) { return r.client, r.prefix }
 
 // UnmarshalCaddyfile sets up the store from Caddyfile tokens. Syntax:
 //
@@ -259,7 +273,7 @@ func (r *RedisStore) Client() (redis.UniversalClient, string) { return r.client,
 //		wait_replicas <n>|auto|off
 //		wait_timeout <duration>
 //	}
-func (r *RedisStore) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+func (r *Store) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // module name
 	if d.NextArg() {
 		r.URL = d.Val()
@@ -298,21 +312,21 @@ func (r *RedisStore) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		case "prefix":
 			err = str(&r.Prefix)
 		case "db":
-			r.DB, err = intArg(d, 0, 1<<16)
+			r.DB, err = caddymodule.IntArg(d, 0, 1<<16)
 		case "pool_size":
-			r.PoolSize, err = intArg(d, 1, 1<<16)
+			r.PoolSize, err = caddymodule.IntArg(d, 1, 1<<16)
 		case "wait_replicas":
 			r.WaitReplicas, err = waitReplicasArg(d)
 		case "dial_timeout":
-			r.DialTimeout, err = durationArg(d)
+			r.DialTimeout, err = caddymodule.DurationArg(d)
 		case "read_timeout":
-			r.ReadTimeout, err = durationArg(d)
+			r.ReadTimeout, err = caddymodule.DurationArg(d)
 		case "write_timeout":
-			r.WriteTimeout, err = durationArg(d)
+			r.WriteTimeout, err = caddymodule.DurationArg(d)
 		case "wait_timeout":
-			r.WaitTimeout, err = durationArg(d)
+			r.WaitTimeout, err = caddymodule.DurationArg(d)
 		case "tls":
-			r.TLS = &RedisTLS{}
+			r.TLS = &TLS{}
 			for tn := d.Nesting(); d.NextBlock(tn); {
 				switch d.Val() {
 				case "server_name":
@@ -357,7 +371,7 @@ func waitReplicasArg(d *caddyfile.Dispenser) (int, error) {
 }
 
 // setRedisLogger routes go-redis' own messages (one per failed dial) to
-// debug level: an outage is logged once, by watchedStore.
+// debug level: an outage is logged once, by the app's store watcher.
 var setRedisLogger sync.Once
 
 type redisLogger struct{ l *zap.Logger }
@@ -370,8 +384,8 @@ func (r redisLogger) Printf(_ context.Context, format string, v ...any) {
 
 // Interface guards.
 var (
-	_ StoreModule           = (*RedisStore)(nil)
-	_ caddy.Provisioner     = (*RedisStore)(nil)
-	_ caddy.CleanerUpper    = (*RedisStore)(nil)
-	_ caddyfile.Unmarshaler = (*RedisStore)(nil)
+	_ caddymodule.SharedStoreModule = (*Store)(nil)
+	_ caddy.Provisioner             = (*Store)(nil)
+	_ caddy.CleanerUpper            = (*Store)(nil)
+	_ caddyfile.Unmarshaler         = (*Store)(nil)
 )
