@@ -1,5 +1,6 @@
 // Package enumgate registers every enumgate Caddy module: the enumgate
-// app and handler (package caddymodule) and the SMS and e-mail senders
+// app and handler (package caddymodule), the Redis store and user
+// directory (package caddymodule/redismod) and the SMS and e-mail senders
 // (package caddymodule/senders). Build a Caddy with it:
 //
 //	xcaddy build v2.11.9 --with github.com/enumgate/enumgate@v0.0.0=.
@@ -10,5 +11,6 @@ package enumgate
 
 import (
 	_ "github.com/enumgate/enumgate/caddymodule"
+	_ "github.com/enumgate/enumgate/caddymodule/redismod"
 	_ "github.com/enumgate/enumgate/caddymodule/senders"
 )

@@ -204,8 +204,8 @@ func (a *App) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("enumgate: loading users: %w", err)
 	}
 	a.usersMod = mod
-	if ru, ok := mod.(*RedisUsers); ok {
-		if err := ru.open(ctx, a.storeMod, secret); err != nil {
+	if op, ok := mod.(DirectoryOpener); ok {
+		if err := op.OpenDirectory(ctx, a.storeMod.(StoreModule), secret); err != nil {
 			return err
 		}
 	}

@@ -79,8 +79,9 @@ type userCommand struct {
 	// admin, if set, runs instead of run when the store lives in the
 	// gateway (the memory store).
 	admin func(ctx context.Context, g *gatewayConfig, args []string, out io.Writer) error
-	// redisUsers: run needs `users redis`.
-	redisUsers bool
+	// managedUsers: run needs a user directory the commands manage
+	// (a UserAdminModule, such as users redis).
+	managedUsers bool
 }
 
 func usersCobra(cmd *cobra.Command) {
@@ -94,7 +95,7 @@ func usersCobra(cmd *cobra.Command) {
 			return oneLine(runUsersCommand(f, uc, args, c.OutOrStdout()))
 		}}
 	}
-	set := sub(userCommand{use: "set USER", short: "Create or change a user", args: cobra.ExactArgs(1), redisUsers: true,
+	set := sub(userCommand{use: "set USER", short: "Create or change a user", args: cobra.ExactArgs(1), managedUsers: true,
 		run: func(ctx context.Context, a *App, args []string, out io.Writer) error {
 			return usersSet(ctx, a, args[0], f, out)
 		}})
@@ -107,9 +108,9 @@ func usersCobra(cmd *cobra.Command) {
 	set.Flags().StringVar(&f.suite, "suite", challenge.DefaultSuite, "the OCRA suite of the new device")
 	set.Flags().StringVar(&f.issr, "issuer", "enumgate", "the issuer shown in the E-num app")
 	cmd.AddCommand(
-		sub(userCommand{use: "list", short: "List user ids", args: cobra.NoArgs, redisUsers: true,
+		sub(userCommand{use: "list", short: "List user ids", args: cobra.NoArgs, managedUsers: true,
 			run: func(ctx context.Context, a *App, _ []string, out io.Writer) error {
-				ids, err := a.usersMod.(*RedisUsers).Dir().List(ctx)
+				ids, err := a.userAdmin().List(ctx)
 				for _, id := range ids {
 					fmt.Fprintln(out, id)
 				}
@@ -126,13 +127,13 @@ func usersCobra(cmd *cobra.Command) {
 				}
 				return printJSON(out, info)
 			}}),
-		sub(userCommand{use: "import FILE", short: "Add or replace users from a users file", args: cobra.ExactArgs(1), redisUsers: true,
+		sub(userCommand{use: "import FILE", short: "Add or replace users from a users file", args: cobra.ExactArgs(1), managedUsers: true,
 			run: func(ctx context.Context, a *App, args []string, out io.Writer) error {
 				data, err := os.ReadFile(args[0])
 				if err != nil {
 					return err
 				}
-				n, err := a.usersMod.(*RedisUsers).Dir().Import(ctx, data)
+				n, err := a.userAdmin().Import(ctx, data)
 				if err != nil {
 					return err
 				}
@@ -140,13 +141,13 @@ func usersCobra(cmd *cobra.Command) {
 				return nil
 			}}),
 		set,
-		sub(userCommand{use: "delete USER", short: "Remove a user", args: cobra.ExactArgs(1), redisUsers: true,
+		sub(userCommand{use: "delete USER", short: "Remove a user", args: cobra.ExactArgs(1), managedUsers: true,
 			run: func(ctx context.Context, a *App, args []string, out io.Writer) error {
-				return noUser(args[0], a.usersMod.(*RedisUsers).Dir().Delete(ctx, args[0]))
+				return noUser(args[0], a.userAdmin().Delete(ctx, args[0]))
 			}}),
-		sub(userCommand{use: "reset-device USER", short: "Remove a user's E-num devices (lost phone; recovery through support)", args: cobra.ExactArgs(1), redisUsers: true,
+		sub(userCommand{use: "reset-device USER", short: "Remove a user's E-num devices (lost phone; recovery through support)", args: cobra.ExactArgs(1), managedUsers: true,
 			run: func(ctx context.Context, a *App, args []string, out io.Writer) error {
-				if err := noUser(args[0], a.usersMod.(*RedisUsers).Dir().ResetDevice(ctx, args[0])); err != nil {
+				if err := noUser(args[0], a.userAdmin().ResetDevice(ctx, args[0])); err != nil {
 					return err
 				}
 				fmt.Fprintf(out, "removed the E-num devices of %s; enrol a new one with: enumgate users set %s --new-device phone\n", args[0], args[0])
@@ -168,9 +169,9 @@ func usersCobra(cmd *cobra.Command) {
 				fmt.Fprintf(out, "unlocked %s\n", res.User)
 				return nil
 			}}),
-		sub(userCommand{use: "reencrypt", short: "Re-encrypt device keys under the current secret", args: cobra.NoArgs, redisUsers: true,
+		sub(userCommand{use: "reencrypt", short: "Re-encrypt device keys under the current secret", args: cobra.NoArgs, managedUsers: true,
 			run: func(ctx context.Context, a *App, _ []string, out io.Writer) error {
-				n, err := a.usersMod.(*RedisUsers).Dir().Reencrypt(ctx)
+				n, err := a.userAdmin().Reencrypt(ctx)
 				fmt.Fprintf(out, "re-encrypted %d users\n", n)
 				return err
 			}}),
@@ -212,19 +213,56 @@ func runUsersCommand(f usersFlags, uc userCommand, args []string, out io.Writer)
 	if len(args) == 1 && strings.HasSuffix(uc.use, " USER") && !validUserID(args[0]) {
 		return fmt.Errorf("a user id is 1 to %d bytes of printable UTF-8", maxUserID)
 	}
-	if uc.redisUsers && g.users != "redis" {
-		return errors.New("the config does not say 'users redis': a users file is the operator's own file, edit it instead")
+	if uc.managedUsers && !managesUsers(g.users) {
+		return errNotManaged
 	}
-	if g.store == "memory" {
+	if storeInGateway(g.store) {
 		if uc.admin == nil {
-			return errors.New("the config's store is memory: the command needs store redis")
+			return fmt.Errorf("the config's store is %s: the command needs store redis", g.store)
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		return uc.admin(ctx, g, args, out)
 	}
-	return g.withApp(func(ctx context.Context, a *App) error { return uc.run(ctx, a, args, out) })
+	return g.withApp(func(ctx context.Context, a *App) error {
+		if _, ok := a.usersMod.(UserAdminModule); uc.managedUsers && !ok {
+			return errNotManaged
+		}
+		return uc.run(ctx, a, args, out)
+	})
 }
+
+// errNotManaged refuses a command that changes users when the config's
+// user directory is not one the commands manage.
+var errNotManaged = errors.New("the config does not say 'users redis': a users file is the operator's own file, edit it instead")
+
+// managesUsers reports whether the users source names a user directory
+// module that the commands manage (a UserAdminModule).
+func managesUsers(source string) bool {
+	info, err := caddy.GetModule("enumgate.users." + source)
+	if err != nil || source == "" {
+		return false
+	}
+	_, ok := info.New().(UserAdminModule)
+	return ok
+}
+
+// storeInGateway reports whether the store backend keeps its state in
+// the running gateway (any store that is not a SharedStoreModule saying
+// so, such as the memory store), which the commands then reach through
+// the admin API. An unknown backend is not: provisioning it tells why.
+func storeInGateway(backend string) bool {
+	info, err := caddy.GetModule("enumgate.stores." + backend)
+	if err != nil {
+		return false
+	}
+	sh, ok := info.New().(SharedStoreModule)
+	return !ok || !sh.SharedStore()
+}
+
+// userAdmin returns the app's user directory as the commands manage it;
+// runUsersCommand has checked that it is a UserAdminModule.
+func (a *App) userAdmin() UserAdmin { return a.usersMod.(UserAdminModule).UserAdmin() }
 
 // gatewayConfig is what the users commands read from the gateway's config.
 type gatewayConfig struct {
@@ -431,7 +469,7 @@ func (g *gatewayConfig) adminCall(ctx context.Context, method, id, path string, 
 // showUser prints user id's record (users redis: the record without keys)
 // or what the gateway knows (a users file: masked), with the lock.
 func showUser(ctx context.Context, a *App, id string, out io.Writer) error {
-	ru, ok := a.usersMod.(*RedisUsers)
+	ua, ok := a.usersMod.(UserAdminModule)
 	if !ok {
 		info, err := a.userInfo(ctx, id)
 		if err != nil {
@@ -439,7 +477,7 @@ func showUser(ctx context.Context, a *App, id string, out io.Writer) error {
 		}
 		return printJSON(out, info)
 	}
-	r, err := ru.Dir().Get(ctx, id)
+	r, err := ua.UserAdmin().Get(ctx, id)
 	if err != nil {
 		return noUser(id, err)
 	}
@@ -465,7 +503,7 @@ func printJSON(out io.Writer, v any) error {
 }
 
 func usersSet(ctx context.Context, a *App, id string, f usersFlags, out io.Writer) error {
-	d := a.usersMod.(*RedisUsers).Dir()
+	d := a.userAdmin()
 	r, err := d.Get(ctx, id)
 	if errors.Is(err, challenge.ErrNoUser) {
 		r, err = userdir.Record{ID: id}, nil

@@ -98,7 +98,7 @@ func TestUsersCommandsManageRedisUsers(t *testing.T) {
 
 	// unlock lifts a lock the store holds.
 	err = withApp(usersFlags{config: config, adapter: "caddyfile"}, func(ctx context.Context, a *App) error {
-		st := a.storeMod.(*RedisStore).ChallengeStore()
+		st := a.storeMod.(StoreModule).ChallengeStore()
 		r := &store.Record{ID: "AAAAAAAAAAAAAAAAAAAAAA", User: "alice", Session: make([]byte, 32), Operation: "transfer",
 			Methods: []string{"enum"}, Digest: make([]byte, 32), Created: time.Now(), Expires: time.Now().Add(time.Minute), MaxAttempts: 3, AttemptsLeft: 3}
 		o := store.Owner{User: "alice", Session: r.Session}
@@ -129,7 +129,7 @@ func TestUsersCommandsManageRedisUsers(t *testing.T) {
 		t.Fatalf("reset-device nosuch = %v", err)
 	}
 	withApp(usersFlags{config: config, adapter: "caddyfile"}, func(ctx context.Context, a *App) error {
-		if until, _ := a.storeMod.(*RedisStore).ChallengeStore().LockedUntil(ctx, "alice", time.Now()); !until.IsZero() {
+		if until, _ := a.storeMod.(StoreModule).ChallengeStore().LockedUntil(ctx, "alice", time.Now()); !until.IsZero() {
 			t.Fatalf("alice still locked until %v", until)
 		}
 		return nil

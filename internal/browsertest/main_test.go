@@ -28,6 +28,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	_ "github.com/enumgate/enumgate/caddymodule"
+	_ "github.com/enumgate/enumgate/caddymodule/redismod"
 	_ "github.com/enumgate/enumgate/caddymodule/senders"
 	"github.com/enumgate/enumgate/challenge/ocra"
 	"github.com/enumgate/enumgate/challenge/ocra/payment"

@@ -44,14 +44,24 @@
 // remembered (tried) and costs nothing again; a right answer already
 // confirmed reports store.Repeated with the delivery state.
 //
-// Each step of a challenge is one round trip: Create 1, Get 1, Begin 1
-// (plus 1 for SpendSMS or SpendEmail when the engine sends a message, and
-// 1 for Refund if the sender fails — those keys live in their channel's
-// own slot, so they stay separate scripts), Attempt 1 (plus the WAIT of a
-// confirmation or a repeat when the store waits for replicas, and the
-// lease release when that WAIT falls short), Delete 1, Deliver 1 (plus
-// WAIT, and a release when it falls short), Settle 1 (plus WAIT when
-// delivered). Detecting an auto WaitReplicas costs one round trip once.
+// Each store call is one round trip: Create 1, Get 1, Begin 1, Attempt 1
+// (plus the WAIT of a confirmation or a repeat when the store waits for
+// replicas, and the lease release when that WAIT falls short), Delete 1,
+// Deliver 1 (plus WAIT, and a release when it falls short), Settle 1
+// (plus WAIT when delivered), and LockedUntil, Failures, SpendSMS,
+// SpendEmail and Refund 1 each. Detecting an auto WaitReplicas costs one
+// round trip once.
+//
+// What the engine's steps cost, counted from challenge.Engine: Issue is
+// Create (1). Beginning E-num is Begin (1), plus a Get on a gateway that
+// has not cached the challenge's view (one that did not issue it).
+// Beginning SMS or e-mail is four: Get (the challenge, for the message
+// and the resend cooldown), LockedUntil (nothing is sent to a locked
+// user), SpendSMS or SpendEmail (the budget: those keys live in their
+// channel's own slot, so they stay separate scripts) and Begin; plus a
+// Refund if the sender fails. An answer is Attempt (1; a wrong one also
+// reads Failures when a lockout is set, so the attempts left it reports
+// are true), and the delivery's settle Settle (1).
 //
 // Scripts never read the Redis clock. Callers pass now (milliseconds since
 // the epoch) and scripts judge expiry, cooldowns and locks by it, so every

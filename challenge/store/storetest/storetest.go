@@ -84,15 +84,33 @@ func create(t *testing.T, s store.Store) *store.Record {
 // Run runs the conformance suite against stores made by f. The stores
 // must have the default per-user limits and delivery lease
 // (store.DefaultMaxPendingPerUser, store.DefaultMaxBytesPerUser,
-// store.DefaultDeliveryLease).
+// store.DefaultDeliveryLease). Each group of checks is a subtest of its
+// own (challenges, methods, attempts, lockout, sms limits, messages,
+// delivery, retries, fair shares, failures).
 func Run(t *testing.T, f Factory) {
-	ctx := context.Background()
-	defer runFailures(t, f)
-	defer runShares(t, f)
-	defer runRetries(t, f)
-	defer runDelivery(t, f)
-	defer runMessages(t, f)
+	for _, g := range []struct {
+		name string
+		run  func(*testing.T, Factory)
+	}{
+		{"challenges", runChallenges},
+		{"methods", runMethods},
+		{"attempts", runAttempts},
+		{"lockout", runLockout},
+		{"sms limits", runSMSLimits},
+		{"messages", runMessages},
+		{"delivery", runDelivery},
+		{"retries", runRetries},
+		{"fair shares", runShares},
+		{"failures", runFailures},
+	} {
+		t.Run(g.name, func(t *testing.T) { g.run(t, f) })
+	}
+}
 
+// runChallenges checks what a store keeps and whom it shows it to: creation,
+// ownership, expiry and cancelling.
+func runChallenges(t *testing.T, f Factory) {
+	ctx := context.Background()
 	t.Run("created challenge reads back whole", func(t *testing.T) {
 		s := f(t)
 		r := create(t, s)
@@ -170,6 +188,25 @@ func Run(t *testing.T, f Factory) {
 		}
 	})
 
+	t.Run("delete cancels", func(t *testing.T) {
+		s := f(t)
+		r := create(t, s)
+		if err := s.Delete(ctx, r.ID, alice); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Get(ctx, r.ID, alice, t0); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("Get after Delete = %v", err)
+		}
+		if err := s.Delete(ctx, r.ID, alice); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("second Delete = %v", err)
+		}
+	})
+}
+
+// runMethods checks beginning a method: what Begin records, the resend
+// cooldown, replacing the expected answers, methods not offered.
+func runMethods(t *testing.T, f Factory) {
+	ctx := context.Background()
 	t.Run("answer before a method is chosen is refused without cost", func(t *testing.T) {
 		s := f(t)
 		r := create(t, s)
@@ -219,6 +256,38 @@ func Run(t *testing.T, f Factory) {
 		}
 	})
 
+	t.Run("a new method replaces the expected answers", func(t *testing.T) {
+		s := f(t)
+		r := create(t, s)
+		begin(t, s, r.ID)
+		if _, err := s.Begin(ctx, r.ID, alice, store.Begin{Method: "email", Expected: [][]byte{mac("mailed")}}, t0); err != nil {
+			t.Fatal(err)
+		}
+		if res, _ := s.Attempt(ctx, r.ID, alice, right, noLockout, t0); res.Outcome != store.Wrong {
+			t.Fatalf("old answer after new method = %+v, want Wrong", res)
+		}
+		if res, _ := s.Attempt(ctx, r.ID, alice, mac("mailed"), noLockout, t0); res.Outcome != store.Confirmed {
+			t.Fatalf("new answer = %+v, want Confirmed", res)
+		}
+	})
+
+	t.Run("begin refuses a method the challenge does not offer", func(t *testing.T) {
+		s := f(t)
+		r := NewRecord()
+		r.Methods = []string{"enum", "sms"}
+		if err := s.Create(ctx, r, t0); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Begin(ctx, r.ID, alice, store.Begin{Method: "email", Expected: [][]byte{right}}, t0); !errors.Is(err, store.ErrMethodNotOffered) {
+			t.Fatalf("Begin email = %v, want ErrMethodNotOffered", err)
+		}
+	})
+}
+
+// runAttempts checks answering: a right answer confirms exactly once, wrong
+// answers spend the challenge's budget, also under concurrency.
+func runAttempts(t *testing.T, f Factory) {
+	ctx := context.Background()
 	t.Run("right answer confirms once and hands back the record", func(t *testing.T) {
 		s := f(t)
 		r := create(t, s)
@@ -240,21 +309,6 @@ func Run(t *testing.T, f Factory) {
 		}
 		if res, err := s.Attempt(ctx, r.ID, alice, right, noLockout, t0); err != nil || res.Outcome != store.Confirmed {
 			t.Fatalf("Attempt = %+v, %v", res, err)
-		}
-	})
-
-	t.Run("a new method replaces the expected answers", func(t *testing.T) {
-		s := f(t)
-		r := create(t, s)
-		begin(t, s, r.ID)
-		if _, err := s.Begin(ctx, r.ID, alice, store.Begin{Method: "email", Expected: [][]byte{mac("mailed")}}, t0); err != nil {
-			t.Fatal(err)
-		}
-		if res, _ := s.Attempt(ctx, r.ID, alice, right, noLockout, t0); res.Outcome != store.Wrong {
-			t.Fatalf("old answer after new method = %+v, want Wrong", res)
-		}
-		if res, _ := s.Attempt(ctx, r.ID, alice, mac("mailed"), noLockout, t0); res.Outcome != store.Confirmed {
-			t.Fatalf("new answer = %+v, want Confirmed", res)
 		}
 	})
 
@@ -280,20 +334,6 @@ func Run(t *testing.T, f Factory) {
 		got, err := s.Get(ctx, r.ID, alice, t0)
 		if err != nil || got.AttemptsLeft != 0 {
 			t.Fatalf("Get after budget = %+v, %v; want the tombstone", got, err)
-		}
-	})
-
-	t.Run("delete cancels", func(t *testing.T) {
-		s := f(t)
-		r := create(t, s)
-		if err := s.Delete(ctx, r.ID, alice); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := s.Get(ctx, r.ID, alice, t0); !errors.Is(err, store.ErrNotFound) {
-			t.Fatalf("Get after Delete = %v", err)
-		}
-		if err := s.Delete(ctx, r.ID, alice); !errors.Is(err, store.ErrNotFound) {
-			t.Fatalf("second Delete = %v", err)
 		}
 	})
 
@@ -348,7 +388,12 @@ func Run(t *testing.T, f Factory) {
 			t.Fatalf("wrong %d, exhausted %d; want 2 and 48", wrongs.Load(), exhausted.Load())
 		}
 	})
+}
 
+// runLockout checks the account lockout: consecutive failures across
+// challenges lock the user, a success ends the run, Unlock lifts it.
+func runLockout(t *testing.T, f Factory) {
+	ctx := context.Background()
 	// lockedUser creates n challenges (budget attempts each) for a fresh
 	// user, begins them, and returns the user's owner and the ids.
 	lockedUser := func(t *testing.T, s store.Store, n, budget int) (store.Owner, []string) {
@@ -497,19 +542,12 @@ func Run(t *testing.T, f Factory) {
 			t.Fatalf("%d failures without a lock, %d locking, %d refused; want 4, 1, 15", unlocked.Load(), locking.Load(), refused.Load())
 		}
 	})
+}
 
-	t.Run("begin refuses a method the challenge does not offer", func(t *testing.T) {
-		s := f(t)
-		r := NewRecord()
-		r.Methods = []string{"enum", "sms"}
-		if err := s.Create(ctx, r, t0); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := s.Begin(ctx, r.ID, alice, store.Begin{Method: "email", Expected: [][]byte{right}}, t0); !errors.Is(err, store.ErrMethodNotOffered) {
-			t.Fatalf("Begin email = %v, want ErrMethodNotOffered", err)
-		}
-	})
-
+// runSMSLimits checks the SMS cost controls: cooldowns, the hourly limit
+// and the daily budget under concurrency.
+func runSMSLimits(t *testing.T, f Factory) {
+	ctx := context.Background()
 	t.Run("sms limits refuse and say until when", func(t *testing.T) {
 		s := f(t)
 		n := idSeq.Add(1)

@@ -1,4 +1,4 @@
-package caddymodule
+package redismod
 
 import (
 	"context"
@@ -9,22 +9,23 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 
+	"github.com/enumgate/enumgate/caddymodule"
 	"github.com/enumgate/enumgate/challenge"
 	"github.com/enumgate/enumgate/challenge/userdir"
 )
 
 func init() {
-	caddy.RegisterModule(RedisUsers{})
+	caddy.RegisterModule(Users{})
 }
 
-// RedisUsers is the user directory kept in Redis (`enumgate.users.redis`),
+// Users is the user directory kept in Redis (`enumgate.users.redis`),
 // next to the challenges of `store redis` and on the same connection:
 // user records (phone, e-mails, devices, preferences) that operators
 // manage at runtime with `enumgate users …`, device keys encrypted at rest
 // under the app's secret, and a bounded in-process cache that every
 // gateway invalidates when a record changes. It requires `store redis`,
 // and Redis must be reachable when the config loads.
-type RedisUsers struct {
+type Users struct {
 	// CacheSize is the most users cached per gateway. Default 10000.
 	CacheSize int `json:"cache_size,omitempty"`
 	// CacheTTL is how long a cached user is trusted at most. Default 1m.
@@ -34,25 +35,26 @@ type RedisUsers struct {
 }
 
 // CaddyModule returns the Caddy module information.
-func (RedisUsers) CaddyModule() caddy.ModuleInfo {
+func (Users) CaddyModule() caddy.ModuleInfo {
 	return caddy.ModuleInfo{
 		ID:  "enumgate.users.redis",
-		New: func() caddy.Module { return new(RedisUsers) },
+		New: func() caddy.Module { return new(Users) },
 	}
 }
 
 // Validate checks the cache settings.
-func (u *RedisUsers) Validate() error {
+func (u *Users) Validate() error {
 	if u.CacheSize < 0 || u.CacheTTL < 0 {
 		return errors.New("enumgate users redis: cache_size and cache_ttl must not be negative")
 	}
 	return nil
 }
 
-// open connects the directory to the store's Redis; the app calls it once
-// it knows the store and the secrets.
-func (u *RedisUsers) open(ctx context.Context, st any, secrets [][]byte) error {
-	rs, ok := st.(*RedisStore)
+// OpenDirectory implements caddymodule.DirectoryOpener: it connects the
+// directory to the store's Redis; the app calls it once it knows the
+// store and the secrets.
+func (u *Users) OpenDirectory(ctx context.Context, st caddymodule.StoreModule, secrets [][]byte) error {
+	rs, ok := st.(*Store)
 	if !ok {
 		return errors.New("enumgate: users redis needs store redis (they share the connection)")
 	}
@@ -69,14 +71,15 @@ func (u *RedisUsers) open(ctx context.Context, st any, secrets [][]byte) error {
 	return nil
 }
 
-// Directory implements DirectoryModule.
-func (u *RedisUsers) Directory() challenge.Directory { return u.dir }
+// Directory implements caddymodule.DirectoryModule.
+func (u *Users) Directory() challenge.Directory { return u.dir }
 
-// Dir returns the Redis directory for operator commands.
-func (u *RedisUsers) Dir() *userdir.Dir { return u.dir }
+// UserAdmin implements caddymodule.UserAdminModule: the Redis directory
+// for operator commands.
+func (u *Users) UserAdmin() caddymodule.UserAdmin { return u.dir }
 
 // Cleanup stops the cache invalidation subscriber.
-func (u *RedisUsers) Cleanup() error {
+func (u *Users) Cleanup() error {
 	if u.dir != nil {
 		return u.dir.Close()
 	}
@@ -89,7 +92,7 @@ func (u *RedisUsers) Cleanup() error {
 //		cache_size <n>
 //		cache_ttl <duration>
 //	}
-func (u *RedisUsers) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+func (u *Users) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // module name
 	if d.NextArg() {
 		return d.ArgErr()
@@ -98,9 +101,9 @@ func (u *RedisUsers) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		var err error
 		switch d.Val() {
 		case "cache_size":
-			u.CacheSize, err = intArg(d, 1, 1<<24)
+			u.CacheSize, err = caddymodule.IntArg(d, 1, 1<<24)
 		case "cache_ttl":
-			u.CacheTTL, err = durationArg(d)
+			u.CacheTTL, err = caddymodule.DurationArg(d)
 		default:
 			err = d.Errf("unknown users redis option %q", d.Val())
 		}
@@ -113,8 +116,9 @@ func (u *RedisUsers) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 
 // Interface guards.
 var (
-	_ DirectoryModule       = (*RedisUsers)(nil)
-	_ caddy.Validator       = (*RedisUsers)(nil)
-	_ caddy.CleanerUpper    = (*RedisUsers)(nil)
-	_ caddyfile.Unmarshaler = (*RedisUsers)(nil)
+	_ caddymodule.UserAdminModule = (*Users)(nil)
+	_ caddymodule.DirectoryOpener = (*Users)(nil)
+	_ caddy.Validator             = (*Users)(nil)
+	_ caddy.CleanerUpper          = (*Users)(nil)
+	_ caddyfile.Unmarshaler       = (*Users)(nil)
 )

@@ -1,4 +1,13 @@
-package caddymodule
+// Package redismod holds enumgate's Redis Caddy modules: the challenge
+// store `enumgate.stores.redis` (package challenge/store/redisstore, one
+// shared client per connection identity) and the user directory
+// `enumgate.users.redis` (package challenge/userdir) on the same
+// connection. They register themselves; the enumgate app sees them only
+// through the interfaces of package caddymodule (StoreModule,
+// SharedStoreModule, DirectoryModule, DirectoryOpener, UserAdminModule).
+// Import the package for its side effects, as the root package enumgate
+// does.
+package redismod
 
 import (
 	"context"
@@ -7,12 +16,10 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -20,12 +27,13 @@ import (
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 
+	"github.com/enumgate/enumgate/caddymodule"
 	"github.com/enumgate/enumgate/challenge/store"
 	"github.com/enumgate/enumgate/challenge/store/redisstore"
 )
 
 func init() {
-	caddy.RegisterModule(RedisStore{})
+	caddy.RegisterModule(Store{})
 }
 
 // redisPool shares one client per connection identity across config
@@ -36,14 +44,14 @@ type pooledClient struct{ redis.UniversalClient }
 
 func (p pooledClient) Destruct() error { return p.Close() }
 
-// RedisStore keeps challenges and regulation state in Redis
+// Store keeps challenges and regulation state in Redis
 // (`enumgate.stores.redis`), shared by every gateway that uses the same
 // Redis: a challenge issued by one gateway can be answered at another, and
 // survives restarts. Standalone (url), Sentinel (addresses + master_name)
 // and Cluster (several addresses) are supported. Run Redis with
 // `maxmemory-policy noeviction`: provisioning fails if the policy could
 // evict live challenges.
-type RedisStore struct {
+type Store struct {
 	// URL addresses a standalone server: redis://[user:pass@]host:port/db,
 	// rediss://… for TLS, or unix:///path/redis.sock. Placeholders such as
 	// {env.REDIS_URL} are expanded.
@@ -67,7 +75,7 @@ type RedisStore struct {
 	// DB is the database number (not with a Cluster or a URL). Default 0.
 	DB int `json:"db,omitempty"`
 	// TLS enables TLS to the servers (rediss:// URLs enable it too).
-	TLS *RedisTLS `json:"tls,omitempty"`
+	TLS *TLS `json:"tls,omitempty"`
 	// Prefix starts every key. Default "enumgate:".
 	Prefix string `json:"prefix,omitempty"`
 	// DialTimeout bounds establishing a connection. Default 2s.
@@ -99,8 +107,8 @@ type RedisStore struct {
 	prefix  string
 }
 
-// RedisTLS configures TLS to Redis.
-type RedisTLS struct {
+// TLS configures TLS to Redis.
+type TLS struct {
 	// ServerName overrides the name checked in the server's certificate.
 	ServerName string `json:"server_name,omitempty"`
 	// CAFile is a PEM file of CAs to trust instead of the system's.
@@ -108,14 +116,14 @@ type RedisTLS struct {
 }
 
 // CaddyModule returns the Caddy module information.
-func (RedisStore) CaddyModule() caddy.ModuleInfo {
+func (Store) CaddyModule() caddy.ModuleInfo {
 	return caddy.ModuleInfo{
 		ID:  "enumgate.stores.redis",
-		New: func() caddy.Module { return new(RedisStore) },
+		New: func() caddy.Module { return new(Store) },
 	}
 }
 
-func (r *RedisStore) clientConfig() (redisstore.ClientConfig, error) {
+func (r *Store) clientConfig() (redisstore.ClientConfig, error) {
 	repl := caddy.NewReplacer()
 	c := redisstore.ClientConfig{
 		URL: repl.ReplaceKnown(r.URL, ""), Cluster: r.Cluster, MasterName: r.MasterName,
@@ -160,7 +168,7 @@ func poolKeyOf(c redisstore.ClientConfig) string {
 // Provision connects (lazily: a Redis that is down at start only makes
 // protected requests fail closed until it is back) and checks the
 // eviction policy.
-func (r *RedisStore) Provision(ctx caddy.Context) error {
+func (r *Store) Provision(ctx caddy.Context) error {
 	cfg, err := r.clientConfig()
 	if err != nil {
 		return fmt.Errorf("enumgate redis store: %w", err)
@@ -225,7 +233,7 @@ func logReplication(l *zap.Logger, configured int, rep redisstore.Replication) {
 }
 
 // Cleanup releases this config's hold on the shared client.
-func (r *RedisStore) Cleanup() error {
+func (r *Store) Cleanup() error {
 	if r.poolKey == "" {
 		return nil
 	}
@@ -233,12 +241,16 @@ func (r *RedisStore) Cleanup() error {
 	return err
 }
 
-// ChallengeStore implements StoreModule.
-func (r *RedisStore) ChallengeStore() store.Store { return r.store }
+// ChallengeStore implements caddymodule.StoreModule.
+func (r *Store) ChallengeStore() store.Store { return r.store }
+
+// SharedStore implements caddymodule.SharedStoreModule: every gateway
+// (and operator command) on the same Redis sees the same state.
+func (r *Store) SharedStore() bool { return true }
 
 // Client returns the shared Redis client and key prefix, for modules (such
 // as the Redis user directory) that keep their data next to the store's.
-func (r *RedisStore) Client() (redis.UniversalClient, string) { return r.client, r.prefix }
+func (r *Store) Client() (redis.UniversalClient, string) { return r.client, r.prefix }
 
 // UnmarshalCaddyfile sets up the store from Caddyfile tokens. Syntax:
 //
@@ -261,7 +273,7 @@ func (r *RedisStore) Client() (redis.UniversalClient, string) { return r.client,
 //		wait_replicas <n>|auto|off
 //		wait_timeout <duration>
 //	}
-func (r *RedisStore) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+func (r *Store) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // module name
 	if d.NextArg() {
 		r.URL = d.Val()
@@ -300,21 +312,21 @@ func (r *RedisStore) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		case "prefix":
 			err = str(&r.Prefix)
 		case "db":
-			r.DB, err = intArg(d, 0, 1<<16)
+			r.DB, err = caddymodule.IntArg(d, 0, 1<<16)
 		case "pool_size":
-			r.PoolSize, err = intArg(d, 1, 1<<16)
+			r.PoolSize, err = caddymodule.IntArg(d, 1, 1<<16)
 		case "wait_replicas":
 			r.WaitReplicas, err = waitReplicasArg(d)
 		case "dial_timeout":
-			r.DialTimeout, err = durationArg(d)
+			r.DialTimeout, err = caddymodule.DurationArg(d)
 		case "read_timeout":
-			r.ReadTimeout, err = durationArg(d)
+			r.ReadTimeout, err = caddymodule.DurationArg(d)
 		case "write_timeout":
-			r.WriteTimeout, err = durationArg(d)
+			r.WriteTimeout, err = caddymodule.DurationArg(d)
 		case "wait_timeout":
-			r.WaitTimeout, err = durationArg(d)
+			r.WaitTimeout, err = caddymodule.DurationArg(d)
 		case "tls":
-			r.TLS = &RedisTLS{}
+			r.TLS = &TLS{}
 			for tn := d.Nesting(); d.NextBlock(tn); {
 				switch d.Val() {
 				case "server_name":
@@ -359,7 +371,7 @@ func waitReplicasArg(d *caddyfile.Dispenser) (int, error) {
 }
 
 // setRedisLogger routes go-redis' own messages (one per failed dial) to
-// debug level: an outage is logged once, by watchedStore.
+// debug level: an outage is logged once, by the app's store watcher.
 var setRedisLogger sync.Once
 
 type redisLogger struct{ l *zap.Logger }
@@ -370,101 +382,10 @@ func (r redisLogger) Printf(_ context.Context, format string, v ...any) {
 	}
 }
 
-// watchedStore logs a store outage once when it starts and once when it
-// ends, instead of once per failing request.
-type watchedStore struct {
-	store.Store
-	logger *zap.Logger
-	down   atomic.Bool
-}
-
-func (w *watchedStore) note(err error) error {
-	if err == nil || isDecision(err) {
-		if w.down.CompareAndSwap(true, false) {
-			w.logger.Info("challenge store reachable again")
-		}
-		return err
-	}
-	if w.down.CompareAndSwap(false, true) {
-		w.logger.Error("challenge store unavailable: protected requests fail closed until it is back", zap.Error(err))
-	}
-	return err
-}
-
-// isDecision reports errors that are answers from a working store.
-func isDecision(err error) bool {
-	var (
-		ce *store.CooldownError
-		le *store.LimitError
-		lk *store.LockedError
-	)
-	return errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrExists) || errors.Is(err, store.ErrNoMethod) ||
-		errors.Is(err, store.ErrExhausted) || errors.Is(err, store.ErrMethodNotOffered) ||
-		errors.Is(err, store.ErrTooManyPending) || errors.Is(err, store.ErrDelivered) ||
-		errors.Is(err, store.ErrDeliveryBusy) || errors.Is(err, store.ErrDeliveriesExhausted) ||
-		errors.Is(err, store.ErrNotDurable) || // replicas lag: the store answered
-		errors.As(err, &ce) || errors.As(err, &le) || errors.As(err, &lk)
-}
-
-func (w *watchedStore) Create(ctx context.Context, r *store.Record, now time.Time) error {
-	return w.note(w.Store.Create(ctx, r, now))
-}
-
-func (w *watchedStore) Get(ctx context.Context, id string, o store.Owner, now time.Time) (*store.Record, error) {
-	r, err := w.Store.Get(ctx, id, o, now)
-	return r, w.note(err)
-}
-
-func (w *watchedStore) Begin(ctx context.Context, id string, o store.Owner, b store.Begin, now time.Time) (*store.Record, error) {
-	r, err := w.Store.Begin(ctx, id, o, b, now)
-	return r, w.note(err)
-}
-
-func (w *watchedStore) Attempt(ctx context.Context, id string, o store.Owner, mac []byte, l store.Lockout, now time.Time) (store.Result, error) {
-	r, err := w.Store.Attempt(ctx, id, o, mac, l, now)
-	return r, w.note(err)
-}
-
-func (w *watchedStore) Delete(ctx context.Context, id string, o store.Owner) error {
-	return w.note(w.Store.Delete(ctx, id, o))
-}
-
-func (w *watchedStore) Failures(ctx context.Context, user string, now time.Time) (int, time.Time, error) {
-	n, until, err := w.Store.Failures(ctx, user, now)
-	return n, until, w.note(err)
-}
-
-func (w *watchedStore) SpendEmail(ctx context.Context, user, address string, l store.MessageLimits, now time.Time) error {
-	return w.note(w.Store.SpendEmail(ctx, user, address, l, now))
-}
-
-func (w *watchedStore) Refund(ctx context.Context, channel, user, to string, spentAt time.Time) error {
-	return w.note(w.Store.Refund(ctx, channel, user, to, spentAt))
-}
-
-func (w *watchedStore) Deliver(ctx context.Context, id string, o store.Owner, max int, now time.Time) (*store.Record, error) {
-	r, err := w.Store.Deliver(ctx, id, o, max, now)
-	return r, w.note(err)
-}
-
-func (w *watchedStore) Settle(ctx context.Context, id string, o store.Owner, delivered bool, now time.Time) error {
-	return w.note(w.Store.Settle(ctx, id, o, delivered, now))
-}
-
-func (w *watchedStore) SpendSMS(ctx context.Context, user, phone string, l store.SMSLimits, now time.Time) error {
-	return w.note(w.Store.SpendSMS(ctx, user, phone, l, now))
-}
-
-func (w *watchedStore) LockedUntil(ctx context.Context, user string, now time.Time) (time.Time, error) {
-	t, err := w.Store.LockedUntil(ctx, user, now)
-	return t, w.note(err)
-}
-
 // Interface guards.
 var (
-	_ StoreModule           = (*RedisStore)(nil)
-	_ caddy.Provisioner     = (*RedisStore)(nil)
-	_ caddy.CleanerUpper    = (*RedisStore)(nil)
-	_ caddyfile.Unmarshaler = (*RedisStore)(nil)
-	_ store.Store           = (*watchedStore)(nil)
+	_ caddymodule.SharedStoreModule = (*Store)(nil)
+	_ caddy.Provisioner             = (*Store)(nil)
+	_ caddy.CleanerUpper            = (*Store)(nil)
+	_ caddyfile.Unmarshaler         = (*Store)(nil)
 )

@@ -1,4 +1,4 @@
-package caddymodule
+package redismod
 
 import (
 	"strings"
@@ -15,13 +15,13 @@ import (
 // wait_replicas takes auto (the default), off (or 0) and a number.
 func TestWaitReplicasCaddyfile(t *testing.T) {
 	for in, want := range map[string]int{"": 0, "wait_replicas auto": 0, "wait_replicas off": -1, "wait_replicas 0": -1, "wait_replicas 2": 2} {
-		var r RedisStore
+		var r Store
 		if err := r.UnmarshalCaddyfile(caddyfile.NewTestDispenser("redis redis://127.0.0.1:6379 {\n" + in + "\n}")); err != nil || r.WaitReplicas != want {
 			t.Errorf("%q: WaitReplicas %d, %v; want %d", in, r.WaitReplicas, err, want)
 		}
 	}
 	for _, in := range []string{"wait_replicas", "wait_replicas -1", "wait_replicas 65", "wait_replicas sometimes", "wait_replicas 1 2"} {
-		var r RedisStore
+		var r Store
 		if err := r.UnmarshalCaddyfile(caddyfile.NewTestDispenser("redis {\n" + in + "\n}")); err == nil {
 			t.Errorf("%q accepted", in)
 		}
