@@ -1,9 +1,12 @@
 package caddymodule_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -299,7 +302,7 @@ func TestMetricsOfRedisStoreAndUsers(t *testing.T) {
 
 	g.reload(t, gatewayOptions{store: "redis " + rs.URL, users: "redis"})
 	http.DefaultTransport.(*http.Transport).CloseIdleConnections() // the old config's server closed them
-	c.do("POST", "/transfer", "application/json", transferBody) // alice is not in Redis
+	c.do("POST", "/transfer", "application/json", transferBody)    // alice is not in Redis
 	c.do("POST", "/transfer", "application/json", transferBody)
 	if got := counter(t, "enumgate_user_cache_misses_total", nil); got < 2 {
 		t.Errorf("user cache misses = %v, want at least 2 (unknown users are never cached)", got)
@@ -323,4 +326,56 @@ func hasMetric(t *testing.T, name string) bool {
 		}
 	}
 	return false
+}
+
+// The Grafana dashboard in docs/ is valid JSON, picks its Prometheus data
+// source by variable, and charts only metrics the README documents.
+func TestGrafanaDashboardUsesDocumentedMetrics(t *testing.T) {
+	raw, err := os.ReadFile("../docs/grafana-enumgate.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dash struct {
+		Templating struct {
+			List []struct{ Name, Type, Query any }
+		}
+		Panels []struct {
+			Title      string
+			Datasource struct{ Type, UID string }
+			Targets    []struct{ Expr string }
+		}
+	}
+	if err := json.Unmarshal(raw, &dash); err != nil {
+		t.Fatalf("docs/grafana-enumgate.json: %v", err)
+	}
+	hasVar := false
+	for _, v := range dash.Templating.List {
+		hasVar = hasVar || v.Type == "datasource" && v.Query == "prometheus" && v.Name == "datasource"
+	}
+	if !hasVar {
+		t.Fatal("the dashboard has no Prometheus datasource variable")
+	}
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := regexp.MustCompile(`enumgate_[a-z_]+`)
+	charted := 0
+	for _, p := range dash.Panels {
+		for _, tg := range p.Targets {
+			if p.Datasource.UID != "${datasource}" {
+				t.Errorf("panel %q does not use the datasource variable", p.Title)
+			}
+			for _, m := range name.FindAllString(tg.Expr, -1) {
+				base := strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(m, "_bucket"), "_count"), "_sum")
+				if !strings.Contains(string(readme), "`"+base+"`") {
+					t.Errorf("panel %q charts %s, which the README's metrics table does not list", p.Title, base)
+				}
+				charted++
+			}
+		}
+	}
+	if charted == 0 {
+		t.Fatal("the dashboard charts nothing")
+	}
 }

@@ -69,7 +69,7 @@ func TestEveryMethodIsReportedOnceByName(t *testing.T) {
 			return err
 		}, observed.ResultOK},
 		{observed.OpAttempt, func() error { _, err := s.Attempt(ctx, r.ID, o, right, store.Lockout{}, now); return err }, observed.ResultOK},
-		{observed.OpDelete, func() error { return s.Delete(ctx, r.ID, o) }, observed.ResultRefused}, // confirmed: kept
+		{observed.OpDelete, func() error { return s.Delete(ctx, r.ID, o) }, observed.ResultRefused},                          // confirmed: kept
 		{observed.OpDeliver, func() error { _, err := s.Deliver(ctx, r.ID, o, 3, now); return err }, observed.ResultRefused}, // lease held
 		{observed.OpSettle, func() error { return s.Settle(ctx, r.ID, o, true, now) }, observed.ResultOK},
 		{observed.OpLockedUntil, func() error { _, err := s.LockedUntil(ctx, o.User, now); return err }, observed.ResultOK},
