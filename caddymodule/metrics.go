@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -141,8 +142,37 @@ func (o *stepObserver) wrapStore(st store.Store) store.Store {
 
 // observeStoreCall feeds the store metrics; op is one of observed.Ops.
 func observeStoreCall(op string, d time.Duration, err error) {
-	storeOpsTotal.WithLabelValues(op, observed.Result(err)).Inc()
-	storeSeconds.WithLabelValues(op).Observe(d.Seconds())
+	s := storeSeriesOf(op)
+	s.took.Observe(d.Seconds())
+	switch observed.Result(err) {
+	case observed.ResultOK:
+		s.ok.Inc()
+	case observed.ResultRefused:
+		s.refused.Inc()
+	default:
+		s.failed.Inc()
+	}
+}
+
+// storeSeries are one store operation's series, looked up once: a store
+// call then costs one sync.Map read instead of two label lookups.
+type storeSeries struct {
+	took                prometheus.Observer
+	ok, refused, failed prometheus.Counter
+}
+
+var storeSeriesByOp sync.Map // op (a few constants) -> *storeSeries
+
+func storeSeriesOf(op string) *storeSeries {
+	if s, ok := storeSeriesByOp.Load(op); ok {
+		return s.(*storeSeries)
+	}
+	s := &storeSeries{took: storeSeconds.WithLabelValues(op),
+		ok:      storeOpsTotal.WithLabelValues(op, observed.ResultOK),
+		refused: storeOpsTotal.WithLabelValues(op, observed.ResultRefused),
+		failed:  storeOpsTotal.WithLabelValues(op, observed.ResultError)}
+	v, _ := storeSeriesByOp.LoadOrStore(op, s)
+	return v.(*storeSeries)
 }
 
 // wrapSender returns s counting its codes as channel's (nil stays nil).
