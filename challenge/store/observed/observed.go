@@ -52,7 +52,8 @@ const (
 	// limit, a cooldown, a spent budget, replicas lagging, ...).
 	ResultRefused = "refused"
 	// ResultError: the store could not answer (unreachable, timed out,
-	// a corrupt reply): the engine fails closed.
+	// a corrupt reply) or is full (store.ErrFull: out of capacity, which
+	// an operator must hear about): the engine fails closed.
 	ResultError = "error"
 )
 
@@ -81,7 +82,7 @@ func Result(err error) string {
 
 // decisions are the sentinel errors a working store answers with.
 var decisions = []error{
-	store.ErrNotFound, store.ErrFull, store.ErrExists, store.ErrNoMethod,
+	store.ErrNotFound, store.ErrExists, store.ErrNoMethod,
 	store.ErrMethodNotOffered, store.ErrTooManyPending, store.ErrDelivered,
 	store.ErrDeliveryBusy, store.ErrDeliveriesExhausted, store.ErrNotDurable,
 	store.ErrExhausted,

@@ -106,7 +106,7 @@ func TestResultTellsDecisionsFromFailures(t *testing.T) {
 		{"success", nil, observed.ResultOK},
 		{"not found", store.ErrNotFound, observed.ResultRefused},
 		{"wrapped not found", fmt.Errorf("redis: get: %w", store.ErrNotFound), observed.ResultRefused},
-		{"full", store.ErrFull, observed.ResultRefused},
+		{"full: out of capacity", store.ErrFull, observed.ResultError},
 		{"too many pending", &store.TooManyPendingError{}, observed.ResultRefused},
 		{"locked", &store.LockedError{}, observed.ResultRefused},
 		{"sms limit", &store.LimitError{Limit: store.LimitDailyBudget}, observed.ResultRefused},
