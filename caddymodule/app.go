@@ -193,7 +193,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("enumgate: loading store: %w", err)
 	}
 	a.storeMod = mod
-	st := store.Store(&watchedStore{Store: mod.(StoreModule).ChallengeStore(), logger: a.logger})
+	st := store.Store(&watchedStore{Store: a.observer.wrapStore(mod.(StoreModule).ChallengeStore()), logger: a.logger})
 	a.store = st
 
 	if a.UsersRaw == nil {
@@ -211,6 +211,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 	}
 	dir := mod.(DirectoryModule).Directory()
 	a.dir = dir
+	a.observer.watchDirectory(dir)
 
 	cfg := challenge.Config{
 		Store: st, Directory: dir, Secret: secret[0],
@@ -229,6 +230,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if cfg.Email, err = a.loadSender(ctx, "email", "EmailRaw", a.EmailRaw); err != nil {
 		return err
 	}
+	cfg.SMS, cfg.Email = a.observer.wrapSender(store.ChannelSMS, cfg.SMS), a.observer.wrapSender(store.ChannelEmail, cfg.Email)
 	a.engine, err = challenge.New(cfg)
 	if err != nil {
 		return fmt.Errorf("enumgate: %w", err)

@@ -156,6 +156,25 @@ func (s *Store) Close() error {
 // Len returns the number of challenges held, expired or not.
 func (s *Store) Len() int { return int(s.count.Load()) }
 
+// Pending returns the number of pending challenges at now: created, not
+// confirmed, not exhausted, not expired, not deleted — what
+// MaxPendingPerUser counts, summed over every user. It is exact and
+// takes time proportional to the challenges held, under the lock that
+// Create also takes, so call it for a metrics scrape, not per request.
+func (s *Store) Pending(now time.Time) int {
+	s.regMu.Lock()
+	defer s.regMu.Unlock()
+	n := 0
+	for _, m := range s.held {
+		for _, h := range m {
+			if h.pending && now.Before(h.expires) {
+				n++
+			}
+		}
+	}
+	return n
+}
+
 func (s *Store) shard(id string) *shard {
 	return &s.shards[maphash.String(s.seed, id)%shardCount]
 }

@@ -213,3 +213,42 @@ func TestTombstoneBytesReleasedOnce(t *testing.T) {
 		t.Fatalf("Create of a record over MaxBytes = %v, want ErrFull", err)
 	}
 }
+
+// Pending counts exactly what the per-user limit counts, over all users:
+// not confirmed, not exhausted, not deleted, not expired.
+func TestPendingCountsLiveUnfinishedChallenges(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t, memory.Options{SweepInterval: -1})
+	right := []byte("right-mac-right-mac-right-mac-32")
+	var recs []*store.Record
+	for i := range 4 {
+		r := storetest.NewRecord()
+		if i == 3 {
+			r.User = "bob"
+		}
+		if err := s.Create(ctx, r, r.Created); err != nil {
+			t.Fatal(err)
+		}
+		recs = append(recs, r)
+	}
+	t0 := recs[0].Created
+	owner := func(r *store.Record) store.Owner { return store.Owner{User: r.User, Session: r.Session} }
+	if got := s.Pending(t0); got != 4 {
+		t.Fatalf("after four creates: Pending = %d, want 4", got)
+	}
+	if _, err := s.Begin(ctx, recs[0].ID, owner(recs[0]), store.Begin{Method: "enum", Expected: [][]byte{right}}, t0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Attempt(ctx, recs[0].ID, owner(recs[0]), right, store.Lockout{}, t0); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Delete(ctx, recs[1].ID, owner(recs[1])); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.Pending(t0); got != 2 {
+		t.Errorf("after a confirmation and a cancellation: Pending = %d, want 2", got)
+	}
+	if got := s.Pending(recs[2].Expires); got != 0 {
+		t.Errorf("at expiry, before any sweep: Pending = %d, want 0", got)
+	}
+}
