@@ -217,7 +217,8 @@ async function showAnswer() {
   pending = null;
   $("answer").textContent = ocra.groupAnswer(a);
   $("answer").dataset.answer = a;
-  $("result-what").textContent = t("result.what");
+  const what = p.q.mode === "payment" ? t("confirm.payment") + ": " + p.q.amount + " → " + p.q.purse : t("confirm.login");
+  $("result-what").textContent = what + ". " + t("result.what");
   showOnly("result");
   $("copy").focus();
 }
