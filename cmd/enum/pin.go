@@ -77,7 +77,7 @@ func (p *pinFile) validate() error {
 		return errors.New("PIN check value too short")
 	case !validMaxFailures(p.MaxFailures):
 		return fmt.Errorf("max_failures %d (want 3, 5 or 10)", p.MaxFailures)
-	case p.Failures < 0 || p.Failures >= p.MaxFailures:
+	case p.Failures < 0 || p.Failures > p.MaxFailures:
 		return fmt.Errorf("failures %d out of range", p.Failures)
 	}
 	return nil

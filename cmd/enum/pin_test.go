@@ -156,6 +156,24 @@ func TestWrongPINsInARowWipeEveryAccount(t *testing.T) {
 	}
 }
 
+// TestAnInterruptedLastTryStillWipes: the try is on disk before it is
+// checked, so a file left at the limit (enum stopped mid-check) is wiped
+// when next opened.
+func TestAnInterruptedLastTryStillWipes(t *testing.T) {
+	dir := setup(t, uriAlice)
+	mustRun(t, "", "1234", "pin", "set", "--wipe-after", "3")
+	p := filepath.Join(dir, devicesFile)
+	raw, _ := os.ReadFile(p)
+	raw = []byte(strings.Replace(string(raw), `"failures": 0`, `"failures": 3`, 1))
+	os.WriteFile(p, raw, 0o600)
+	if out := mustRun(t, "", "", "list"); out != "" {
+		t.Fatalf("list = %q, want nothing", out)
+	}
+	if code, _, errOut := withPINs(t, "1234", "", "answer", "12345678"); code != 2 || !strings.Contains(errOut, "no account enrolled") {
+		t.Fatalf("exit %d, %q", code, errOut)
+	}
+}
+
 func TestPINFromStandardInput(t *testing.T) {
 	setup(t, uriAlice)
 	stdin = strings.NewReader("13579\n")
@@ -290,4 +308,33 @@ func TestWebServesTheEmbeddedApp(t *testing.T) {
 	if code := <-done; code != 0 {
 		t.Fatalf("enum web exit %d after interrupt", code)
 	}
+}
+
+// FuzzOpenStore: any devices.json is either refused with an error or
+// read into a store that saves and reads back the same.
+func FuzzOpenStore(f *testing.F) {
+	f.Add([]byte(`{"version":1,"devices":[{"issuer":"B","account":"a","suite":"OCRA-1:HOTP-SHA256-8:QN08","key":"MTIzNDU2Nzg5MDEyMzQ1Ng=="}]}`))
+	f.Add([]byte(`{"version":2,"pin":{"kdf":"argon2id","params":{"time":1,"memory_kib":64,"threads":1},"salt":"AAAAAAAAAAAAAAAAAAAAAA==","check":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA==","max_failures":5,"failures":0},"devices":[]}`))
+	f.Add([]byte(`{"version":2,"devices":[]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		dir := t.TempDir()
+		t.Setenv(configEnv, dir)
+		if err := os.WriteFile(filepath.Join(dir, devicesFile), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		st, err := openStore()
+		if err != nil {
+			return
+		}
+		if err := st.save(); err != nil {
+			t.Fatalf("save of a store read: %v", err)
+		}
+		again, err := openStore()
+		if err != nil {
+			t.Fatalf("reopening what was saved: %v", err)
+		}
+		if len(again.devices) != len(st.devices) || (again.pin == nil) != (st.pin == nil) {
+			t.Fatalf("round trip: %d devices, PIN %v; want %d, %v", len(again.devices), again.pin != nil, len(st.devices), st.pin != nil)
+		}
+	})
 }

@@ -106,6 +106,14 @@ func openStore() (*store, error) {
 		}
 		st.put(e)
 	}
+	if st.pin != nil && st.pin.Failures >= st.pin.MaxFailures {
+		// The last allowed wrong PIN was counted but enum stopped before
+		// wiping: wipe now.
+		st.wipe()
+		if err := st.save(); err != nil {
+			return nil, err
+		}
+	}
 	return st, nil
 }
 
