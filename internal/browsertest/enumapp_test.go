@@ -288,6 +288,8 @@ func TestEnumAppAgreesWithGoOnSharedVectors(t *testing.T) {
 		"enum:p?c=1&p=Z1", "enum:p?c=1&p=Z1&a=1e3", "enum:p?c=1&p=Z1&a=-1", "enum:p?c=1&p=Z/1&a=1", "enum:l?c=%zz",
 		"enum:l?c=1;x", "enum:l?c=", "enum:l?c=12.3", "enumgate://enroll?secret=AA", "enum:l?c=" + strings.Repeat("1", 65),
 		"enum:p?c=1&p=" + strings.Repeat("1", 65) + "&a=1", "enum:p?c=1&p=1&a=" + strings.Repeat("1", 31), "enum:l?c=1&x=2",
+		"enum:l?c=4817 2203", "enum:l?c=4817%202203", "enum:p?c=1&p=Z%D0%96&a=1", "enum:p?c=1&p=Z1&a=%201.50%20", "enum:p?c=1&p=Z1&a=,5",
+		"enum:P?c=1&p=Z1&a=1", "enum:l?=1", "enum:l?c", "enum:l?c=1&", "enum:l?c=1\x00", "enum:p?c=1&p=&a=1",
 	}
 	enrolments := []string{
 		aliceEnrolment(t), "enumgate://enroll?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY&issuer=Example+Bank&account=alice",
@@ -299,6 +301,9 @@ func TestEnumAppAgreesWithGoOnSharedVectors(t *testing.T) {
 		"enumgate://enroll?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY&issuer=+B&account=a", "enumgate://enroll?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY&issuer=B&account=a&suite=",
 		"enumgate://enroll?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY&issuer=B&account=a&suite=OCRA-1:HOTP-SHA1-3:QN08", "enumgate://enroll?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY%3D&issuer=B&account=a",
 		"enumgate://enroll?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY&issuer=B&account=a#f", "enumgate://enroll/x?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY&issuer=B&account=a",
+		"enumgate://enroll?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY&issuer=%D0%91%D0%B0%D0%BD%D0%BA&account=%C3%A9",
+		"enumgate://enroll?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY&issuer=B%01&account=a", "enumgate://u@enroll?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY&issuer=B&account=a",
+		"enumgate://enroll?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY&issuer=B&account=a&issuer=C", "enumgate://enroll?secret=&issuer=B&account=a",
 	}
 	var js struct {
 		URIs, Enrolments []string
