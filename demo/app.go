@@ -187,6 +187,8 @@ func (a *App) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Hand
 		return a.allow(w, r, a.inbox, http.MethodPost)
 	case p == "/phone/messages":
 		return a.allow(w, r, a.messages, http.MethodGet)
+	case p == "/app" || strings.HasPrefix(p, "/app/"):
+		return a.serveEnumApp(w, r)
 	}
 	return a.fail(w, r, http.StatusNotFound, "not_found", "There is no such page.")
 }

@@ -15,6 +15,10 @@
 //	          [--pin PIN | --pin-hash HEX] [--session HEX] [--timestamp HEX] [--mutual]
 //	          [--payee PURSE --amount AMOUNT]
 //	                                   compute one OCRA response
+//	enum pin set|change|remove|status [--wipe-after 3|5|10]
+//	                                   protect the device keys with a PIN
+//	enum unlink ACCOUNT                delete an account's key
+//	enum web [--listen ADDR]           serve the E-num web app (package enumapp)
 //
 // Each subcommand prints its usage with -h. Exit status: 0 on success, 2 for
 // bad input (unknown flag, bad value, missing input, unknown account, ...), 1
@@ -40,6 +44,17 @@
 // example ~/.config/enum on Linux). The directory is created with mode 0700,
 // the file has mode 0600 and is replaced atomically (temporary file, then
 // rename). Enrolling the same issuer and account again replaces the key.
+//
+// # PIN
+//
+// enum pin set seals every key (AES-256-GCM) under a key derived from a
+// PIN with argon2id; enum answer and enum enroll then need the PIN: from
+// $ENUM_PIN, else typed at the terminal without echo, else one line of
+// standard input (the new PIN of set and change: $ENUM_NEW_PIN or the
+// same way). Every try is counted on disk before it is checked; a right PIN
+// resets the count and the --wipe-after'th (3, 5 or 10; default 5) wrong
+// PIN in a row wipes every account and the PIN. enum unlink deletes one
+// account's key. enum web serves the browser version of this app.
 //
 // # answer
 //

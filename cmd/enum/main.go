@@ -32,6 +32,10 @@ const usage = `usage:
             [--pin PIN | --pin-hash HEX] [--session HEX] [--timestamp HEX] [--mutual]
             [--payee PURSE --amount AMOUNT]
                                       compute one OCRA response (RFC 6287)
+  enum pin set|change|remove|status [--wipe-after 3|5|10]
+                                      protect the device keys with a PIN
+  enum unlink ACCOUNT                 delete an account's key from this device
+  enum web [--listen ADDR]            serve the E-num web app (default ` + defaultListen + `)
 Run "enum COMMAND -h" for the options of a command.
 `
 
@@ -53,6 +57,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		return fail(stderr, badInput("missing command (enroll, list, answer or ocra); run \"enum -h\" for usage"))
 	}
+	prompts = &pinInput{stderr: stderr}
 	var err error
 	switch args[0] {
 	case "-h", "-help", "--help", "help":
@@ -66,8 +71,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdAnswer(args[1:], stdout, stderr)
 	case "ocra":
 		err = cmdOCRA(args[1:], stdout)
+	case "pin":
+		err = cmdPIN(args[1:], stdout)
+	case "unlink":
+		err = cmdUnlink(args[1:], stdout)
+	case "web":
+		err = cmdWeb(args[1:], stdout)
 	default:
-		err = badInput("unknown command %q (want enroll, list, answer or ocra); run \"enum -h\" for usage", args[0])
+		err = badInput("unknown command %q (want enroll, list, answer, ocra, pin, unlink or web); run \"enum -h\" for usage", args[0])
 	}
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
@@ -265,6 +276,12 @@ func cmdEnroll(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if err := st.unlock(); err != nil {
+		return err
+	}
+	if st.pin != nil {
+		delete(st.sealed, deviceID(e.Issuer, e.Account))
+	}
 	replaced := st.put(e)
 	if err := st.save(); err != nil {
 		return err
@@ -382,6 +399,14 @@ func cmdAnswer(args []string, stdout, stderr io.Writer) error {
 	e, err := st.find(*account, flagSet(fs, "account"))
 	if err != nil {
 		return err
+	}
+	if st.pin != nil {
+		if err := st.unlock(); err != nil {
+			return err
+		}
+		if e, err = st.find(displayName(e), true); err != nil {
+			return err
+		}
 	}
 	s, err := ocra.ParseSuite(e.Suite)
 	if err != nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/cipher"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,23 +19,30 @@ const configEnv = "ENUM_CONFIG_DIR"
 
 const devicesFile = "devices.json"
 
-// fileFormat is the content of devices.json.
+// fileFormat is the content of devices.json: version 1 without a PIN
+// (keys in the clear), version 2 with one (keys sealed under the PIN).
 type fileFormat struct {
 	Version int      `json:"version"`
+	PIN     *pinFile `json:"pin,omitempty"` // version 2
 	Devices []device `json:"devices"`
 }
 
 type device struct {
-	Issuer  string `json:"issuer"`
-	Account string `json:"account"`
-	Suite   string `json:"suite"`
-	Key     []byte `json:"key"` // base64
+	Issuer    string `json:"issuer"`
+	Account   string `json:"account"`
+	Suite     string `json:"suite"`
+	Key       []byte `json:"key,omitempty"`        // base64; version 1
+	SealedKey []byte `json:"sealed_key,omitempty"` // base64 nonce || AES-256-GCM; version 2
 }
 
 // store is the set of enrolled devices, sorted by issuer then account.
+// With a PIN, the keys are nil until unlock.
 type store struct {
 	dir     string
 	devices []enroll.Enrollment
+	pin     *pinFile          // nil: no PIN
+	sealed  map[string][]byte // the sealed keys by deviceID, as read
+	aead    cipher.AEAD       // the PIN's, once unlocked
 }
 
 // configDir returns the directory of devices.json.
@@ -68,17 +76,55 @@ func openStore() (*store, error) {
 	if err := json.Unmarshal(data, &f); err != nil {
 		return nil, fmt.Errorf("%s: corrupt: %v", path, err)
 	}
-	if f.Version != 1 {
+	switch {
+	case f.Version != 1 && f.Version != 2:
 		return nil, fmt.Errorf("%s: unsupported version %d", path, f.Version)
+	case f.Version == 1 && f.PIN != nil:
+		return nil, fmt.Errorf("%s: corrupt: version 1 with a PIN", path)
+	case f.Version == 2 && f.PIN == nil:
+		return nil, fmt.Errorf("%s: corrupt: version 2 without a PIN", path)
+	case f.PIN != nil:
+		if err := f.PIN.validate(); err != nil {
+			return nil, fmt.Errorf("%s: corrupt: %v", path, err)
+		}
+		st.pin, st.sealed = f.PIN, map[string][]byte{}
 	}
 	for i, d := range f.Devices {
 		e := enroll.Enrollment{Issuer: d.Issuer, Account: d.Account, Suite: d.Suite, Key: d.Key}
-		if err := e.Validate(); err != nil || e.Suite == "" {
+		check := e
+		if st.pin != nil {
+			check.Key = make([]byte, enroll.MinKeyLen) // checked when unsealed
+			if d.Key != nil || len(d.SealedKey) < 12+enroll.MinKeyLen+16 || len(d.SealedKey) > 12+enroll.MaxKeyLen+16 {
+				return nil, fmt.Errorf("%s: corrupt device %d: want a sealed key", path, i+1)
+			}
+			st.sealed[deviceID(e.Issuer, e.Account)] = d.SealedKey
+		} else if d.SealedKey != nil {
+			return nil, fmt.Errorf("%s: corrupt device %d: a sealed key without a PIN", path, i+1)
+		}
+		if err := check.Validate(); err != nil || e.Suite == "" {
 			return nil, fmt.Errorf("%s: corrupt device %d: %v", path, i+1, err)
 		}
 		st.put(e)
 	}
+	if st.pin != nil && st.pin.Failures >= st.pin.MaxFailures {
+		// The last allowed wrong PIN was counted but enum stopped before
+		// wiping: wipe now.
+		st.wipe()
+		if err := st.save(); err != nil {
+			return nil, err
+		}
+	}
 	return st, nil
+}
+
+// remove deletes the device of e's issuer and account.
+func (st *store) remove(e enroll.Enrollment) {
+	i, found := slices.BinarySearchFunc(st.devices, e, compareDevices)
+	if found {
+		clear(st.devices[i].Key)
+		st.devices = slices.Delete(st.devices, i, i+1)
+		delete(st.sealed, deviceID(e.Issuer, e.Account))
+	}
 }
 
 // put adds e, replacing a device with the same issuer and account, and
@@ -135,8 +181,23 @@ func (st *store) save() (err error) {
 		return err
 	}
 	f := fileFormat{Version: 1, Devices: []device{}}
+	if st.pin != nil {
+		f.Version, f.PIN = 2, st.pin
+	}
 	for _, e := range st.devices {
-		f.Devices = append(f.Devices, device{Issuer: e.Issuer, Account: e.Account, Suite: e.Suite, Key: e.Key})
+		d := device{Issuer: e.Issuer, Account: e.Account, Suite: e.Suite}
+		switch {
+		case st.pin == nil:
+			d.Key = e.Key
+		case st.aead != nil && e.Key != nil:
+			d.SealedKey = seal(st.aead, e.Key, keyAAD(e.Issuer, e.Account, e.Suite))
+		default:
+			d.SealedKey = st.sealed[deviceID(e.Issuer, e.Account)]
+			if d.SealedKey == nil {
+				return fmt.Errorf("no sealed key for %s", displayName(e)) // cannot happen: enroll unlocks first
+			}
+		}
+		f.Devices = append(f.Devices, d)
 	}
 	data, err := json.MarshalIndent(f, "", "\t")
 	if err != nil {
