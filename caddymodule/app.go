@@ -111,6 +111,7 @@ type App struct {
 	store    store.Store         // the store, as the engine sees it
 	dir      challenge.Directory // the user directory
 	observer *stepObserver       // metrics and Caddy events of every step
+	subs     []func(challenge.Event)
 }
 
 // SMSLimits configure the SMS cost controls, shared by every gateway on
@@ -220,7 +221,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 		LockoutAfter: a.LockoutAfter, LockoutFor: time.Duration(a.LockoutFor),
 		SMSLimits:   a.SMSLimits.limits(challenge.DefaultSMSLimits),
 		EmailLimits: a.EmailLimits.limits(challenge.DefaultEmailLimits),
-		Events:      a.logEvent,
+		Events:      a.observe,
 	}
 	cfg.NoSMSLimits = cfg.SMSLimits == (store.SMSLimits{})
 	cfg.NoEmailLimits = cfg.EmailLimits == (store.MessageLimits{})
@@ -369,10 +370,28 @@ func methodNames() []string {
 	return out
 }
 
-// logEvent logs an engine event. Events never carry codes, answers,
-// questions or keys.
-func (a *App) logEvent(e challenge.Event) {
+// Subscribe adds fn to the subscribers of every step (journal,
+// notifications): it is called once per step, in the order of the steps,
+// and must not block (queue the work). Subscribe during Provision.
+func (a *App) Subscribe(fn func(challenge.Event)) { a.subs = append(a.subs, fn) }
+
+// observe is the one observer of every step, the engine's and the
+// gateway's own refusals: each becomes one Prometheus count, one event of
+// Caddy's events app, one log entry, and a call of every subscriber.
+// Events never carry codes, answers, questions or keys.
+func (a *App) observe(e challenge.Event) {
+	if e.Time.IsZero() {
+		e.Time = time.Now()
+	}
 	a.observer.step(e)
+	for _, fn := range a.subs {
+		fn(e)
+	}
+	a.logStep(e)
+}
+
+// logStep writes one log entry for a step.
+func (a *App) logStep(e challenge.Event) {
 	lvl := zap.InfoLevel
 	if e.Err != nil {
 		lvl = zap.ErrorLevel
@@ -393,6 +412,7 @@ func (a *App) logEvent(e challenge.Event) {
 	str("currency", e.Currency)
 	str("payee", e.Payee) // as displayed: masked where the rule masks it
 	str("reason", e.Reason)
+	str("detail", e.Detail)
 	str("client_ip", e.ClientIP)
 	str("user_agent", e.UserAgent)
 	if e.Delivery > 0 {

@@ -445,3 +445,80 @@ func parseSMSLimits(d *caddyfile.Dispenser) (*SMSLimits, error) {
 
 // Interface guard.
 var _ caddyfile.Unmarshaler = (*Handler)(nil)
+
+// parseUI parses the ui block of the enumgate directive. Syntax:
+//
+//	ui {
+//		name <text...>
+//		logo <url|file>
+//		primary_color <#rrggbb>
+//		accent_color <#rrggbb>
+//		help_url <url|path>
+//		default_language <tag>
+//		sms_paid
+//		messages_dir <dir>
+//		templates_dir <dir>
+//	}
+//
+// In a Caddyfile "#" starts a comment, so write colours quoted
+// ("#0b5cad") or without the "#" (0b5cad).
+func parseUI(d *caddyfile.Dispenser) (*UI, error) {
+	if d.NextArg() {
+		return nil, d.ArgErr()
+	}
+	u := new(UI)
+	one := func(dst *string) error {
+		if !d.AllArgs(dst) {
+			return d.ArgErr()
+		}
+		return nil
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		var err error
+		switch opt := d.Val(); opt {
+		case "name":
+			args := d.RemainingArgs()
+			if len(args) == 0 {
+				return nil, d.ArgErr()
+			}
+			u.Name = strings.Join(args, " ")
+		case "logo":
+			err = one(&u.Logo)
+		case "primary_color", "accent_color":
+			var c string
+			if !d.AllArgs(&c) {
+				return nil, d.Errf(`%s needs one hex colour; quote it ("#0b5cad") or leave out the "#" (0b5cad), because "#" starts a comment`, opt)
+			}
+			if !strings.HasPrefix(c, "#") {
+				c = "#" + c
+			}
+			if err := checkColor(c); err != nil {
+				return nil, d.Errf("%s: %v", opt, err)
+			}
+			if opt == "primary_color" {
+				u.PrimaryColor = c
+			} else {
+				u.AccentColor = c
+			}
+		case "help_url":
+			err = one(&u.HelpURL)
+		case "default_language":
+			err = one(&u.DefaultLanguage)
+		case "sms_paid":
+			if d.NextArg() {
+				return nil, d.ArgErr()
+			}
+			u.SMSPaid = true
+		case "messages_dir":
+			err = one(&u.MessagesDir)
+		case "templates_dir":
+			err = one(&u.TemplatesDir)
+		default:
+			return nil, d.Errf("unknown ui option %q", opt)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return u, nil
+}

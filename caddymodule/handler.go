@@ -106,8 +106,8 @@ type Handler struct {
 	caddyErrors map[string]bool
 
 	allowedOrigins []string
-	observer       *stepObserver
-	noUserWarned   int64 // Unix seconds of the last "no user" warning (atomic)
+	observe        func(challenge.Event) // the app's observer of every step
+	noUserWarned   int64                 // Unix seconds of the last "no user" warning (atomic)
 	engine         *challenge.Engine
 	policy         *policy.Policy
 	methods        []challenge.Method
@@ -247,7 +247,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("enumgate: %w", err)
 	}
 	h.engine = appIface.(*App).Engine()
-	h.observer = appIface.(*App).observer
+	h.observe = appIface.(*App).observe
 	if err := h.checkSenders(explicitMethods); err != nil {
 		return err
 	}
@@ -444,6 +444,14 @@ func (h *Handler) bodyError(w http.ResponseWriter, r *http.Request, err error) e
 	return h.fail(w, r, "bad_request")
 }
 
+// refused reports a protected request refused before a challenge, as one
+// step of the app's observer. detail names fields, never values.
+func (h *Handler) refused(r *http.Request, code, operation, user, detail string) {
+	c := clientOf(r)
+	h.observe(challenge.Event{Kind: challenge.EventRefused, Time: time.Now(), User: user, Operation: operation,
+		Reason: code, Detail: detail, ClientIP: c.IP, UserAgent: c.UserAgent})
+}
+
 // warnNoUser logs, at most once a minute, that a protected request came
 // without a user: usually a misspelt user placeholder or a login layer
 // that sets another one, so customers are told to log in in vain.
@@ -460,13 +468,23 @@ func (h *Handler) warnNoUser(operation, path string) {
 // withClient puts the client's address and User-Agent into r's context,
 // so the engine's events name them (not on the pass-through path).
 func withClient(r *http.Request) *http.Request {
+	return r.WithContext(challenge.WithClient(r.Context(), clientOf(r)))
+}
+
+// clientOf is the client of r: its address as Caddy determined it (with
+// trusted proxies) and its User-Agent.
+func clientOf(r *http.Request) challenge.Client {
 	ip, _ := caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string)
 	if ip == "" {
 		if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
 			ip = host
 		}
 	}
-	return r.WithContext(challenge.WithClient(r.Context(), challenge.Client{IP: ip, UserAgent: r.UserAgent()}))
+	ua := r.UserAgent()
+	if len(ua) > 256 {
+		ua = ua[:256]
+	}
+	return challenge.Client{IP: ip, UserAgent: ua}
 }
 
 // subject resolves the user and session binding of a request.
@@ -494,9 +512,7 @@ func (h *Handler) protect(w http.ResponseWriter, r *http.Request, next caddyhttp
 		return h.fail(w, r, "unauthenticated")
 	}
 	if h.crossSite(r) {
-		h.observer.refusal("cross_site", rule.Rule.Operation, who.User)
-		h.logger.Info("cross-site start of a protected request refused",
-			zap.String("operation", rule.Rule.Operation), zap.String("user", who.User))
+		h.refused(r, "cross_site", rule.Rule.Operation, who.User, "")
 		return h.fail(w, r, "cross_site")
 	}
 	if body == nil {
@@ -509,9 +525,7 @@ func (h *Handler) protect(w http.ResponseWriter, r *http.Request, next caddyhttp
 	if err != nil {
 		// The page would show something other than what the upstream
 		// executes: refuse. The reason names fields, never values.
-		h.observer.refusal("ambiguous_operation", rule.Rule.Operation, who.User)
-		h.logger.Info("ambiguous protected request refused",
-			zap.String("operation", rule.Rule.Operation), zap.String("user", who.User), zap.String("reason", err.Error()))
+		h.refused(r, "ambiguous_operation", rule.Rule.Operation, who.User, err.Error())
 		return h.fail(w, r, "ambiguous_operation")
 	}
 	if !decision.Protected {
@@ -554,13 +568,12 @@ func (h *Handler) protect(w http.ResponseWriter, r *http.Request, next caddyhttp
 	if errors.Is(err, challenge.ErrMalformed) {
 		// Payment mode, but the payee or amount is not one the E-num app
 		// can take: as ambiguous as any other unreadable operation.
-		h.logger.Info("protected request refused: payee or amount unusable in payment mode",
-			zap.String("operation", rule.Rule.Operation), zap.String("user", who.User))
+		h.refused(r, "ambiguous_operation", rule.Rule.Operation, who.User, "payee or amount unusable in payment mode")
 		return h.fail(w, r, "ambiguous_operation")
 	}
 	if err != nil {
 		if errors.As(err, new(*challenge.TooManyPendingError)) {
-			h.observer.refusal("too_many_pending", rule.Rule.Operation, who.User)
+			h.refused(r, "too_many_pending", rule.Rule.Operation, who.User, "")
 		}
 		return h.engineError(w, r, err, "")
 	}

@@ -237,8 +237,11 @@ func (o *stepObserver) step(e challenge.Event) {
 		return
 	}
 	o.steps.WithLabelValues(string(e.Kind), e.Operation, string(e.Method)).Inc()
-	if e.Kind == challenge.EventLocked {
+	switch e.Kind {
+	case challenge.EventLocked:
 		lockoutsTotal.Inc()
+	case challenge.EventRefused:
+		o.refusals.WithLabelValues(e.Reason, e.Operation).Inc()
 	}
 	if o.events != nil {
 		data := map[string]any{"challenge_id": e.ChallengeID, "user": e.User, "operation": e.Operation, "method": string(e.Method),
@@ -248,16 +251,5 @@ func (o *stepObserver) step(e challenge.Event) {
 			data["attempts_left"] = e.AttemptsLeft
 		}
 		o.events.Emit(o.ctx, "enumgate_"+string(e.Kind), data)
-	}
-}
-
-// refusal records a protected request refused before a challenge.
-func (o *stepObserver) refusal(reason, operation, user string) {
-	if o == nil {
-		return
-	}
-	o.refusals.WithLabelValues(reason, operation).Inc()
-	if o.events != nil {
-		o.events.Emit(o.ctx, "enumgate_refused", map[string]any{"reason": reason, "operation": operation, "user": user})
 	}
 }

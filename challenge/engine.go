@@ -528,7 +528,11 @@ func (e *Engine) BeginWith(ctx context.Context, id string, s Subject, m Method, 
 	}
 	e.emit(ctx, Event{Kind: EventBegun, ChallengeID: id, User: o.User, Operation: r.Operation, Method: m,
 		Amount: cv.Amount, Currency: cv.Currency, Payee: cv.PayeeDisplay})
-	return view(r)
+	c, err := view(r)
+	if err == nil {
+		e.cacheView(c) // what later steps' events describe, on this gateway too
+	}
+	return c, err
 }
 
 // send delivers a method's message, before its code is stored: nothing is
@@ -708,16 +712,16 @@ func (e *Engine) Verify(ctx context.Context, id string, s Subject, answer string
 		return nil, storeErr(err)
 	}
 	if !res.LockedUntil.IsZero() {
-		e.emit(ctx, Event{Kind: EventLocked, ChallengeID: id, User: o.User})
+		e.emit(ctx, e.describe(Event{Kind: EventLocked, ChallengeID: id, User: o.User}))
 		return nil, &LockedError{Until: res.LockedUntil}
 	}
 	switch res.Outcome {
 	case store.Wrong:
-		e.emit(ctx, Event{Kind: EventWrongAnswer, ChallengeID: id, User: o.User, AttemptsLeft: res.AttemptsLeft})
+		e.emit(ctx, e.describe(Event{Kind: EventWrongAnswer, ChallengeID: id, User: o.User, AttemptsLeft: res.AttemptsLeft}))
 		return nil, &WrongAnswerError{AttemptsLeft: e.truthfulAttempts(ctx, o.User, res.AttemptsLeft, now)}
 	case store.Exhausted:
 		e.unwatchExpiry(id)
-		e.emit(ctx, Event{Kind: EventExhausted, ChallengeID: id, User: o.User})
+		e.emit(ctx, e.describe(Event{Kind: EventExhausted, ChallengeID: id, User: o.User}))
 		return nil, ErrTooManyAttempts
 	case store.Confirmed:
 	case store.Repeated:
@@ -747,9 +751,10 @@ func (e *Engine) Cancel(ctx context.Context, id string, s Subject) error {
 	if err := e.cfg.Store.Delete(ctx, id, o); err != nil {
 		return storeErr(err)
 	}
+	ev := e.describe(Event{Kind: EventCancelled, ChallengeID: id, User: o.User})
 	e.views.drop(id)
 	e.unwatchExpiry(id)
-	e.emit(ctx, Event{Kind: EventCancelled, ChallengeID: id, User: o.User})
+	e.emit(ctx, ev)
 	return nil
 }
 

@@ -29,6 +29,10 @@ const (
 	// EventExpired: a challenge reached its end unanswered (reported by
 	// the gateway that issued it; see Engine).
 	EventExpired EventKind = "expired"
+	// EventRefused: a protected request was refused before a challenge
+	// (Reason is the error code: ambiguous_operation, cross_site,
+	// too_many_pending); the gateway reports it, not the engine.
+	EventRefused EventKind = "refused"
 	// EventDelivered: the upstream answered a confirmed request.
 	EventDelivered EventKind = "delivered"
 )
@@ -55,6 +59,9 @@ type Event struct {
 	// Reason says why, in a few words, where there is one (e.g. why the
 	// request is protected).
 	Reason string
+	// Detail adds to Reason where there is more to say (which field of an
+	// ambiguous request could not be read); never values.
+	Detail string
 	// Delivery counts the deliveries, for delivered and not delivered.
 	Delivery int
 	// AttemptsLeft is set for wrong answers.

@@ -2,6 +2,7 @@ package challenge_test
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -66,5 +67,41 @@ func TestAnUnansweredChallengeIsReportedExpired(t *testing.T) {
 	if e.ChallengeID != idle.ID || e.User != "alice" || e.Operation != "transfer" || e.Amount != "10.00" || e.Payee != "Z123" ||
 		e.ClientIP != "192.0.2.7" || e.Time.IsZero() {
 		t.Fatalf("expired event = %+v", e)
+	}
+}
+
+// TestEveryStepNamesWhatItIsAbout: wrong answers, exhaustion and
+// cancellation carry the operation, amount, payee and method like the
+// issued and confirmed steps, so journals and notifications can say what
+// was tried.
+func TestEveryStepNamesWhatItIsAbout(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	c := f.issue(t, alice)
+	if _, err := f.eng.Begin(ctx, c.ID, alice, challenge.MethodSMS); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 { // three different wrong answers spend the budget
+		f.eng.Verify(ctx, c.ID, alice, fmt.Sprintf("00000%d", i))
+	}
+	other := f.issue(t, alice)
+	if err := f.eng.Cancel(ctx, other.ID, alice); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[challenge.EventKind]bool{}
+	for _, e := range *f.events {
+		switch e.Kind {
+		case challenge.EventWrongAnswer, challenge.EventExhausted, challenge.EventCancelled:
+			seen[e.Kind] = true
+			if e.Operation != "transfer" || e.Amount != "10.00" || e.Payee != "Z123" {
+				t.Errorf("%s event = %+v, want the transfer of 10.00 to Z123", e.Kind, e)
+			}
+			if e.Kind != challenge.EventCancelled && e.Method != challenge.MethodSMS {
+				t.Errorf("%s event method = %q, want sms", e.Kind, e.Method)
+			}
+		}
+	}
+	if len(seen) != 3 {
+		t.Fatalf("steps seen: %v", seen)
 	}
 }

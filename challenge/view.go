@@ -149,7 +149,7 @@ func (vc *viewCache) drop(id string) {
 func (e *Engine) cacheView(c *Challenge) {
 	v := &Challenge{
 		ID: c.ID, Operation: c.Operation, Amount: c.Amount, Currency: c.Currency, Payee: c.Payee,
-		PayeeDisplay: c.PayeeDisplay, Fields: c.Fields, Mode: c.Mode,
+		PayeeDisplay: c.PayeeDisplay, Fields: c.Fields, Mode: c.Mode, Method: c.Method,
 	}
 	e.views.set(c.ID, v, c.Expires, e.cfg.Now())
 }
@@ -157,4 +157,18 @@ func (e *Engine) cacheView(c *Challenge) {
 // cachedView returns the view cacheView kept for id.
 func (e *Engine) cachedView(id string) (*Challenge, bool) {
 	return e.views.get(id, e.cfg.Now())
+}
+
+// describe fills in what a step is about (operation, amount, payee and
+// the method begun) from this gateway's view of the challenge, kept when
+// it issued the challenge or began a method; a gateway that did neither
+// leaves them empty.
+func (e *Engine) describe(ev Event) Event {
+	if v, ok := e.cachedView(ev.ChallengeID); ok {
+		ev.Operation, ev.Amount, ev.Currency, ev.Payee = v.Operation, v.Amount, v.Currency, v.PayeeDisplay
+		if ev.Method == "" {
+			ev.Method = v.Method
+		}
+	}
+	return ev
 }
