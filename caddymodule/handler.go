@@ -33,6 +33,10 @@ const (
 	DefaultMaxBody = 64 << 10
 )
 
+// maxBodyLimit bounds max_body: the Caddyfile parser and Validate both
+// check it.
+var maxBodyLimit = challenge.Limit{Name: "max_body", Min: 1, Max: 64 << 20, Default: DefaultMaxBody}
+
 // Handler is the `http.handlers.enumgate` middleware. Requests that match
 // a protect rule are held: the body is read (up to max_body), the request
 // is stashed and a challenge issued; browsers are sent to the challenge
@@ -332,8 +336,8 @@ func (h *Handler) Validate() error {
 	if !strings.HasPrefix(h.Prefix, "/") || !strings.HasSuffix(h.Prefix, "/") || len(h.Prefix) < 3 {
 		return fmt.Errorf("enumgate: prefix %q must start and end with / and name a path", h.Prefix)
 	}
-	if h.MaxBody < 0 || h.MaxBody > 64<<20 {
-		return fmt.Errorf("enumgate: max_body %d out of range 0..64MiB", h.MaxBody)
+	if err := maxBodyLimit.Check(h.MaxBody); err != nil {
+		return fmt.Errorf("enumgate: %w", err)
 	}
 	if h.TTL != 0 && (time.Duration(h.TTL) < policy.MinTTL || time.Duration(h.TTL) > policy.MaxTTL) {
 		return fmt.Errorf("enumgate: ttl %s out of range %s..%s", time.Duration(h.TTL), policy.MinTTL, policy.MaxTTL)
