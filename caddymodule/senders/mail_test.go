@@ -2,6 +2,7 @@ package senders
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"html"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"mime/quotedprintable"
 	"net"
 	"net/mail"
+	"os"
 	"regexp"
 	"strings"
 	"sync"
@@ -486,34 +488,47 @@ func TestSMTPRefusedRecipientKeepsTheConnection(t *testing.T) {
 	}
 }
 
-func TestSMTPWaitsForAFreeConnectionWithinTimeout(t *testing.T) {
+func TestSMTPBoundsConversationsAtOnce(t *testing.T) {
 	peer := startSMTPPeer(t, peerOptions{Silent: true})
-	s := &SMTP{Address: peer.Addr, From: "noreply@bank.example", TLS: "none", Timeout: caddy.Duration(300 * time.Millisecond)}
+	s := &SMTP{Address: peer.Addr, From: "noreply@bank.example", TLS: "none", Timeout: caddy.Duration(5 * time.Second)}
 	mustProvision(t, s)
 
-	// More deliveries than connections, all stuck on a silent server:
-	// every one fails at its own timeout, none waits longer.
+	// More deliveries than connections, all stuck on a silent server.
+	ctx, cancel := context.WithCancel(context.Background())
 	const n = smtpMaxConns + 2
 	var wg sync.WaitGroup
-	elapsed := make(chan time.Duration, n)
+	errs := make(chan error, n)
 	for range n {
-		wg.Go(func() {
-			start := time.Now()
-			if err := s.Send(context.Background(), emailMessage); err == nil {
-				t.Error("Send to a silent server succeeded")
-			}
-			elapsed <- time.Since(start)
-		})
+		wg.Go(func() { errs <- s.Send(ctx, emailMessage) })
 	}
+	for deadline := time.Now().Add(2 * time.Second); peer.Conns() < smtpMaxConns && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+	}
+	time.Sleep(100 * time.Millisecond) // room for a connection too many
+	if c := peer.Conns(); c != smtpMaxConns {
+		t.Errorf("%d connections at once, want %d", c, smtpMaxConns)
+	}
+
+	// A delivery that cannot get a connection fails at its own deadline.
+	short, cancelShort := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancelShort()
+	start := time.Now()
+	err := s.Send(short, emailMessage)
+	timedOut := errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded)
+	if !timedOut || !strings.Contains(err.Error(), "wait for a connection") {
+		t.Errorf("Send while all connections are busy: %v, want a deadline error while waiting", err)
+	}
+	if elapsed := time.Since(start); elapsed > time.Second {
+		t.Errorf("waiting took %v with a 200ms deadline", elapsed)
+	}
+
+	cancel()
 	wg.Wait()
-	close(elapsed)
-	for d := range elapsed {
-		if d > 2*time.Second {
-			t.Errorf("a delivery took %v with a 300ms timeout", d)
+	close(errs)
+	for err := range errs {
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("stuck Send after cancel: %v, want context.Canceled", err)
 		}
-	}
-	if c := peer.Conns(); c > smtpMaxConns {
-		t.Errorf("%d connections at once, want at most %d", c, smtpMaxConns)
 	}
 }
 
@@ -570,3 +585,23 @@ var (
 	_ challenge.Sender = (*SMTP)(nil)
 	_ Mailer           = (*SMTP)(nil)
 )
+
+func TestSMTPCancelledSendKeepsTheKeptConnection(t *testing.T) {
+	srv := startMailServer(t, mailServerOptions{})
+	s := &SMTP{Address: srv.Addr, From: "noreply@bank.example", TLS: "none"}
+	mustProvision(t, s)
+	if err := s.Send(context.Background(), emailMessage); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := s.Send(ctx, emailMessage); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Send with a cancelled context: %v, want context.Canceled", err)
+	}
+	if err := s.Send(context.Background(), emailMessage); err != nil {
+		t.Fatal(err)
+	}
+	if c, m := srv.Conns(), len(srv.Mails()); c != 1 || m != 2 {
+		t.Errorf("connections = %d, mails = %d; want 1 and 2", c, m)
+	}
+}

@@ -202,10 +202,20 @@ func (s *SMTP) deliver(ctx context.Context, rcpts []string, msg []byte) (deliver
 		return info, fail("wait for a connection", err)
 	}
 	defer s.pool.release()
+	if err := ctx.Err(); err != nil {
+		return info, fail("wait for a connection", err)
+	}
+	if !time.Now().Before(deadline) {
+		return info, fail("wait for a connection", os.ErrDeadlineExceeded)
+	}
 
 	sc := s.pool.get()
 	for sc != nil && !s.probe(ctx, sc, deadline) {
 		_ = sc.raw.Close()
+		if ctx.Err() != nil {
+			// Leave the other kept connections alone: they are fine.
+			return info, fail("check connection", ctx.Err())
+		}
 		sc = s.pool.get()
 	}
 	if sc != nil {
@@ -229,9 +239,6 @@ func (s *SMTP) deliver(ctx context.Context, rcpts []string, msg []byte) (deliver
 // probe reports whether a kept session still answers NOOP, within
 // smtpProbeTimeout and the delivery's deadline.
 func (s *SMTP) probe(ctx context.Context, sc *smtpConn, deadline time.Time) bool {
-	if ctx.Err() != nil {
-		return false
-	}
 	d := time.Now().Add(smtpProbeTimeout)
 	if deadline.Before(d) {
 		d = deadline
