@@ -266,6 +266,9 @@ func (s *SMTP) SendMail(ctx context.Context, m Mail) error {
 	info, err := s.sendMail(ctx, m)
 	masked := make([]string, len(m.To))
 	for i, to := range m.To {
+		if a, err := mail.ParseAddress(to); err == nil {
+			to = a.Address // the display name is not logged either
+		}
 		masked[i] = challenge.MaskEmail(to)
 	}
 	fields := []zap.Field{
