@@ -21,6 +21,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/enumgate/enumgate/challenge"
+	"github.com/enumgate/enumgate/challenge/account"
 	"github.com/enumgate/enumgate/challenge/store"
 )
 
@@ -109,7 +110,9 @@ type App struct {
 	storeMod any
 	usersMod any
 	store    store.Store         // the store, as the engine sees it
-	dir      challenge.Directory // the user directory
+	dir      challenge.Directory // the operator's user directory
+	account  *account.Service    // the customers' accounts (overlaying dir)
+	baseDir  challenge.Directory // = dir
 	observer *stepObserver       // metrics and Caddy events of every step
 	subs     []func(challenge.Event)
 }
@@ -232,6 +235,17 @@ func (a *App) Provision(ctx caddy.Context) error {
 		return err
 	}
 	cfg.SMS, cfg.Email = a.observer.wrapSender(store.ChannelSMS, cfg.SMS), a.observer.wrapSender(store.ChannelEmail, cfg.Email)
+	a.baseDir = dir
+	if am, ok := a.storeMod.(AccountStoreModule); ok {
+		a.account, err = account.New(account.Config{
+			Store: am.AccountStore(), Base: dir, Secret: secret[0], SMS: cfg.SMS, Email: cfg.Email,
+			Events: a.observe,
+		})
+		if err != nil {
+			return fmt.Errorf("enumgate: accounts: %w", err)
+		}
+		cfg.Directory = a.account.Directory()
+	}
 	a.engine, err = challenge.New(cfg)
 	if err != nil {
 		return fmt.Errorf("enumgate: %w", err)
@@ -425,6 +439,15 @@ func (a *App) logStep(e challenge.Event) {
 		fields = append(fields, zap.Error(e.Err))
 	}
 	ce.Write(fields...)
+}
+
+// accountParts returns the account service (nil without one), the
+// operator's directory and the directory as the engine sees it.
+func (a *App) accountParts() (*account.Service, challenge.Directory, challenge.Directory) {
+	if a.account == nil {
+		return nil, a.dir, a.dir
+	}
+	return a.account, a.dir, a.account.Directory()
 }
 
 // Engine returns the provisioned challenge engine.

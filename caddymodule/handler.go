@@ -18,6 +18,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/enumgate/enumgate/challenge"
+	"github.com/enumgate/enumgate/challenge/account"
 	"github.com/enumgate/enumgate/policy"
 )
 
@@ -111,6 +112,9 @@ type Handler struct {
 
 	allowedOrigins []string
 	observe        func(challenge.Event) // the app's observer of every step
+	account        *account.Service      // the customer's account (nil: none)
+	baseDir        challenge.Directory   // the operator's directory
+	accountDir     challenge.Directory   // the directory as the engine sees it
 	noUserWarned   int64                 // Unix seconds of the last "no user" warning (atomic)
 	engine         *challenge.Engine
 	policy         *policy.Policy
@@ -252,6 +256,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	h.engine = appIface.(*App).Engine()
 	h.observe = appIface.(*App).observe
+	h.account, h.baseDir, h.accountDir = appIface.(*App).accountParts()
 	if err := h.checkSenders(explicitMethods); err != nil {
 		return err
 	}
@@ -581,6 +586,13 @@ func (h *Handler) protect(w http.ResponseWriter, r *http.Request, next caddyhttp
 		}
 		return h.engineError(w, r, err, "")
 	}
+	return h.challengeIssued(w, r, who, c)
+}
+
+// challengeIssued answers a request held for challenge c: browsers go to
+// the challenge page (starting with the method that worked last time),
+// API clients get 401 with the challenge.
+func (h *Handler) challengeIssued(w http.ResponseWriter, r *http.Request, who challenge.Subject, c *challenge.Challenge) error {
 	if wantsHTML(r) {
 		// A returning customer starts with the method that worked last
 		// time: the first screen shows its question or code.
