@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -588,5 +590,29 @@ func TestNewRefusesABadConfig(t *testing.T) {
 	e, err := svc.StartEnrollment(ctx, "erin", "en")
 	if k, _ := enroll.Parse(e.URI); err != nil || len(k.Key) != 64 {
 		t.Fatalf("a SHA512 suite's key: %v", err)
+	}
+}
+
+func TestConcurrentRecoveryRequestsOpenOne(t *testing.T) {
+	f := newFixture(t, nil)
+	var wg sync.WaitGroup
+	var opened, refused atomic.Int32
+	for range 8 {
+		wg.Go(func() {
+			_, err := f.svc.OpenRecovery(ctx, "bob", "lost")
+			switch {
+			case err == nil:
+				opened.Add(1)
+			case errors.Is(err, account.ErrRecoveryOpen):
+				refused.Add(1)
+			default:
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	list, _ := f.svc.Recoveries(ctx, true)
+	if opened.Load() != 1 || refused.Load() != 7 || len(list) != 1 {
+		t.Fatalf("%d opened, %d refused, %d listed; want 1, 7, 1", opened.Load(), refused.Load(), len(list))
 	}
 }
