@@ -324,8 +324,9 @@ func (s *Service) RemoveEmail(ctx context.Context, user, address string) error {
 		}
 		if removed.Primary && len(all) > 0 {
 			j := max(slices.IndexFunc(all, func(e Email) bool { return !e.OnFile }), 0)
-			all[j].Primary = true
-			all = append([]Email{all[j]}, slices.Delete(all, j, j+1)...)
+			next := all[j]
+			next.Primary = true
+			all = append([]Email{next}, slices.Delete(all, j, j+1)...)
 		}
 		st.Emails = all
 		if st.Emails == nil {

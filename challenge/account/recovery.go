@@ -5,12 +5,17 @@ import (
 	"errors"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/enumgate/enumgate/challenge"
 )
 
 // MaxListedRecoveries bounds what Recoveries returns.
 const MaxListedRecoveries = 1000
+
+// markGrace is how long a user's open-recovery mark without its request
+// counts as an Open still under way (then as one that failed half-way).
+const markGrace = time.Minute
 
 // errStale reports an open-recovery mark whose request must be checked.
 type errStale struct{ id string }
@@ -44,11 +49,13 @@ func (s *Service) OpenRecovery(ctx context.Context, user, reason string) (*Recov
 	}
 	stale := ""
 	for range 2 {
+		var markedAt time.Time
 		err = s.cfg.Store.Update(ctx, user, func(st *State) error {
 			if st.OpenRecovery != "" && st.OpenRecovery != stale {
+				markedAt = st.OpenRecoveryAt
 				return errStale{st.OpenRecovery}
 			}
-			st.OpenRecovery = id
+			st.OpenRecovery, st.OpenRecoveryAt = id, r.Opened
 			return nil
 		})
 		var es errStale
@@ -59,10 +66,13 @@ func (s *Service) OpenRecovery(ctx context.Context, user, reason string) (*Recov
 		switch {
 		case gerr == nil && open.State == RecoveryOpen:
 			return nil, &RecoveryOpenError{Recovery: open}
+		case errors.Is(gerr, ErrNotFound) && r.Opened.Sub(markedAt) < markGrace:
+			// A concurrent Open marked it and is about to store it.
+			return nil, &RecoveryOpenError{Recovery: &Recovery{ID: es.id, User: user, Opened: markedAt, State: RecoveryOpen}}
 		case gerr != nil && !errors.Is(gerr, ErrNotFound):
 			return nil, unavailable("loading the recovery request", gerr)
 		}
-		stale = es.id // closed or lost: replace the mark
+		stale = es.id // closed, or lost by an Open that failed: replace the mark
 	}
 	if err != nil {
 		return nil, unavailable("saving the account", err)
@@ -70,7 +80,7 @@ func (s *Service) OpenRecovery(ctx context.Context, user, reason string) (*Recov
 	if err := s.cfg.Store.PutRecovery(ctx, r); err != nil {
 		_ = s.cfg.Store.Update(ctx, user, func(st *State) error {
 			if st.OpenRecovery == id {
-				st.OpenRecovery = ""
+				st.OpenRecovery, st.OpenRecoveryAt = "", time.Time{}
 			}
 			return nil
 		})
@@ -138,7 +148,7 @@ func (s *Service) CloseRecovery(ctx context.Context, id string, resetDevice bool
 	var enrolling string
 	err = s.cfg.Store.Update(ctx, r.User, func(st *State) error {
 		if st.OpenRecovery == id {
-			st.OpenRecovery = ""
+			st.OpenRecovery, st.OpenRecoveryAt = "", time.Time{}
 		}
 		enrolling = ""
 		if resetDevice {

@@ -152,6 +152,8 @@ type State struct {
 	Pending map[string]PendingRef `json:"pending,omitempty"`
 	// OpenRecovery is the id of the user's open recovery request.
 	OpenRecovery string `json:"open_recovery,omitempty"`
+	// OpenRecoveryAt is when OpenRecovery was set.
+	OpenRecoveryAt time.Time `json:"open_recovery_at,omitzero"`
 }
 
 // StoredDevice is a device as the State keeps it.
