@@ -115,6 +115,8 @@ func accountRefusal(err error) (refusal, bool) {
 		return refusal{code: "bad_request", key: "error.account_invalid"}, true
 	case errors.Is(err, challenge.ErrNoUser):
 		return refusal{code: "not_enrolled"}, true
+	case errors.As(err, new(*challenge.LimitError)):
+		return refusalOf(err, time.Now())
 	}
 	return refusal{code: "unavailable"}, false
 }

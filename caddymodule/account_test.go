@@ -9,6 +9,7 @@ import (
 	"github.com/enumgate/enumgate/challenge/ocra"
 	"github.com/enumgate/enumgate/challenge/ocra/enroll"
 	"github.com/enumgate/enumgate/challenge/ocra/payment"
+	"github.com/enumgate/enumgate/internal/redistest"
 )
 
 // daveUsers is the test users plus dave: a customer the bank knows (phone
@@ -43,7 +44,18 @@ func confirmWithSMS(t *testing.T, g *gateway, c *client, r response, phone strin
 }
 
 func TestDaveRegistersAndActivatesADeviceThroughTheAPI(t *testing.T) {
-	g := startGateway(t, gatewayOptions{users: "file " + daveUsers(t)})
+	t.Run("memory", func(t *testing.T) { daveRegisters(t, "") })
+	t.Run("redis", func(t *testing.T) {
+		rs := redistest.Start(t, redistest.Options{})
+		daveRegisters(t, "redis "+rs.URL)
+	})
+}
+
+func daveRegisters(t *testing.T, st string) {
+	// Codes follow each other quickly here; TestAccountCodesCountAgainstTheSMSLimits
+	// checks the cooldowns.
+	g := startGateway(t, gatewayOptions{users: "file " + daveUsers(t), store: st,
+		extraGlobal: "sms_limits {\n\t\t\tuser_cooldown off\n\t\t\tphone_cooldown off\n\t\t}"})
 	dave := g.client(t, "dave")
 	upstreamBefore := len(g.upstream.requests())
 
@@ -164,5 +176,21 @@ func TestAccountChangesAreBoundedAndRefusedClearly(t *testing.T) {
 	}
 	if r := g.client(t, "").do("GET", "/.enumgate/api/account", "", nil); r.Status != 401 {
 		t.Fatalf("account without a user = %d", r.Status)
+	}
+}
+
+// TestAccountCodesCountAgainstTheSMSLimits: verification codes are SMS like
+// any other: they count against the user's limits, so the account cannot
+// be used to bomb a phone.
+func TestAccountCodesCountAgainstTheSMSLimits(t *testing.T) {
+	g := startGateway(t, gatewayOptions{users: "file " + daveUsers(t), extraGlobal: "sms_limits {\n\t\t\tuser_hourly 1\n\t\t}"})
+	dave := g.client(t, "dave")
+	if r := dave.postJSON("/.enumgate/api/account/contacts", map[string]string{"kind": "phone", "value": "+79000000004"}); r.Status != 200 {
+		t.Fatalf("first code = %d %s", r.Status, r.Body)
+	}
+	id := dave.hold()
+	r := dave.postJSON("/.enumgate/api/challenges/"+id+"/method", map[string]string{"method": "sms"})
+	if r.Status != http.StatusTooManyRequests || r.json(t)["error"] != "sms_limit" {
+		t.Fatalf("an SMS after the hour's one = %d %s, want 429 sms_limit", r.Status, r.Body)
 	}
 }
