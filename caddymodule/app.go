@@ -239,8 +239,8 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if am, ok := a.storeMod.(AccountStoreModule); ok {
 		a.account, err = account.New(account.Config{
 			Store: am.AccountStore(), Base: dir, Secret: secret[0],
-			SMS:   budgeted(cfg.SMS, st, store.ChannelSMS, cfg.SMSLimits),
-			Email: budgeted(cfg.Email, st, store.ChannelEmail, cfg.EmailLimits),
+			SMS:    budgeted(cfg.SMS, st, store.ChannelSMS, cfg.SMSLimits),
+			Email:  budgeted(cfg.Email, st, store.ChannelEmail, cfg.EmailLimits),
 			Events: a.observe, Client: challenge.ClientFrom,
 		})
 		if err != nil {
