@@ -77,11 +77,11 @@ func TestRedisStoreKeysTagsAndLifetimes(t *testing.T) {
 	must(err)
 	day := now.UTC().Format("20060102")
 	lifetimes := map[string]struct{ min, max time.Duration }{ // -1: no expiry
-		":g":         {10 * time.Minute, 11 * time.Minute},
-		":ge":        {10 * time.Minute, 11 * time.Minute},
-		":p":         {-1, -1},
-		":sp":        {trust.RiskRetention - time.Minute, trust.RiskRetention},
-		":cl":        {trust.RiskRetention - time.Minute, trust.RiskRetention},
+		":g":        {10 * time.Minute, 11 * time.Minute},
+		":ge":       {10 * time.Minute, 11 * time.Minute},
+		":p":        {-1, -1},
+		":sp":       {trust.RiskRetention - time.Minute, trust.RiskRetention},
+		":cl":       {trust.RiskRetention - time.Minute, trust.RiskRetention},
 		":d:" + day: {trust.DailyRetention - time.Minute, trust.DailyRetention},
 	}
 	var tag string
