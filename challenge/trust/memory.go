@@ -43,7 +43,12 @@ type memUser struct {
 	payees  map[string]int64  // hashHex(payee) -> last mark (ms)
 	clients map[string]int64  // hashHex(key) -> last mark (ms)
 	daily   map[dailyKey]amount
+	pruned  time.Time // when prune last ran
 }
+
+// pruneEvery is how often a user's expired entries are dropped on use;
+// reads judge expiry themselves, and a full store drops them at once.
+const pruneEvery = time.Minute
 
 func (u *memUser) size() int {
 	return len(u.grants) + len(u.trusted) + len(u.payees) + len(u.clients) + len(u.daily)
@@ -84,7 +89,9 @@ func (m *memoryStore) user(user string, now time.Time) *memUser {
 	if u == nil {
 		return nil
 	}
-	m.prune(u, now)
+	if now.Sub(u.pruned) >= pruneEvery || now.Before(u.pruned) {
+		m.prune(u, now)
+	}
 	if u.size() == 0 {
 		delete(m.users, user)
 		return nil
@@ -95,6 +102,7 @@ func (m *memoryStore) user(user string, now time.Time) *memUser {
 // prune drops u's expired entries.
 func (m *memoryStore) prune(u *memUser, now time.Time) {
 	before := u.size()
+	u.pruned = now
 	for id, g := range u.grants {
 		if !now.Before(g.Until) {
 			delete(u.grants, id)
@@ -255,7 +263,9 @@ func (m *memoryStore) Grants(_ context.Context, user string, now time.Time) ([]G
 	}
 	out := make([]Grant, 0, len(u.grants))
 	for _, g := range u.grants {
-		out = append(out, *cloneGrant(g))
+		if now.Before(g.Until) {
+			out = append(out, *cloneGrant(g))
+		}
 	}
 	return sortGrants(out), nil
 }
