@@ -10,6 +10,8 @@
 package caddymodule
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -23,6 +25,7 @@ import (
 	"github.com/enumgate/enumgate/challenge"
 	"github.com/enumgate/enumgate/challenge/account"
 	"github.com/enumgate/enumgate/challenge/store"
+	"github.com/enumgate/enumgate/challenge/trust"
 )
 
 func init() {
@@ -112,6 +115,8 @@ type App struct {
 	store    store.Store         // the store, as the engine sees it
 	dir      challenge.Directory // the operator's user directory
 	account  *account.Service    // the customers' accounts (overlaying dir)
+	trust    trust.Store         // grants, trusted payees, risk memory (nil: none)
+	grantKey []byte              // keys the session hashes of section grants
 	baseDir  challenge.Directory // = dir
 	observer *stepObserver       // metrics and Caddy events of every step
 	subs     []func(challenge.Event)
@@ -248,6 +253,12 @@ func (a *App) Provision(ctx caddy.Context) error {
 		}
 		cfg.Directory = a.account.Directory()
 	}
+	if tm, ok := a.storeMod.(TrustStoreModule); ok {
+		a.trust = tm.TrustStore()
+	}
+	gk := hmac.New(sha256.New, secret[0])
+	gk.Write([]byte("enumgate/v1/grant-session"))
+	a.grantKey = gk.Sum(nil)
 	a.engine, err = challenge.New(cfg)
 	if err != nil {
 		return fmt.Errorf("enumgate: %w", err)

@@ -7,6 +7,7 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 
 	"github.com/enumgate/enumgate/challenge/account"
+	"github.com/enumgate/enumgate/challenge/trust"
 	"github.com/enumgate/enumgate/challenge/userdir"
 )
 
@@ -83,4 +84,10 @@ func DurationArg(d *caddyfile.Dispenser) (caddy.Duration, error) { return durati
 // requests), beside the challenges.
 type AccountStoreModule interface {
 	AccountStore() account.Store
+}
+
+// TrustStoreModule is a store module that also keeps what the policy
+// decides per user: section grants, trusted payees and the risk memory.
+type TrustStoreModule interface {
+	TrustStore() trust.Store
 }

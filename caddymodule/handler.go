@@ -19,6 +19,7 @@ import (
 
 	"github.com/enumgate/enumgate/challenge"
 	"github.com/enumgate/enumgate/challenge/account"
+	"github.com/enumgate/enumgate/challenge/trust"
 	"github.com/enumgate/enumgate/policy"
 )
 
@@ -110,6 +111,13 @@ type Handler struct {
 	CaddyErrors []string `json:"caddy_errors,omitempty"`
 	caddyErrors map[string]bool
 
+	// Sections are the protected sections (protect_section).
+	Sections []Section      `json:"sections,omitempty"`
+	sections *policy.Policy // their matching, apart from the rules
+	trust    trust.Store
+	grantKey []byte
+	force    map[int][]forceRule // by rule index
+
 	allowedOrigins []string
 	observe        func(challenge.Event) // the app's observer of every step
 	account        *account.Service      // the customer's account (nil: none)
@@ -167,6 +175,44 @@ type Rule struct {
 	// amount) or "authorization". Default: payment when the rule shows an
 	// amount and a payee.
 	EnumMode string `json:"enum_mode,omitempty"`
+	// TrustedPayees, if set, forwards an operation to a payee the customer
+	// marked as trusted (in the account) without a challenge, with a
+	// signed Enumgate-Confirmed header saying m=trusted.
+	TrustedPayees *TrustedPayees `json:"trusted_payees,omitempty"`
+	// ForceWhen lists risk conditions that force a confirmation where the
+	// rule would otherwise not ask (its when conditions, or a trusted
+	// payee): "new_payee", "daily_total > AMOUNT", "new_client [DAYS]".
+	ForceWhen []string `json:"force_when,omitempty"`
+}
+
+// TrustedPayees configures a rule's trusted_payees.
+type TrustedPayees struct {
+	// Skip forwards operations to trusted payees without a challenge.
+	Skip bool `json:"skip"`
+	// UpTo, if set, is the highest amount (a plain decimal) forwarded so;
+	// a payee's own limit, if lower, applies too.
+	UpTo string `json:"up_to,omitempty"`
+}
+
+// Section is a protected section (Caddyfile protect_section): the first
+// request in it is held and confirmed, then a grant bound to the user and
+// session opens the section for a while. Operation rules inside it still
+// confirm each operation.
+type Section struct {
+	// Name names the section: [a-z0-9_], 1-64 characters.
+	Name string `json:"name"`
+	// HTTPMethods are the request methods it covers; empty means any.
+	HTTPMethods []string `json:"http_methods,omitempty"`
+	// Paths are the section's path patterns, as for rules.
+	Paths []string `json:"paths"`
+	// Grant is how long the section stays open after a confirmation.
+	// Default 10m; 1m..24h.
+	Grant caddy.Duration `json:"grant,omitempty"`
+	// Methods, TTL and MaxAttempts override the handler's for the
+	// confirmation.
+	Methods     []string       `json:"methods,omitempty"`
+	TTL         caddy.Duration `json:"ttl,omitempty"`
+	MaxAttempts int            `json:"max_attempts,omitempty"`
 }
 
 // ShowField is one more field a rule shows.

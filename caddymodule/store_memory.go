@@ -8,6 +8,7 @@ import (
 	"github.com/enumgate/enumgate/challenge/account"
 	"github.com/enumgate/enumgate/challenge/store"
 	"github.com/enumgate/enumgate/challenge/store/memory"
+	"github.com/enumgate/enumgate/challenge/trust"
 	"go.uber.org/zap"
 )
 
@@ -23,10 +24,12 @@ const memoryPoolKey = "memory"
 type pooledMemory struct {
 	*memory.Store
 	account account.Store // the customer accounts, kept with the challenges
+	trust   trust.Store   // section grants, trusted payees, risk memory
 }
 
 func (p pooledMemory) Destruct() error {
 	p.account.Close()
+	p.trust.Close()
 	return p.Close()
 }
 
@@ -50,6 +53,7 @@ type MemoryStore struct {
 
 	store   *memory.Store
 	account account.Store
+	trust   trust.Store
 }
 
 // CaddyModule returns the Caddy module information.
@@ -71,12 +75,12 @@ func (m *MemoryStore) Provision(ctx caddy.Context) error {
 		return pooledMemory{Store: memory.New(memory.Options{
 			MaxChallenges: m.MaxChallenges, MaxBytes: m.MaxBytes,
 			MaxPendingPerUser: m.MaxPendingPerUser, MaxBytesPerUser: m.MaxBytesPerUser,
-		}), account: account.NewMemoryStore()}, nil
+		}), account: account.NewMemoryStore(), trust: trust.NewMemoryStore(trust.MemoryOptions{})}, nil
 	})
 	if err != nil {
 		return err
 	}
-	m.store, m.account = v.(pooledMemory).Store, v.(pooledMemory).account
+	m.store, m.account, m.trust = v.(pooledMemory).Store, v.(pooledMemory).account, v.(pooledMemory).trust
 	if loaded {
 		ctx.Logger().Debug("reusing memory store", zap.Int("pending", m.store.Len()))
 	}
@@ -91,6 +95,9 @@ func (m *MemoryStore) Cleanup() error {
 
 // ChallengeStore implements StoreModule.
 func (m *MemoryStore) ChallengeStore() store.Store { return m.store }
+
+// TrustStore implements TrustStoreModule.
+func (m *MemoryStore) TrustStore() trust.Store { return m.trust }
 
 // AccountStore implements AccountStoreModule: the accounts live in the
 // process, like the challenges, and survive reloads.

@@ -31,6 +31,7 @@ import (
 	"github.com/enumgate/enumgate/challenge/account"
 	"github.com/enumgate/enumgate/challenge/store"
 	"github.com/enumgate/enumgate/challenge/store/redisstore"
+	"github.com/enumgate/enumgate/challenge/trust"
 )
 
 func init() {
@@ -250,6 +251,10 @@ func (r *Store) ChallengeStore() store.Store { return r.store }
 func (r *Store) AccountStore() account.Store {
 	return account.NewRedisStore(r.client, r.prefix+"account:")
 }
+
+// TrustStore implements caddymodule.TrustStoreModule: grants, trusted
+// payees and the risk memory in the same Redis, in the user's slot.
+func (r *Store) TrustStore() trust.Store { return trust.NewRedisStore(r.client, r.prefix) }
 
 // SharedStore implements caddymodule.SharedStoreModule: every gateway
 // (and operator command) on the same Redis sees the same state.

@@ -1,0 +1,138 @@
+package caddymodule
+
+import (
+	"bytes"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+
+	"github.com/enumgate/enumgate/challenge"
+	"github.com/enumgate/enumgate/challenge/trust"
+	"github.com/enumgate/enumgate/confirm"
+	"github.com/enumgate/enumgate/policy"
+)
+
+// Trusted correspondents: a rule with trusted_payees skip forwards an
+// operation to a payee the customer trusts (the account's list, kept in
+// the shared store, so removing one takes effect at once everywhere)
+// without a challenge, up to the rule's and the payee's limits, with a
+// signed Enumgate-Confirmed header saying m=trusted.
+
+// trustedSkip reports whether rule r forwards this operation without a
+// challenge because its payee is trusted and the amount within limits. A
+// store that cannot say forwards nothing unconfirmed (fail closed).
+func (h *Handler) trustedSkip(r *http.Request, rule Rule, user string, d policy.Decision) bool {
+	t := rule.TrustedPayees
+	if t == nil || !t.Skip || d.Payee == "" {
+		return false
+	}
+	p, ok, err := h.trust.TrustedPayee(r.Context(), user, d.Payee)
+	if err != nil {
+		h.logger.Warn("trusted payees unavailable: the operation is confirmed", zap.Error(err))
+		return false
+	}
+	if !ok {
+		return false
+	}
+	for _, limit := range []string{t.UpTo, p.UpTo} {
+		if limit == "" {
+			continue
+		}
+		if d.Amount == "" || cmpOver(d.Amount, limit) {
+			return false
+		}
+	}
+	return true
+}
+
+// forwardTrusted forwards an operation to a trusted payee with the signed
+// header (m=trusted) and an Idempotency-Key of its own.
+func (h *Handler) forwardTrusted(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler, op string, user string, body []byte, d policy.Decision) error {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return h.fail(w, r, "unavailable")
+	}
+	id := base64.RawURLEncoding.EncodeToString(b[:])
+	path, query, _ := strings.Cut(r.RequestURI, "?")
+	if !strings.HasPrefix(r.RequestURI, "/") {
+		path, query = r.URL.EscapedPath(), r.URL.RawQuery
+	}
+	now := time.Now()
+	header := confirm.Claims{ChallengeID: id, Operation: op, Method: "trusted", User: user, Time: now,
+		RequestMethod: r.Method, Host: r.Host, Path: path, RawQuery: query, BodySHA256: sha256.Sum256(body)}.Sign(h.engine.ConfirmKey())
+	r.Header.Set(challenge.ConfirmedHeader, header)
+	r.Header.Set("Idempotency-Key", id)
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	r.ContentLength = int64(len(body))
+	r.TransferEncoding = nil
+	c := clientOf(r)
+	h.observe(challenge.Event{Kind: EventTrustedForwarded, Time: now, ChallengeID: id, User: user, Operation: op,
+		Amount: d.Amount, Currency: d.Currency, Payee: d.PayeeDisplay, Reason: "trusted payee", ClientIP: c.IP, UserAgent: c.UserAgent})
+	w.Header().Set("Enumgate-Result", "trusted")
+	h.remember(r, user, d.Payee, d.Amount, d.Currency, false)
+	return next.ServeHTTP(w, r)
+}
+
+// trustedJSON is the account API's list of trusted payees.
+type trustedJSON struct {
+	Payees []trustedPayeeJSON `json:"payees"`
+}
+
+type trustedPayeeJSON struct {
+	Payee string `json:"payee"`
+	UpTo  string `json:"up_to,omitempty"`
+}
+
+// grantsJSON is the account API's list of open section grants.
+type grantsJSON struct {
+	Grants []grantJSON `json:"grants"`
+}
+
+type grantJSON struct {
+	ID      string    `json:"id"`
+	Section string    `json:"section"`
+	Until   time.Time `json:"until"`
+	Current bool      `json:"current"`
+}
+
+func (h *Handler) trustedList(r *http.Request, user string) (trustedJSON, error) {
+	ps, err := h.trust.Trusted(r.Context(), user)
+	out := trustedJSON{Payees: []trustedPayeeJSON{}}
+	for _, p := range ps {
+		out.Payees = append(out.Payees, trustedPayeeJSON{Payee: p.Payee, UpTo: p.UpTo})
+	}
+	return out, err
+}
+
+func (h *Handler) grantList(r *http.Request, who challenge.Subject) (grantsJSON, error) {
+	gs, err := h.trust.Grants(r.Context(), who.User, time.Now())
+	out := grantsJSON{Grants: []grantJSON{}}
+	mine := h.grantSession(who.Session)
+	for _, g := range gs {
+		out.Grants = append(out.Grants, grantJSON{ID: g.ID, Section: g.Section, Until: g.Until.UTC(), Current: bytes.Equal(g.Session, mine)})
+	}
+	return out, err
+}
+
+// trustPayee adds a trusted payee (after the customer confirmed it).
+func (h *Handler) trustPayee(r *http.Request, user, payee, upTo string) error {
+	err := h.trust.Trust(r.Context(), user, trust.Payee{Payee: payee, UpTo: upTo, Added: time.Now()})
+	if err == nil {
+		h.accountEvent(r, user, "account_trusted_added", payee)
+	}
+	return err
+}
+
+// accountEvent reports an account change made here (not in the account
+// service) as a step.
+func (h *Handler) accountEvent(r *http.Request, user string, kind challenge.EventKind, detail string) {
+	c := clientOf(r)
+	h.observe(challenge.Event{Kind: kind, Time: time.Now(), User: user, Detail: detail, ClientIP: c.IP, UserAgent: c.UserAgent})
+}
