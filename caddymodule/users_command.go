@@ -405,6 +405,12 @@ func (g *gatewayConfig) adminCall(ctx context.Context, method, id, path string, 
 	if listen == "" {
 		listen = caddy.DefaultAdminListen
 	}
+	return callAdmin(ctx, listen, method, adminPrefix+"users/"+url.PathEscape(id)+path, id, v)
+}
+
+// callAdmin calls path (with its query) on the admin API at listen and
+// decodes a 200 answer into v; id names the user in errors.
+func callAdmin(ctx context.Context, listen, method, path, id string, v any) error {
 	addr, err := caddy.ParseNetworkAddress(listen)
 	if err != nil || addr.PortRangeSize() > 1 {
 		return fmt.Errorf("the admin address %q is not one address", listen)
@@ -417,7 +423,7 @@ func (g *gatewayConfig) adminCall(ctx context.Context, method, id, path string, 
 	} else if addr.IsFdNetwork() {
 		return fmt.Errorf("the admin address %q is a file descriptor: the command cannot reach it", listen)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, origin+adminPrefix+"users/"+url.PathEscape(id)+path, nil)
+	req, err := http.NewRequestWithContext(ctx, method, origin+path, nil)
 	if err != nil {
 		return err
 	}
