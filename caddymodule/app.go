@@ -123,8 +123,8 @@ type App struct {
 	observer *stepObserver       // metrics and Caddy events of every step
 	subs     []func(challenge.Event)
 
-	mailer   challenge.Sender // the e-mail sender, unwrapped by the metrics
-	side     *appSide         // the journal and the notifications
+	mailer challenge.Sender // the e-mail sender, unwrapped by the metrics
+	side   *appSide         // the journal and the notifications
 }
 
 // appSide is what the app runs beside the engine: the authorization
@@ -489,7 +489,7 @@ func (a *App) Cleanup() error {
 
 // Interface guards.
 var (
-	_ caddy.App         = (*App)(nil)
+	_ caddy.App          = (*App)(nil)
 	_ caddy.Provisioner  = (*App)(nil)
 	_ caddy.CleanerUpper = (*App)(nil)
 )
