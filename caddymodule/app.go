@@ -10,6 +10,7 @@
 package caddymodule
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -278,7 +279,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 		return err
 	}
 	apps.Store(a.engine, a)
-	ctx.OnCancel(func() { apps.CompareAndDelete(a.engine, a) })
+	context.AfterFunc(ctx, func() { apps.CompareAndDelete(a.engine, a) })
 	return nil
 }
 

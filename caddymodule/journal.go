@@ -114,7 +114,7 @@ func (a *App) openJournal(ctx caddy.Context, st StoreModule) error {
 		}
 	}})
 	a.Subscribe(a.journalStep)
-	ctx.OnCancel(a.closeJournal)
+	context.AfterFunc(ctx, a.closeJournal) // also when the app is provisioned outside a config (commands)
 	return nil
 }
 

@@ -122,7 +122,7 @@ func (a *App) startNotifier(ctx caddy.Context) error {
 	go n.work()
 	a.side.notifier = n
 	a.Subscribe(n.notify)
-	ctx.OnCancel(a.stopNotifier)
+	context.AfterFunc(ctx, a.stopNotifier)
 	return nil
 }
 

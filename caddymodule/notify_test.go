@@ -252,7 +252,9 @@ func (c customer) transferWithAWrongAnswerFirst(limit time.Duration) (question, 
 	return question, answer
 }
 
-func notified(result string) float64 { return testutil.ToFloat64(notificationsTotal.WithLabelValues(result)) }
+func notified(result string) float64 {
+	return testutil.ToFloat64(notificationsTotal.WithLabelValues(result))
+}
 
 func TestNotificationsMailConfirmedAndRejectedStepsInTwoLanguages(t *testing.T) {
 	mb := startMailbox(t)
