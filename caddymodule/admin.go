@@ -39,6 +39,8 @@ const (
 //	GET  /enumgate/users/{id}         the user as the gateway sees it (masked)
 //	POST /enumgate/users/{id}/unlock  lift the user's lockout
 //	GET  /enumgate/journal/{id}       the user's authorization journal (?limit=&before=)
+//	GET  /enumgate/recovery           customers' recovery requests (see recovery.go)
+//	POST /enumgate/recovery/{id}/close
 //
 // It reaches the app of the running config at each request, so a reload
 // is seen at once. Responses and logs never carry keys, codes or full
@@ -95,6 +97,9 @@ var errNoApp = errors.New("the running config has no enumgate app")
 func (a *AdminAPI) serve(w http.ResponseWriter, r *http.Request) error {
 	if seg, ok := strings.CutPrefix(r.URL.EscapedPath(), adminPrefix+"journal/"); ok {
 		return a.serveJournal(w, r, seg)
+	}
+	if rest, ok := strings.CutPrefix(r.URL.EscapedPath(), adminPrefix+"recovery"); ok && (rest == "" || rest[0] == '/') {
+		return a.serveRecovery(w, r, rest)
 	}
 	rest, ok := strings.CutPrefix(r.URL.EscapedPath(), adminPrefix+"users/")
 	if !ok {

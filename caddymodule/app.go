@@ -25,6 +25,7 @@ import (
 
 	"github.com/enumgate/enumgate/challenge"
 	"github.com/enumgate/enumgate/challenge/journal"
+	"github.com/enumgate/enumgate/challenge/account"
 	"github.com/enumgate/enumgate/challenge/store"
 )
 
@@ -120,7 +121,9 @@ type App struct {
 	storeMod any
 	usersMod any
 	store    store.Store         // the store, as the engine sees it
-	dir      challenge.Directory // the user directory
+	dir      challenge.Directory // the operator's user directory
+	account  *account.Service    // the customers' accounts (overlaying dir)
+	baseDir  challenge.Directory // = dir
 	observer *stepObserver       // metrics and Caddy events of every step
 	subs     []func(challenge.Event)
 
@@ -271,6 +274,19 @@ func (a *App) Provision(ctx caddy.Context) error {
 	}
 	a.mailer = cfg.Email
 	cfg.SMS, cfg.Email = a.observer.wrapSender(store.ChannelSMS, cfg.SMS), a.observer.wrapSender(store.ChannelEmail, cfg.Email)
+	a.baseDir = dir
+	if am, ok := a.storeMod.(AccountStoreModule); ok {
+		a.account, err = account.New(account.Config{
+			Store: am.AccountStore(), Base: dir, Secret: secret[0],
+			SMS:    budgeted(cfg.SMS, st, store.ChannelSMS, cfg.SMSLimits),
+			Email:  budgeted(cfg.Email, st, store.ChannelEmail, cfg.EmailLimits),
+			Events: a.observe, Client: challenge.ClientFrom,
+		})
+		if err != nil {
+			return fmt.Errorf("enumgate: accounts: %w", err)
+		}
+		cfg.Directory = a.account.Directory()
+	}
 	a.engine, err = challenge.New(cfg)
 	if err != nil {
 		return fmt.Errorf("enumgate: %w", err)
@@ -469,6 +485,15 @@ func (a *App) logStep(e challenge.Event) {
 		fields = append(fields, zap.Error(e.Err))
 	}
 	ce.Write(fields...)
+}
+
+// accountParts returns the account service (nil without one), the
+// operator's directory and the directory as the engine sees it.
+func (a *App) accountParts() (*account.Service, challenge.Directory, challenge.Directory) {
+	if a.account == nil {
+		return nil, a.dir, a.dir
+	}
+	return a.account, a.dir, a.account.Directory()
 }
 
 // Engine returns the provisioned challenge engine.

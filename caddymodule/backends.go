@@ -7,6 +7,7 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/enumgate/enumgate/challenge/account"
 	"github.com/enumgate/enumgate/challenge/userdir"
 )
 
@@ -87,3 +88,10 @@ func IntArg(d *caddyfile.Dispenser, lo, hi int) (int, error) { return intArg(d, 
 // DurationArg reads the one argument of the current Caddyfile option as
 // a positive duration (e.g. 30s, 5m, 1d), for modules in other packages.
 func DurationArg(d *caddyfile.Dispenser) (caddy.Duration, error) { return durationArg(d) }
+
+// AccountStoreModule is a store module that also keeps the customers'
+// accounts (contacts, enrolled devices, notification switches, recovery
+// requests), beside the challenges.
+type AccountStoreModule interface {
+	AccountStore() account.Store
+}

@@ -15,6 +15,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/dustin/go-humanize"
 
+	"github.com/enumgate/enumgate/challenge"
 	"github.com/enumgate/enumgate/policy"
 )
 
@@ -122,15 +123,18 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 			h.TTL = v
 		case "max_attempts":
-			n, err := intArg(d, 1, 20)
+			n, err := intArg(d, 1, policy.MaxMaxAttempts)
 			if err != nil {
 				return err
 			}
 			h.MaxAttempts = n
 		case "max_body":
 			n, err := sizeArg(d)
+			if err == nil {
+				err = maxBodyLimit.Check(n)
+			}
 			if err != nil {
-				return err
+				return d.Err(err.Error())
 			}
 			h.MaxBody = n
 		case "protect":
@@ -281,6 +285,11 @@ func intArg(d *caddyfile.Dispenser, lo, hi int) (int, error) {
 	return n, nil
 }
 
+// limitArg reads a whole number within the bounds of l.
+func limitArg(d *caddyfile.Dispenser, l challenge.Limit) (int, error) {
+	return intArg(d, int(l.Min), int(l.Max))
+}
+
 func sizeArg(d *caddyfile.Dispenser) (int64, error) {
 	var s string
 	if !d.AllArgs(&s) {
@@ -363,16 +372,18 @@ func parseApp(d *caddyfile.Dispenser, _ any) (any, error) {
 		case "email":
 			a.EmailRaw, err = guest("enumgate.senders", "sender")
 		case "question_length":
-			a.QuestionLength, err = intArg(d, 4, 64)
+			a.QuestionLength, err = limitArg(d, challenge.Limits.QuestionLength)
 		case "code_length":
-			a.CodeLength, err = intArg(d, 4, 10)
+			a.CodeLength, err = limitArg(d, challenge.Limits.CodeLength)
 		case "time_window":
-			a.TimeWindow, err = intArg(d, 1, 10)
+			a.TimeWindow, err = limitArg(d, challenge.Limits.TimeWindow)
 		case "resend_cooldown":
 			var v caddy.Duration
 			v, err = durationArg(d)
-			if v > caddy.Duration(time.Hour) {
-				err = d.Errf("resend_cooldown %s is longer than an hour", time.Duration(v))
+			if err == nil {
+				if lerr := challenge.Limits.ResendCooldown.Check(int64(v)); lerr != nil {
+					err = d.Err(lerr.Error())
+				}
 			}
 			a.ResendCooldown = v
 		case "lockout":
@@ -382,8 +393,10 @@ func parseApp(d *caddyfile.Dispenser, _ any) (any, error) {
 			}
 			n, aerr := strconv.Atoi(args[0])
 			dur, derr := caddy.ParseDuration(args[1])
-			if aerr != nil || n < 1 || n > 100 || derr != nil || dur < time.Second {
-				return nil, d.Errf("lockout %s %s: want 1 to 100 failures and a duration of at least 1s", args[0], args[1])
+			la, lf := challenge.Limits.LockoutAfter, challenge.Limits.LockoutFor
+			if aerr != nil || derr != nil || la.Check(int64(n)) != nil || lf.Check(int64(dur)) != nil {
+				return nil, d.Errf("lockout %s %s: want %d to %d failures and a duration from %s to %s", args[0], args[1],
+					la.Min, la.Max, time.Duration(lf.Min), time.Duration(lf.Max))
 			}
 			a.LockoutAfter, a.LockoutFor = n, caddy.Duration(dur)
 		case "sms_limits":

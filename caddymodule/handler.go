@@ -18,6 +18,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/enumgate/enumgate/challenge"
+	"github.com/enumgate/enumgate/challenge/account"
 	"github.com/enumgate/enumgate/policy"
 )
 
@@ -32,6 +33,10 @@ const (
 	DefaultPrefix  = "/.enumgate/"
 	DefaultMaxBody = 64 << 10
 )
+
+// maxBodyLimit bounds max_body: the Caddyfile parser and Validate both
+// check it.
+var maxBodyLimit = challenge.Limit{Name: "max_body", Min: 1, Max: 64 << 20, Default: DefaultMaxBody}
 
 // Handler is the `http.handlers.enumgate` middleware. Requests that match
 // a protect rule are held: the body is read (up to max_body), the request
@@ -107,6 +112,9 @@ type Handler struct {
 
 	allowedOrigins []string
 	observe        func(challenge.Event) // the app's observer of every step
+	account        *account.Service      // the customer's account (nil: none)
+	baseDir        challenge.Directory   // the operator's directory
+	accountDir     challenge.Directory   // the directory as the engine sees it
 	noUserWarned   int64                 // Unix seconds of the last "no user" warning (atomic)
 	engine         *challenge.Engine
 	policy         *policy.Policy
@@ -248,6 +256,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	h.engine = appIface.(*App).Engine()
 	h.observe = appIface.(*App).observe
+	h.account, h.baseDir, h.accountDir = appIface.(*App).accountParts()
 	if err := h.checkSenders(explicitMethods); err != nil {
 		return err
 	}
@@ -332,8 +341,8 @@ func (h *Handler) Validate() error {
 	if !strings.HasPrefix(h.Prefix, "/") || !strings.HasSuffix(h.Prefix, "/") || len(h.Prefix) < 3 {
 		return fmt.Errorf("enumgate: prefix %q must start and end with / and name a path", h.Prefix)
 	}
-	if h.MaxBody < 0 || h.MaxBody > 64<<20 {
-		return fmt.Errorf("enumgate: max_body %d out of range 0..64MiB", h.MaxBody)
+	if err := maxBodyLimit.Check(h.MaxBody); err != nil {
+		return fmt.Errorf("enumgate: %w", err)
 	}
 	if h.TTL != 0 && (time.Duration(h.TTL) < policy.MinTTL || time.Duration(h.TTL) > policy.MaxTTL) {
 		return fmt.Errorf("enumgate: ttl %s out of range %s..%s", time.Duration(h.TTL), policy.MinTTL, policy.MaxTTL)
@@ -577,6 +586,13 @@ func (h *Handler) protect(w http.ResponseWriter, r *http.Request, next caddyhttp
 		}
 		return h.engineError(w, r, err, "")
 	}
+	return h.challengeIssued(w, r, who, c)
+}
+
+// challengeIssued answers a request held for challenge c: browsers go to
+// the challenge page (starting with the method that worked last time),
+// API clients get 401 with the challenge.
+func (h *Handler) challengeIssued(w http.ResponseWriter, r *http.Request, who challenge.Subject, c *challenge.Challenge) error {
 	if wantsHTML(r) {
 		// A returning customer starts with the method that worked last
 		// time: the first screen shows its question or code.

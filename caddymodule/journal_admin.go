@@ -134,7 +134,8 @@ func runJournal(f journalFlags, user string, out io.Writer) error {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	var page JournalPage
-	if err := callAdmin(ctx, listen, http.MethodGet, path, user, &page); err != nil {
+	g := &gatewayConfig{admin: caddy.AdminConfig{Listen: listen}}
+	if err := g.adminDo(ctx, http.MethodGet, path, nil, &page, user); err != nil {
 		return err
 	}
 	printJournal(out, user, page, f)

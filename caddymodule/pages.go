@@ -89,6 +89,8 @@ type pageData struct {
 	Home      string        // where "back to the app" goes
 	Retry     string        // the challenge page to open again, if that may help
 
+	Account *accountPage // the account page's content
+
 	cat     *catalog
 	unknown *[]string // collects unknown message keys while checking
 }

@@ -204,7 +204,13 @@ func (h *Handler) replay(w http.ResponseWriter, r *http.Request, next caddyhttp.
 		h.rememberMethod(w, r, conf)
 	}
 	rec := &deliveryRecorder{ResponseWriterWrapper: &caddyhttp.ResponseWriterWrapper{ResponseWriter: w}}
-	err = next.ServeHTTP(rec, out)
+	if h.ownPath(conf.Stash.URI) {
+		// A confirmed change of the customer's own account: carried out
+		// here, never sent to the upstream.
+		err = h.serveOwn(rec, out.WithContext(withConfirmation(out.Context(), conf)), next)
+	} else {
+		err = next.ServeHTTP(rec, out)
+	}
 	if rec.wrote {
 		h.settle(r, conf, true)
 		return err

@@ -67,6 +67,13 @@ var replies = map[string]reply{
 	"delivery_failed":      {status: http.StatusBadGateway},
 	"not_delivered":        {status: http.StatusBadGateway, wait: retryAlways},
 	"unavailable":          {status: http.StatusServiceUnavailable},
+	// The account's own.
+	"wrong_code":           {status: http.StatusUnprocessableEntity, wait: attemptsLeft},
+	"unknown_verification": {status: http.StatusNotFound},
+	"unknown_enrollment":   {status: http.StatusNotFound},
+	"contact_taken":        {status: http.StatusConflict},
+	"last_contact":         {status: http.StatusConflict},
+	"recovery_open":        {status: http.StatusConflict},
 	"not_sent":             {status: http.StatusServiceUnavailable},
 	"outcome_unknown":      {status: http.StatusServiceUnavailable, wait: retryAlways},
 }

@@ -16,6 +16,10 @@ func (h *Handler) serveOwn(w http.ResponseWriter, r *http.Request, next caddyhtt
 		return h.serveJournalAPI(w, r)
 	case rest == "journal":
 		return h.serveJournalPage(w, r)
+	case rest == "account":
+		return h.serveAccountPage(w, r)
+	case rest == "api/account" || strings.HasPrefix(rest, "api/account/"):
+		return h.serveAccountAPI(w, r, strings.TrimPrefix(strings.TrimPrefix(rest, "api/account"), "/"))
 	case strings.HasPrefix(rest, "api/challenges/"):
 		return h.serveAPI(w, r, next, strings.TrimPrefix(rest, "api/challenges/"))
 	case strings.HasPrefix(rest, "challenge/"):

@@ -5,6 +5,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/enumgate/enumgate/challenge/account"
 	"github.com/enumgate/enumgate/challenge/store"
 	"github.com/enumgate/enumgate/challenge/store/memory"
 	"go.uber.org/zap"
@@ -19,9 +20,15 @@ var memoryPool = caddy.NewUsagePool()
 
 const memoryPoolKey = "memory"
 
-type pooledMemory struct{ *memory.Store }
+type pooledMemory struct {
+	*memory.Store
+	account account.Store // the customer accounts, kept with the challenges
+}
 
-func (p pooledMemory) Destruct() error { return p.Close() }
+func (p pooledMemory) Destruct() error {
+	p.account.Close()
+	return p.Close()
+}
 
 // MemoryStore is the in-process challenge store (`enumgate.stores.memory`),
 // the default. It is bounded: when full it refuses new challenges (the
@@ -41,7 +48,8 @@ type MemoryStore struct {
 	// hold. Default 1 MiB (keep it above max_body); -1 disables.
 	MaxBytesPerUser int64 `json:"max_bytes_per_user,omitempty"`
 
-	store *memory.Store
+	store   *memory.Store
+	account account.Store
 }
 
 // CaddyModule returns the Caddy module information.
@@ -60,15 +68,15 @@ func (m *MemoryStore) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("enumgate memory store: limits must not be negative (-1 disables a per-user limit)")
 	}
 	v, loaded, err := memoryPool.LoadOrNew(memoryPoolKey, func() (caddy.Destructor, error) {
-		return pooledMemory{memory.New(memory.Options{
+		return pooledMemory{Store: memory.New(memory.Options{
 			MaxChallenges: m.MaxChallenges, MaxBytes: m.MaxBytes,
 			MaxPendingPerUser: m.MaxPendingPerUser, MaxBytesPerUser: m.MaxBytesPerUser,
-		})}, nil
+		}), account: account.NewMemoryStore()}, nil
 	})
 	if err != nil {
 		return err
 	}
-	m.store = v.(pooledMemory).Store
+	m.store, m.account = v.(pooledMemory).Store, v.(pooledMemory).account
 	if loaded {
 		ctx.Logger().Debug("reusing memory store", zap.Int("pending", m.store.Len()))
 	}
@@ -83,6 +91,10 @@ func (m *MemoryStore) Cleanup() error {
 
 // ChallengeStore implements StoreModule.
 func (m *MemoryStore) ChallengeStore() store.Store { return m.store }
+
+// AccountStore implements AccountStoreModule: the accounts live in the
+// process, like the challenges, and survive reloads.
+func (m *MemoryStore) AccountStore() account.Store { return m.account }
 
 // UnmarshalCaddyfile sets up the store from Caddyfile tokens. Syntax:
 //

@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -398,6 +399,13 @@ func redisDown(err error) error {
 // adminCall calls the running gateway's admin API for user id (path
 // after /enumgate/users/{id}) and decodes a 200 answer into v.
 func (g *gatewayConfig) adminCall(ctx context.Context, method, id, path string, v any) error {
+	return g.adminDo(ctx, method, adminPrefix+"users/"+url.PathEscape(id)+path, nil, v, id)
+}
+
+// adminDo calls the running gateway's admin API at path (with a JSON
+// body, if any) and decodes a 2xx answer into v; id names the user for
+// an unknown_user answer.
+func (g *gatewayConfig) adminDo(ctx context.Context, method, path string, body []byte, v any, id string) error {
 	if g.admin.Disabled {
 		return fmt.Errorf("%s says 'admin off': with store memory the users' locks live in the running gateway, reached through its admin API; turn it on (e.g. admin localhost:2019) or use store redis", g.file)
 	}
@@ -405,12 +413,6 @@ func (g *gatewayConfig) adminCall(ctx context.Context, method, id, path string, 
 	if listen == "" {
 		listen = caddy.DefaultAdminListen
 	}
-	return callAdmin(ctx, listen, method, adminPrefix+"users/"+url.PathEscape(id)+path, id, v)
-}
-
-// callAdmin calls path (with its query) on the admin API at listen and
-// decodes a 200 answer into v; id names the user in errors.
-func callAdmin(ctx context.Context, listen, method, path, id string, v any) error {
 	addr, err := caddy.ParseNetworkAddress(listen)
 	if err != nil || addr.PortRangeSize() > 1 {
 		return fmt.Errorf("the admin address %q is not one address", listen)
@@ -423,9 +425,12 @@ func callAdmin(ctx context.Context, listen, method, path, id string, v any) erro
 	} else if addr.IsFdNetwork() {
 		return fmt.Errorf("the admin address %q is a file descriptor: the command cannot reach it", listen)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, origin+path, nil)
+	req, err := http.NewRequestWithContext(ctx, method, origin+path, bytes.NewReader(body))
 	if err != nil {
 		return err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
 	}
 	if !addr.IsUnixNetwork() {
 		req.Header.Set("Origin", origin)
@@ -445,21 +450,23 @@ func callAdmin(ctx context.Context, listen, method, path, id string, v any) erro
 		return fmt.Errorf("cannot reach the gateway's admin API at %s (is the gateway running?): %s", listen, msg)
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	answer, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil {
 		return fmt.Errorf("admin API at %s: reading the answer: %w", listen, err)
 	}
-	if resp.StatusCode == http.StatusOK {
-		if err := json.Unmarshal(body, v); err != nil {
+	if resp.StatusCode/100 == 2 {
+		if err := json.Unmarshal(answer, v); err != nil {
 			return fmt.Errorf("admin API at %s: unexpected answer: %w", listen, err)
 		}
 		return nil
 	}
 	var e adminError
-	json.Unmarshal(body, &e)
+	json.Unmarshal(answer, &e)
 	switch {
 	case resp.StatusCode == http.StatusNotFound && e.Error == "unknown_user":
 		return fmt.Errorf("no user %q", id)
+	case resp.StatusCode == http.StatusNotFound && e.Error != "" && e.Error != "not_found" && e.Message != "":
+		return errors.New(e.Message)
 	case resp.StatusCode == http.StatusNotFound:
 		return fmt.Errorf("the gateway at %s has no enumgate admin API (is it an enumgate build?)", listen)
 	case e.Error != "":

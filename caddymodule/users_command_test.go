@@ -66,11 +66,11 @@ func TestUsersCommandsManageRedisUsers(t *testing.T) {
 `), 0o600)
 
 	out, err := runUsers(t, config, "import", "../demo/users.json")
-	if err != nil || !strings.Contains(out, "imported 2 users") {
+	if err != nil || !strings.Contains(out, "imported 3 users") {
 		t.Fatalf("import = %q, %v", out, err)
 	}
 	out, err = runUsers(t, config, "list")
-	if err != nil || out != "alice\nbob\n" {
+	if err != nil || out != "alice\nbob\ndave\n" {
 		t.Fatalf("list = %q, %v", out, err)
 	}
 	out, err = runUsers(t, config, "show", "alice")

@@ -128,7 +128,9 @@ func (l Limit) isDuration() bool {
 	return l.Min >= int64(time.Second) || l.Default >= int64(time.Second)
 }
 
-// Limits are the bounds of the engine's settings.
+// Limits are the bounds of the engine's settings. (A rule's ttl and
+// max_attempts are the policy's: policy.MinTTL, policy.MaxTTL,
+// policy.MaxMaxAttempts.)
 var Limits = struct {
 	// QuestionLength bounds Config.QuestionLength.
 	QuestionLength Limit
@@ -142,19 +144,13 @@ var Limits = struct {
 	LockoutFor Limit
 	// ResendCooldown bounds Config.ResendCooldown.
 	ResendCooldown Limit
-	// TTL bounds Request.TTL (a rule's ttl).
-	TTL Limit
-	// MaxAttempts bounds Request.MaxAttempts (a rule's max_attempts).
-	MaxAttempts Limit
 }{
 	QuestionLength: Limit{Name: "question_length", Min: 4, Max: 64, Default: DefaultQuestionLength},
 	CodeLength:     Limit{Name: "code_length", Min: 4, Max: 10, Default: DefaultCodeLength},
 	TimeWindow:     Limit{Name: "time_window", Min: 1, Max: 10, Default: DefaultTimeWindow},
 	LockoutAfter:   Limit{Name: "lockout", Min: 1, Max: 100, Default: DefaultLockoutAfter},
 	LockoutFor:     Limit{Name: "lockout duration", Min: int64(time.Second), Max: int64(365 * 24 * time.Hour), Default: int64(DefaultLockoutFor)},
-	ResendCooldown: Limit{Name: "resend_cooldown", Min: int64(time.Second), Max: int64(24 * time.Hour), Default: int64(DefaultResendCooldown)},
-	TTL:            Limit{Name: "ttl", Min: int64(30 * time.Second), Max: int64(24 * time.Hour), Default: int64(DefaultTTL)},
-	MaxAttempts:    Limit{Name: "max_attempts", Min: 1, Max: 20, Default: DefaultMaxAttempts},
+	ResendCooldown: Limit{Name: "resend_cooldown", Min: int64(time.Second), Max: int64(time.Hour), Default: int64(DefaultResendCooldown)},
 }
 
 // applyLimits fills in the defaults of cfg and checks every bounded

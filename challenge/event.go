@@ -99,6 +99,12 @@ func (e *Engine) emit(ctx context.Context, ev Event) {
 	e.cfg.Events(clientOf(ctx, ev))
 }
 
+// ClientFrom returns the client ctx carries (see WithClient), if any.
+func ClientFrom(ctx context.Context) Client {
+	c, _ := ctx.Value(clientKey{}).(Client)
+	return c
+}
+
 // clientOf returns ev naming the client of ctx (see WithClient), if any.
 func clientOf(ctx context.Context, ev Event) Event {
 	if c, ok := ctx.Value(clientKey{}).(Client); ok {

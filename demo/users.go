@@ -36,3 +36,10 @@ var Users = []User{
 		Key:   "3132333435363738393031323334353637383930",
 	},
 }
+
+// NewUsers are the demo users without an E-num device yet, after Users in
+// users.json: dave registers and activates a device from the account page
+// (/.enumgate/account).
+var NewUsers = []User{
+	{ID: "dave", Phone: "+79000000004", Email: "dave@example.test"},
+}

@@ -20,8 +20,14 @@ func TestUsersJSON(t *testing.T) {
 	if err != nil {
 		t.Fatalf("ParseDirectory: %v", err)
 	}
-	if dir.Len() != len(Users) {
-		t.Errorf("users.json has %d users, Users has %d", dir.Len(), len(Users))
+	if dir.Len() != len(Users)+len(NewUsers) {
+		t.Errorf("users.json has %d users, Users and NewUsers have %d", dir.Len(), len(Users)+len(NewUsers))
+	}
+	for _, want := range NewUsers {
+		u, err := dir.Lookup(context.Background(), want.ID)
+		if err != nil || u.Phone != want.Phone || len(u.Emails) != 1 || u.Emails[0] != want.Email || len(u.Devices) != 0 {
+			t.Errorf("%s: %+v, %v; want %+v without a device", want.ID, u, err, want)
+		}
 	}
 	for _, want := range Users {
 		u, err := dir.Lookup(context.Background(), want.ID)

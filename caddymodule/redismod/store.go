@@ -28,6 +28,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/enumgate/enumgate/caddymodule"
+	"github.com/enumgate/enumgate/challenge/account"
 	"github.com/enumgate/enumgate/challenge/store"
 	"github.com/enumgate/enumgate/challenge/store/redisstore"
 )
@@ -243,6 +244,12 @@ func (r *Store) Cleanup() error {
 
 // ChallengeStore implements caddymodule.StoreModule.
 func (r *Store) ChallengeStore() store.Store { return r.store }
+
+// AccountStore implements caddymodule.AccountStoreModule: the customers'
+// accounts live in the same Redis, under the prefix's "account:".
+func (r *Store) AccountStore() account.Store {
+	return account.NewRedisStore(r.client, r.prefix+"account:")
+}
 
 // SharedStore implements caddymodule.SharedStoreModule: every gateway
 // (and operator command) on the same Redis sees the same state.

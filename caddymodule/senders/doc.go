@@ -4,8 +4,10 @@
 //
 //   - enumgate.senders.webhook (Webhook) POSTs a templated JSON body to an
 //     SMS provider's HTTP API.
-//   - enumgate.senders.smtp (SMTP) sends a plain-text e-mail through an SMTP
-//     server, over TLS unless the server is on the loopback interface.
+//   - enumgate.senders.smtp (SMTP) sends e-mail through an SMTP server, over
+//     TLS unless the server is on the loopback interface, reusing a few
+//     kept connections: codes as plain text (challenge.Sender), other mail
+//     such as notifications as text plus HTML (Mailer, SendMail).
 //
 // The enumgate app loads them from its `sms` and `email` options; in JSON the
 // module is named by the "sender" key:

@@ -1,19 +1,13 @@
 package senders
 
 import (
-	"bytes"
 	"context"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"mime"
-	"mime/quotedprintable"
 	"net"
 	"net/mail"
-	"net/smtp"
 	"os"
 	"strings"
 	"time"
@@ -38,11 +32,19 @@ const (
 
 const defaultSubject = "Confirmation code"
 
-// SMTP sends codes as plain-text e-mail through an SMTP server, one
-// connection per message. The conversation is encrypted (STARTTLS or
-// implicit TLS) unless the server is on the loopback interface, and the
-// whole conversation, from dial to the end of DATA, is bounded by Timeout.
-// A failed delivery is not retried.
+// SMTP sends e-mail through an SMTP server: codes as plain text (Send,
+// the challenge.Sender), notifications and other mail as text and HTML
+// (SendMail, the Mailer). Messages are composed with go-mail (MIME,
+// RFC 2047 headers, quoted-printable UTF-8). The conversation is
+// encrypted (STARTTLS or implicit TLS) unless the server is on the
+// loopback interface, and each delivery, from waiting for a connection to
+// the end of DATA, is bounded by Timeout.
+//
+// Up to 4 conversations run at once and up to 2 authenticated
+// connections are kept for 30s between messages, checked with NOOP
+// before reuse (a fresh one is dialed if the check fails) and closed at
+// Cleanup. A failed delivery is not retried: once MAIL FROM is sent, an
+// error is returned, never a second attempt.
 type SMTP struct {
 	// Address is the server's host:port, e.g. smtp.example:587. It is
 	// required and may use `{env.*}` placeholders.
@@ -69,14 +71,15 @@ type SMTP struct {
 	// the host is a loopback address or localhost. Default: "starttls".
 	TLS string `json:"tls,omitempty"`
 
-	// Subject is the e-mail subject; non-ASCII text is RFC 2047 encoded.
+	// Subject is the subject of code e-mails (mail sent with SendMail has
+	// its own); non-ASCII text is RFC 2047 encoded.
 	// Default: the message's own subject, in the language of the page
 	// that asked ("Transfer: your answer number"), else "Confirmation
 	// code".
 	Subject string `json:"subject,omitempty"`
 
-	// Timeout bounds the whole delivery, from dialing to the server's
-	// answer to the message. Default: 10s.
+	// Timeout bounds each delivery, from waiting for a free connection
+	// and dialing to the server's answer to the message. Default: 10s.
 	Timeout caddy.Duration `json:"timeout,omitempty"`
 
 	// TLSServerName is the name the server's certificate is checked
@@ -95,6 +98,9 @@ type SMTP struct {
 	password   string
 	tlsConfig  *tls.Config
 	logger     *zap.Logger
+
+	pool        *smtpPool   // connections kept between messages
+	stopCleanup func() bool // stops the Cleanup run at ctx's end
 }
 
 // CaddyModule returns the Caddy module information.
@@ -109,6 +115,12 @@ func (SMTP) CaddyModule() caddy.ModuleInfo {
 // address and loads the TLS roots.
 func (s *SMTP) Provision(ctx caddy.Context) error {
 	s.logger = ctx.Logger()
+	s.pool = newSMTPPool()
+	if ctx.Context != nil {
+		// Caddy calls Cleanup for modules it loaded; this also lets go of
+		// the connections when a sender provisioned on its own is done.
+		s.stopCleanup = context.AfterFunc(ctx, func() { s.pool.close() })
+	}
 	repl := caddy.NewReplacer()
 
 	s.addr = repl.ReplaceKnown(s.Address, "")
@@ -202,14 +214,17 @@ func (s *SMTP) Validate() error {
 	return nil
 }
 
-// Send delivers m.Text to m.To in one SMTP conversation.
+// Send delivers a code: m.Text as a plain-text e-mail to m.To, with
+// Content-Language from m.Lang when set. Codes stay text-only: it is
+// what every client shows, and it is the whole message.
 func (s *SMTP) Send(ctx context.Context, m challenge.Message) error {
 	start := time.Now()
-	err := s.send(ctx, m)
+	info, err := s.send(ctx, m)
 	fields := []zap.Field{
 		zap.String("to", maskTo(m)),
 		zap.String("method", string(m.Method)),
 		zap.String("challenge_id", m.ChallengeID),
+		zap.Bool("reused_connection", info.reused),
 		zap.Duration("duration", time.Since(start)),
 	}
 	if err != nil {
@@ -220,139 +235,82 @@ func (s *SMTP) Send(ctx context.Context, m challenge.Message) error {
 	return nil
 }
 
-// send composes and delivers the message.
-func (s *SMTP) send(ctx context.Context, m challenge.Message) error {
-	if strings.ContainsAny(m.To, "\r\n") {
-		return errors.New("smtp: recipient contains a line break")
-	}
-	to, err := mail.ParseAddress(m.To)
+// send composes and delivers the code message.
+func (s *SMTP) send(ctx context.Context, m challenge.Message) (deliveryInfo, error) {
+	to, err := parseRecipient(m.To)
 	if err != nil {
-		return fmt.Errorf("smtp: invalid recipient address: %v", err)
+		return deliveryInfo{}, err
 	}
 	subject := s.Subject
 	if !s.ownSubject && m.Subject != "" && !strings.ContainsAny(m.Subject, "\r\n") {
 		subject = m.Subject
 	}
-	msg, err := s.compose(to, subject, m.Text, time.Now())
+	lang := ""
+	if validLang(m.Lang) {
+		lang = m.Lang
+	}
+	msg, err := s.compose([]*mail.Address{to}, subject, m.Text, "", lang, time.Now())
 	if err != nil {
+		return deliveryInfo{}, err
+	}
+	return s.deliver(ctx, msg.rcpts, msg.data)
+}
+
+// SendMail delivers a general e-mail (a notification, a verification
+// link) as text and HTML to every recipient in one message, under the
+// same timeout, TLS and connection rules as Send. An invalid Mail is
+// refused before any connection is made. It never logs the subject or
+// the text.
+func (s *SMTP) SendMail(ctx context.Context, m Mail) error {
+	start := time.Now()
+	info, err := s.sendMail(ctx, m)
+	masked := make([]string, len(m.To))
+	for i, to := range m.To {
+		if a, err := mail.ParseAddress(to); err == nil {
+			to = a.Address // the display name is not logged either
+		}
+		masked[i] = challenge.MaskEmail(to)
+	}
+	fields := []zap.Field{
+		zap.Strings("to", masked),
+		zap.Bool("reused_connection", info.reused),
+		zap.Duration("duration", time.Since(start)),
+	}
+	if err != nil {
+		s.logger.Error("smtp mail failed", append(fields, zap.Error(err))...)
 		return err
 	}
-	return s.deliver(ctx, to.Address, msg)
+	s.logger.Info("smtp mail sent", fields...)
+	return nil
 }
 
-// compose builds the RFC 5322 message: headers and a quoted-printable
-// UTF-8 plain-text body.
-func (s *SMTP) compose(to *mail.Address, subjectText, text string, now time.Time) ([]byte, error) {
-	id, err := messageID(s.from.Address)
+// sendMail checks, composes and delivers a Mail.
+func (s *SMTP) sendMail(ctx context.Context, m Mail) (deliveryInfo, error) {
+	to, err := m.check()
 	if err != nil {
-		return nil, err
+		return deliveryInfo{}, err
 	}
-	var b bytes.Buffer
-	header := func(name, value string) {
-		b.WriteString(name)
-		b.WriteString(": ")
-		b.WriteString(value)
-		b.WriteString("\r\n")
+	html := m.HTML
+	if html == "" {
+		if html, err = textToHTML(m.Lang, m.Subject, m.Text); err != nil {
+			return deliveryInfo{}, fmt.Errorf("smtp: rendering html: %w", err)
+		}
 	}
-	header("From", s.from.String())
-	header("To", to.String())
-	// Encoded words are at most 75 characters; fold between them so the
-	// line stays short (unfolding restores the single space).
-	subject := mime.QEncoding.Encode("utf-8", subjectText)
-	header("Subject", strings.ReplaceAll(subject, "?= =?", "?=\r\n =?"))
-	header("Date", now.Format(time.RFC1123Z))
-	header("Message-ID", id)
-	header("MIME-Version", "1.0")
-	header("Content-Type", "text/plain; charset=utf-8")
-	header("Content-Transfer-Encoding", "quoted-printable")
-	header("Auto-Submitted", "auto-generated")
-	b.WriteString("\r\n")
-
-	qp := quotedprintable.NewWriter(&b)
-	if _, err := qp.Write([]byte(text)); err != nil {
-		return nil, err
+	msg, err := s.compose(to, m.Subject, m.Text, html, m.Lang, time.Now())
+	if err != nil {
+		return deliveryInfo{}, err
 	}
-	if err := qp.Close(); err != nil {
-		return nil, err
-	}
-	b.WriteString("\r\n")
-	return b.Bytes(), nil
+	return s.deliver(ctx, msg.rcpts, msg.data)
 }
 
-// deliver runs one SMTP conversation under a single deadline: the earlier
-// of now+Timeout and ctx's deadline. Cancelling ctx aborts it.
-func (s *SMTP) deliver(ctx context.Context, rcpt string, msg []byte) error {
-	deadline := time.Now().Add(time.Duration(s.Timeout))
-	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
-		deadline = d
+// Cleanup closes the connections kept open between messages.
+func (s *SMTP) Cleanup() error {
+	if s.stopCleanup != nil {
+		s.stopCleanup()
 	}
-	fail := func(step string, err error) error {
-		if ctxErr := ctx.Err(); ctxErr != nil {
-			err = ctxErr
-		}
-		return fmt.Errorf("smtp %s: %s: %w", s.addr, step, err)
+	if s.pool != nil {
+		s.pool.close()
 	}
-
-	dialer := &net.Dialer{Deadline: deadline}
-	var conn net.Conn
-	var err error
-	if s.TLS == tlsImplicit {
-		conn, err = (&tls.Dialer{NetDialer: dialer, Config: s.tlsConfig}).DialContext(ctx, "tcp", s.addr)
-	} else {
-		conn, err = dialer.DialContext(ctx, "tcp", s.addr)
-	}
-	if err != nil {
-		return fail("dial", err)
-	}
-	defer conn.Close()
-	if err := conn.SetDeadline(deadline); err != nil {
-		return fail("dial", err)
-	}
-	stop := context.AfterFunc(ctx, func() { conn.Close() })
-	defer stop()
-
-	c, err := smtp.NewClient(conn, s.host)
-	if err != nil {
-		return fail("greeting", err)
-	}
-	defer c.Close()
-
-	if s.TLS == tlsStartTLS {
-		if ok, _ := c.Extension("STARTTLS"); !ok {
-			return fail("starttls", errors.New("server does not offer STARTTLS; refusing to send in clear"))
-		}
-		if err := c.StartTLS(s.tlsConfig); err != nil {
-			return fail("starttls", err)
-		}
-	}
-	if s.username != "" {
-		ok, mechs := c.Extension("AUTH")
-		if !ok || !hasWord(mechs, "PLAIN") {
-			return fail("auth", errors.New("server does not offer AUTH PLAIN"))
-		}
-		if err := c.Auth(smtp.PlainAuth("", s.username, s.password, s.host)); err != nil {
-			return fail("auth", err)
-		}
-	}
-	if err := c.Mail(s.from.Address); err != nil {
-		return fail("mail from", err)
-	}
-	if err := c.Rcpt(rcpt); err != nil {
-		return fail("rcpt to", err)
-	}
-	w, err := c.Data()
-	if err != nil {
-		return fail("data", err)
-	}
-	if _, err := w.Write(msg); err != nil {
-		return fail("data", err)
-	}
-	if err := w.Close(); err != nil {
-		return fail("data", err)
-	}
-	// The server has accepted the message: a failed QUIT must not make the
-	// caller resend it.
-	_ = c.Quit()
 	return nil
 }
 
@@ -444,23 +402,12 @@ func hasWord(list, word string) bool {
 	return false
 }
 
-// messageID returns a fresh Message-ID in the sender's domain.
-func messageID(from string) (string, error) {
-	var r [16]byte
-	if _, err := rand.Read(r[:]); err != nil {
-		return "", err
-	}
-	domain := "enumgate.invalid"
-	if at := strings.LastIndexByte(from, '@'); at >= 0 && at < len(from)-1 {
-		domain = from[at+1:]
-	}
-	return "<" + hex.EncodeToString(r[:]) + "@" + domain + ">", nil
-}
-
 // Interface guards
 var (
 	_ caddy.Provisioner     = (*SMTP)(nil)
 	_ caddy.Validator       = (*SMTP)(nil)
+	_ caddy.CleanerUpper    = (*SMTP)(nil)
+	_ Mailer                = (*SMTP)(nil)
 	_ caddyfile.Unmarshaler = (*SMTP)(nil)
 	_ challenge.Sender      = (*SMTP)(nil)
 )
