@@ -1,8 +1,10 @@
 package caddymodule
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"html/template"
 	"net/mail"
 	"strings"
 	"sync"
@@ -14,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
+	"github.com/enumgate/enumgate/caddymodule/senders"
 	"github.com/enumgate/enumgate/challenge"
 	"github.com/enumgate/enumgate/policy"
 )
@@ -78,11 +81,11 @@ type notifier struct {
 	results struct{ sent, failed, dropped prometheus.Counter }
 }
 
-// notification is one mail: the subject and text in every built-in
-// language, the default one first.
+// notification is one mail: the subject, text and HTML in every
+// built-in language, the default one (Lang) first.
 type notification struct {
-	Subject, Text, Lang string
-	Event               challenge.Event
+	Subject, Text, HTML, Lang string
+	Event                     challenge.Event
 }
 
 // SetNotifyPrefs connects the notifications to the account service:
@@ -144,12 +147,18 @@ func (a *App) stopNotifier() {
 }
 
 // mailTransport returns how notifications go out: through the app's
-// e-mail sender, one challenge.Message per address (Method email, To,
-// Subject, Text; no Code), or nowhere without one.
+// e-mail sender — one mail to every address, text and HTML, when it is a
+// senders.Mailer (smtp), else one challenge.Message per address (Method
+// email, To, Subject, Text; no Code) — or nowhere without one.
 func (a *App) mailTransport() func(ctx context.Context, to []string, m notification) error {
 	s := a.mailer
 	if s == nil {
 		return nil
+	}
+	if ms, ok := s.(senders.Mailer); ok {
+		return func(ctx context.Context, to []string, m notification) error {
+			return ms.SendMail(ctx, senders.Mail{To: to, Subject: m.Subject, Text: m.Text, HTML: m.HTML, Lang: m.Lang})
+		}
 	}
 	return func(ctx context.Context, to []string, m notification) error {
 		var errs []error
@@ -262,6 +271,7 @@ func cleanAddresses(to []string) []string {
 func (n *notifier) compose(e challenge.Event) notification {
 	tags := append([]string{n.langs.def}, n.langs.tags...)
 	var subjects, parts []string
+	var sections []notifySection
 	seen := map[string]bool{}
 	for _, tag := range tags {
 		if seen[tag] {
@@ -269,11 +279,41 @@ func (n *notifier) compose(e challenge.Event) notification {
 		}
 		seen[tag] = true
 		cat := n.langs.byTag[tag]
+		lines := notifyLines(cat, e)
 		subjects = append(subjects, notifySubject(cat, e))
-		parts = append(parts, notifyText(cat, e))
+		parts = append(parts, strings.Join(lines, "\n"))
+		sections = append(sections, notifySection{Lang: tag, Dir: cat.dir, Lines: lines})
 	}
-	return notification{Subject: strings.Join(subjects, " / "), Text: strings.Join(parts, "\n\n-- \n\n"), Lang: n.langs.def, Event: e}
+	m := notification{Subject: clipUTF8(strings.Join(subjects, " / "), 256), Text: strings.Join(parts, "\n\n-- \n\n"), Lang: n.langs.def, Event: e}
+	var b bytes.Buffer
+	if err := notifyHTML.Execute(&b, struct {
+		Lang, Subject string
+		Sections      []notifySection
+	}{m.Lang, m.Subject, sections}); err == nil {
+		m.HTML = b.String()
+	}
+	return m
 }
+
+// notifySection is one language's part of a notification's HTML.
+type notifySection struct {
+	Lang, Dir string
+	Lines     []string
+}
+
+// notifyHTML is the HTML of a notification: each language's part in a
+// section of its own, lines as paragraphs (the empty ones separate).
+var notifyHTML = template.Must(template.New("notify").Parse(`<!doctype html>
+<html lang="{{.Lang}}"><head><meta charset="utf-8"><title>{{.Subject}}</title></head>
+<body style="font-family: sans-serif; line-height: 1.4">
+{{- range $i, $s := .Sections}}
+{{- if $i}}<hr>{{end}}
+<section lang="{{$s.Lang}}" dir="{{$s.Dir}}">
+{{- range $s.Lines}}{{if .}}<p style="margin: .25em 0">{{.}}</p>{{else}}<br>{{end}}{{end}}
+</section>
+{{- end}}
+</body></html>
+`))
 
 func notifySubject(cat *catalog, e challenge.Event) string {
 	op := ""
@@ -289,7 +329,8 @@ func notifySubject(cat *catalog, e challenge.Event) string {
 	return format(cat.text("notify.subject.rejected"), []any{"operation", op}, nil)
 }
 
-func notifyText(cat *catalog, e challenge.Event) string {
+// notifyLines are one language's lines of a notification.
+func notifyLines(cat *catalog, e challenge.Event) []string {
 	lines := []string{cat.text("notify.lead." + string(e.Kind)), ""}
 	add := func(key, name, v string) {
 		if v = quoted(v); v != "" {
@@ -307,7 +348,7 @@ func notifyText(cat *catalog, e challenge.Event) string {
 	add("notify.ip", "ip", e.ClientIP)
 	add("notify.user_agent", "user_agent", e.UserAgent)
 	lines = append(lines, "", cat.text("notify.not_you"), cat.text("notify.never_code"))
-	return strings.Join(lines, "\n")
+	return lines
 }
 
 // quoted makes a value safe to quote in a mail: valid UTF-8, control
