@@ -24,8 +24,8 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/enumgate/enumgate/challenge"
-	"github.com/enumgate/enumgate/challenge/journal"
 	"github.com/enumgate/enumgate/challenge/account"
+	"github.com/enumgate/enumgate/challenge/journal"
 	"github.com/enumgate/enumgate/challenge/store"
 )
 
