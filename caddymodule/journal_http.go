@@ -214,7 +214,8 @@ func journalSample(d *pageData) *journalView {
 		events = append(events, journal.Entry{At: at, Event: string(k), Operation: "transfer", Amount: "10.00", Currency: "RUB",
 			Payee: "Z•••9012", Method: "enum", IP: "192.0.2.1", UserAgent: "Mozilla/5.0", ChallengeID: "AAAAAAAAAAAAAAAAAAAAAA"})
 	}
-	events = append(events, journal.Entry{At: at, Event: "account_email_added", Detail: "a•••@example.test"})
+	events = append(events, journal.Entry{At: at, Event: "account_contact_added", Detail: "email a•••@example.test"},
+		journal.Entry{At: at, Event: "account_something_new", Detail: "x"})
 	v.setEntries(events)
 	return v
 }

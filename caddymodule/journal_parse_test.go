@@ -90,3 +90,24 @@ func FuzzJournalQuery(f *testing.F) {
 		}
 	})
 }
+
+func TestJournalPageNamesAccountChanges(t *testing.T) {
+	p, err := loadUI(nil, "/.enumgate/", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for lang, want := range map[string][]string{
+		"en": {"Contact added", "email a•••@example.test", "Account changed", "Confirmation requested", "RUB 10.00"},
+		"ru": {"Добавлен контакт", "Изменены данные аккаунта", "Запрошено подтверждение", "10,00\u00a0₽"},
+	} {
+		var b strings.Builder
+		if err := p.tmpl.ExecuteTemplate(&b, "journal.html", journalSample(p.data(p.langs.byTag[lang], "/.enumgate/"))); err != nil {
+			t.Fatal(err)
+		}
+		for _, w := range want {
+			if !strings.Contains(b.String(), w) {
+				t.Errorf("%s: the journal page lacks %q", lang, w)
+			}
+		}
+	}
+}
