@@ -23,7 +23,9 @@ import (
 // confirmed, delivered, exhausted, locked, expired, cancelled, refused,
 // account changes), which the customer reads at <prefix>journal and
 // <prefix>api/journal and operators with `enumgate journal USER` or the
-// admin endpoint GET /enumgate/journal/USER.
+// admin endpoint GET /enumgate/journal/USER. With store redis a change
+// applies at once; the in-process journal keeps the retention it was
+// started with until the process restarts (it survives reloads).
 type JournalConfig struct {
 	// MaxEntries is how many entries each user's journal keeps; the
 	// oldest go first. Default 1000.
