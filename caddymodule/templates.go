@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/enumgate/enumgate/challenge"
+	"github.com/enumgate/enumgate/challenge/account"
 )
 
 // templateNames are the templates an operator may replace, besides the
@@ -144,6 +145,14 @@ func (p *pages) check() error {
 		if err := p.tmpl.ExecuteTemplate(io.Discard, "journal.html", journalSample(jd)); err != nil {
 			return fmt.Errorf("journal.html (%s): %w", tag, err)
 		}
+		for _, ap := range accountSamples(now) {
+			d := p.data(cat, "/.enumgate/")
+			d.unknown = &unknown
+			d.Action, d.Token, d.Account, d.Notice = "/.enumgate/account", "token", ap, "notice"
+			if err := p.tmpl.ExecuteTemplate(io.Discard, "account.html", d); err != nil {
+				return fmt.Errorf("account.html (%s): %w", tag, err)
+			}
+		}
 		if len(unknown) > 0 {
 			return fmt.Errorf("templates use unknown message keys: %s", strings.Join(slices.Compact(slices.Sorted(slices.Values(unknown))), ", "))
 		}
@@ -185,4 +194,23 @@ func (p *pages) checkMethods(methods []challenge.Method) error {
 		}
 	}
 	return nil
+}
+
+// accountSamples are account pages in their states, for check: a new
+// customer with a code just sent, a customer with everything and an open
+// recovery request, and a device setup in progress.
+func accountSamples(now time.Time) []*accountPage {
+	newcomer := &account.View{User: "dave", Phone: "+79000000004", PhoneOnFile: true, NeedsRegistration: true}
+	full := &account.View{User: "alice", Phone: "+79000000001",
+		Emails:     []account.Email{{Address: "alice@example.test", Primary: true}, {Address: "a2@example.test"}},
+		Devices:    []account.DeviceInfo{{Name: "phone", Suite: challenge.DefaultSuite, Enrolled: now}},
+		Notify:     account.Notify{Confirmed: true, Rejected: true},
+		Enrollment: &account.Enrollment{ID: "AAAAAAAAAAAAAAAAAAAAAA", Question: "12345678", Expires: now.Add(time.Minute), AttemptsLeft: 3},
+		Recovery:   &account.Recovery{ID: "BBBBBBBBBBBBBBBBBBBBBB", State: "open", Opened: now}}
+	enrolling := &account.Enrollment{ID: "AAAAAAAAAAAAAAAAAAAAAA", URI: "enumgate://enroll?secret=GEZDGNBV&issuer=x&account=dave", Question: "12345678", Expires: now.Add(time.Minute), AttemptsLeft: 3}
+	return []*accountPage{
+		{V: newcomer, Verification: "CCCCCCCCCCCCCCCCCCCCCC", Journal: "/.enumgate/journal"},
+		{V: full, Journal: "/.enumgate/journal"},
+		{V: newcomer, Enrollment: enrolling, QR: qrSVG(enrolling.URI, "E-num"), Journal: "/.enumgate/journal"},
+	}
 }
