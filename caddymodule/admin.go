@@ -38,6 +38,7 @@ const (
 //
 //	GET  /enumgate/users/{id}         the user as the gateway sees it (masked)
 //	POST /enumgate/users/{id}/unlock  lift the user's lockout
+//	GET  /enumgate/journal/{id}       the user's authorization journal (?limit=&before=)
 //	GET  /enumgate/recovery           customers' recovery requests (see recovery.go)
 //	POST /enumgate/recovery/{id}/close
 //
@@ -94,12 +95,15 @@ type adminError struct {
 var errNoApp = errors.New("the running config has no enumgate app")
 
 func (a *AdminAPI) serve(w http.ResponseWriter, r *http.Request) error {
+	if seg, ok := strings.CutPrefix(r.URL.EscapedPath(), adminPrefix+"journal/"); ok {
+		return a.serveJournal(w, r, seg)
+	}
 	if rest, ok := strings.CutPrefix(r.URL.EscapedPath(), adminPrefix+"recovery"); ok && (rest == "" || rest[0] == '/') {
 		return a.serveRecovery(w, r, rest)
 	}
 	rest, ok := strings.CutPrefix(r.URL.EscapedPath(), adminPrefix+"users/")
 	if !ok {
-		return writeAdmin(w, http.StatusNotFound, adminError{"not_found", "enumgate admin routes: GET /enumgate/users/{id}, POST /enumgate/users/{id}/unlock"})
+		return writeAdmin(w, http.StatusNotFound, adminError{"not_found", "enumgate admin routes: GET /enumgate/users/{id}, POST /enumgate/users/{id}/unlock, GET /enumgate/journal/{id}"})
 	}
 	seg, action, _ := strings.Cut(rest, "/")
 	id, err := url.PathUnescape(seg)

@@ -12,11 +12,14 @@ package caddymodule
 import (
 	"crypto/hmac"
 	"crypto/sha256"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -24,6 +27,7 @@ import (
 
 	"github.com/enumgate/enumgate/challenge"
 	"github.com/enumgate/enumgate/challenge/account"
+	"github.com/enumgate/enumgate/challenge/journal"
 	"github.com/enumgate/enumgate/challenge/store"
 	"github.com/enumgate/enumgate/challenge/trust"
 )
@@ -108,6 +112,13 @@ type App struct {
 	// customer is offered the other methods. Defaults as for SMS.
 	EmailLimits *SMSLimits `json:"email_limits,omitempty"`
 
+	// Journal sets the retention of the authorization journal, which
+	// keeps every step in each user's name: in the store's Redis with
+	// store redis (a stream per user), else in the gateway's memory
+	// (bounded, surviving reloads but not restarts). Default: 1000
+	// entries per user, none older than 90 days.
+	Journal *JournalConfig `json:"journal,omitempty"`
+
 	engine   *challenge.Engine
 	logger   *zap.Logger
 	storeMod any
@@ -120,6 +131,29 @@ type App struct {
 	baseDir  challenge.Directory // = dir
 	observer *stepObserver       // metrics and Caddy events of every step
 	subs     []func(challenge.Event)
+
+	mailer challenge.Sender // the e-mail sender, unwrapped by the metrics
+	side   *appSide         // the journal and the notifications
+}
+
+// appSide is what the app runs beside the engine: the authorization
+// journal and the notifications (a pointer, so App copies no locks).
+type appSide struct {
+	journal       journal.Journal   // the authorization journal
+	journalPooled bool              // journal is the process's in-process one
+	recorder      *journal.Recorder // feeds journal from the observer
+	journalOnce   sync.Once         // closes the journal once
+	journalWarn   rateGate          // bounds the log of failed appends
+	notifier      *notifier         // e-mails customers of their confirmations
+	prefs         atomic.Pointer[NotifyPrefs]
+}
+
+// sideOf returns a's appSide, making it on first use.
+func (a *App) sideOf() *appSide {
+	if a.side == nil {
+		a.side = new(appSide)
+	}
+	return a.side
 }
 
 // SMSLimits configure the SMS cost controls, shared by every gateway on
@@ -185,6 +219,7 @@ func (App) CaddyModule() caddy.ModuleInfo {
 // Provision loads the store, users and senders and builds the engine.
 func (a *App) Provision(ctx caddy.Context) error {
 	a.logger = ctx.Logger()
+	a.sideOf()
 	obs, err := newStepObserver(ctx, a.logger)
 	if err != nil {
 		return fmt.Errorf("enumgate: metrics: %w", err)
@@ -204,6 +239,9 @@ func (a *App) Provision(ctx caddy.Context) error {
 	a.storeMod = mod
 	st := store.Store(&watchedStore{Store: a.observer.wrapStore(mod.(StoreModule).ChallengeStore()), logger: a.logger})
 	a.store = st
+	if err := a.openJournal(ctx, mod.(StoreModule)); err != nil {
+		return err
+	}
 
 	if a.UsersRaw == nil {
 		return errors.New("enumgate: users is required (e.g. users file users.json)")
@@ -239,6 +277,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if cfg.Email, err = a.loadSender(ctx, "email", "EmailRaw", a.EmailRaw); err != nil {
 		return err
 	}
+	a.mailer = cfg.Email
 	cfg.SMS, cfg.Email = a.observer.wrapSender(store.ChannelSMS, cfg.SMS), a.observer.wrapSender(store.ChannelEmail, cfg.Email)
 	a.baseDir = dir
 	if am, ok := a.storeMod.(AccountStoreModule); ok {
@@ -263,6 +302,11 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return fmt.Errorf("enumgate: %w", err)
 	}
+	if err := a.startNotifier(ctx); err != nil {
+		return err
+	}
+	apps.Store(a.engine, a)
+	context.AfterFunc(ctx, func() { apps.CompareAndDelete(a.engine, a) })
 	return nil
 }
 
@@ -472,8 +516,17 @@ func (a *App) Start() error { return nil }
 // Stop implements caddy.App.
 func (a *App) Stop() error { return nil }
 
+// Cleanup stops the notifications (dropping what waits) and closes the
+// journal after appending what its Recorder holds.
+func (a *App) Cleanup() error {
+	a.stopNotifier()
+	a.closeJournal()
+	return nil
+}
+
 // Interface guards.
 var (
-	_ caddy.App         = (*App)(nil)
-	_ caddy.Provisioner = (*App)(nil)
+	_ caddy.App          = (*App)(nil)
+	_ caddy.Provisioner  = (*App)(nil)
+	_ caddy.CleanerUpper = (*App)(nil)
 )

@@ -5,6 +5,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/enumgate/enumgate/challenge/account"
 	"github.com/enumgate/enumgate/challenge/trust"
@@ -27,6 +28,16 @@ type SharedStoreModule interface {
 	// the process. It must answer on the zero value, unprovisioned: the
 	// commands ask before they load the config.
 	SharedStore() bool
+}
+
+// RedisStoreModule is implemented by store modules that keep their
+// state in Redis (store redis): the app keeps the authorization journal
+// on the same connection, under the same key prefix, one stream per
+// user next to the user's challenges.
+type RedisStoreModule interface {
+	StoreModule
+	// Client returns the store's Redis client and key prefix.
+	Client() (redis.UniversalClient, string)
 }
 
 // DirectoryOpener is implemented by user directory modules that can only

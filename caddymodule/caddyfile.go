@@ -328,6 +328,10 @@ func sizeArg(d *caddyfile.Dispenser) (int64, error) {
 //			user_hourly <n>|off
 //			daily_budget <n>|off
 //		}
+//		journal {
+//			max_entries <n>
+//			max_age <duration>
+//		}
 //	}
 func parseApp(d *caddyfile.Dispenser, _ any) (any, error) {
 	var a App
@@ -399,6 +403,8 @@ func parseApp(d *caddyfile.Dispenser, _ any) (any, error) {
 			a.SMSLimits, err = parseSMSLimits(d)
 		case "email_limits":
 			a.EmailLimits, err = parseSMSLimits(d)
+		case "journal":
+			a.Journal, err = parseJournal(d)
 		default:
 			return nil, d.Errf("unknown enumgate global option %q", d.Val())
 		}
@@ -407,6 +413,32 @@ func parseApp(d *caddyfile.Dispenser, _ any) (any, error) {
 		}
 	}
 	return httpcaddyfile.App{Name: "enumgate", Value: caddyconfig.JSON(a, &warnings)}, nil
+}
+
+// parseJournal parses the journal block of the enumgate global option.
+func parseJournal(d *caddyfile.Dispenser) (*JournalConfig, error) {
+	if d.NextArg() {
+		return nil, d.ArgErr()
+	}
+	j := &JournalConfig{}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		var err error
+		switch d.Val() {
+		case "max_entries":
+			j.MaxEntries, err = intArg(d, 1, maxJournalEntries)
+		case "max_age":
+			j.MaxAge, err = durationArg(d)
+			if err == nil && time.Duration(j.MaxAge) > maxJournalAge {
+				err = d.Errf("journal max_age %s is longer than %s", time.Duration(j.MaxAge), maxJournalAge)
+			}
+		default:
+			err = d.Errf("unknown journal option %q (max_entries, max_age)", d.Val())
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return j, nil
 }
 
 func parseSMSLimits(d *caddyfile.Dispenser) (*SMSLimits, error) {

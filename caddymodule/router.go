@@ -12,6 +12,10 @@ import (
 func (h *Handler) serveOwn(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	rest := strings.TrimPrefix(r.URL.Path, h.Prefix)
 	switch {
+	case rest == "api/journal":
+		return h.serveJournalAPI(w, r)
+	case rest == "journal":
+		return h.serveJournalPage(w, r)
 	case rest == "account":
 		return h.serveAccountPage(w, r)
 	case rest == "api/account" || strings.HasPrefix(rest, "api/account/"):

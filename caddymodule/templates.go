@@ -140,6 +140,11 @@ func (p *pages) check() error {
 		if err := p.tmpl.ExecuteTemplate(io.Discard, "error.html", d); err != nil {
 			return fmt.Errorf("error.html (%s): %w", tag, err)
 		}
+		jd := p.data(cat, "/.enumgate/")
+		jd.unknown = &unknown
+		if err := p.tmpl.ExecuteTemplate(io.Discard, "journal.html", journalSample(jd)); err != nil {
+			return fmt.Errorf("journal.html (%s): %w", tag, err)
+		}
 		for _, ap := range accountSamples(now) {
 			d := p.data(cat, "/.enumgate/")
 			d.unknown = &unknown

@@ -397,6 +397,7 @@ func (r redisLogger) Printf(_ context.Context, format string, v ...any) {
 // Interface guards.
 var (
 	_ caddymodule.SharedStoreModule = (*Store)(nil)
+	_ caddymodule.RedisStoreModule  = (*Store)(nil)
 	_ caddy.Provisioner             = (*Store)(nil)
 	_ caddy.CleanerUpper            = (*Store)(nil)
 	_ caddyfile.Unmarshaler         = (*Store)(nil)
