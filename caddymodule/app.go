@@ -291,6 +291,11 @@ func (a *App) Provision(ctx caddy.Context) error {
 			return fmt.Errorf("enumgate: accounts: %w", err)
 		}
 		cfg.Directory = a.account.Directory()
+		svc := a.account
+		a.SetNotifyPrefs(func(ctx context.Context, user string) (bool, bool, []string, error) {
+			n, to, err := svc.Notify(ctx, user)
+			return n.Confirmed, n.Rejected, to, err
+		})
 	}
 	if tm, ok := a.storeMod.(TrustStoreModule); ok {
 		a.trust = tm.TrustStore()

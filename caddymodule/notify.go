@@ -18,6 +18,7 @@ import (
 
 	"github.com/enumgate/enumgate/caddymodule/senders"
 	"github.com/enumgate/enumgate/challenge"
+	"github.com/enumgate/enumgate/challenge/account"
 	"github.com/enumgate/enumgate/policy"
 )
 
@@ -57,6 +58,15 @@ var notificationsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
 var notifyKinds = map[challenge.EventKind]bool{
 	challenge.EventConfirmed: false, challenge.EventWrongAnswer: true, challenge.EventExhausted: true,
 	challenge.EventLocked: true, challenge.EventExpired: true, challenge.EventRefused: true,
+}
+
+// securityKinds are the account's security notices: sent whatever the
+// switches say, since they tell the customer of a change to how their
+// operations are confirmed.
+var securityKinds = map[challenge.EventKind]bool{
+	account.EventContactAdded: true, account.EventContactRemoved: true, account.EventPrimaryChanged: true,
+	account.EventDeviceActivated: true, account.EventDeviceRemoved: true,
+	account.EventRecoveryOpened: true, account.EventRecoveryClosed: true,
 }
 
 // notifier e-mails customers of their confirmed and rejected
@@ -180,7 +190,7 @@ func (a *App) mailTransport() func(ctx context.Context, to []string, m notificat
 // notify queues a step for a notification without blocking: only the
 // steps that notify, with a user, while preferences are connected.
 func (n *notifier) notify(e challenge.Event) {
-	if _, ok := notifyKinds[e.Kind]; !ok || e.User == "" || n.prefs.Load() == nil || n.send == nil {
+	if _, ok := notifyKinds[e.Kind]; !ok && !securityKinds[e.Kind] || e.User == "" || n.prefs.Load() == nil || n.send == nil {
 		return
 	}
 	n.mu.RLock()
@@ -224,8 +234,10 @@ func (n *notifier) handle(e challenge.Event) {
 			zap.String("event", string(e.Kind)), zap.Error(err))
 		return
 	}
-	if wanted := notifyKinds[e.Kind]; wanted && !rejected || !wanted && !confirmed {
-		return
+	if !securityKinds[e.Kind] {
+		if wanted := notifyKinds[e.Kind]; wanted && !rejected || !wanted && !confirmed {
+			return
+		}
 	}
 	to = cleanAddresses(to)
 	if len(to) == 0 {
@@ -321,6 +333,8 @@ func notifySubject(cat *catalog, e challenge.Event) string {
 		op = opName(cat, quoted(e.Operation))
 	}
 	switch {
+	case securityKinds[e.Kind]:
+		return cat.text("notify.subject.account")
 	case e.Kind == challenge.EventConfirmed:
 		return format(cat.text("notify.subject.confirmed"), []any{"operation", op}, nil)
 	case op == "":
@@ -344,6 +358,9 @@ func notifyLines(cat *catalog, e challenge.Event) []string {
 		add("notify.amount", "amount", policy.FormatAmount(quoted(e.Amount), quoted(e.Currency), cat.lang))
 	}
 	add("notify.payee", "payee", e.Payee)
+	if securityKinds[e.Kind] {
+		add("notify.detail", "detail", e.Detail) // masked by the account: never a code or key
+	}
 	add("notify.time", "time", e.Time.UTC().Format("2006-01-02 15:04:05")+" UTC")
 	add("notify.ip", "ip", e.ClientIP)
 	add("notify.user_agent", "user_agent", e.UserAgent)

@@ -435,14 +435,28 @@ func TestNotificationsQueueDropsWhenFullAndPrefsFailuresCount(t *testing.T) {
 	}
 }
 
-func TestNotificationsAreOffByDefault(t *testing.T) {
+// TestNotificationsFollowTheAccountsSwitches: without preferences nothing
+// is sent; with the account's (by default: confirmed and rejected
+// operations, to the primary address) a wrong answer and the confirmation
+// each send one.
+func TestNotificationsFollowTheAccountsSwitches(t *testing.T) {
 	mb := startMailbox(t)
-	base, _ := notifyGateway(t, mb.addr)
+	base, app := notifyGateway(t, mb.addr)
+	prefs := app.side.prefs.Load()
+	app.SetNotifyPrefs(nil)
 	sent, failed, dropped := notified("sent"), notified("failed"), notified("dropped")
 	customer{t, base}.transferWithAWrongAnswerFirst(2 * time.Second)
 	time.Sleep(200 * time.Millisecond)
 	if notified("sent") != sent || notified("failed") != failed || notified("dropped") != dropped || len(mb.wait(t, 0)) != 0 {
 		t.Fatal("a notification without preferences")
+	}
+	if prefs == nil {
+		t.Fatal("the account gives no notification preferences")
+	}
+	app.SetNotifyPrefs(*prefs)
+	customer{t, base}.transferWithAWrongAnswerFirst(2 * time.Second)
+	if got := mb.wait(t, 2); len(got) < 2 {
+		t.Fatalf("notifications with the account's defaults = %d, want 2", len(got))
 	}
 }
 
