@@ -10,9 +10,9 @@
 package caddymodule
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
