@@ -34,6 +34,7 @@ const (
 	opAccountContactRemove = "account_contact_remove"
 	opAccountPrimary       = "account_primary"
 	opAccountNotifications = "account_notifications"
+	opAccountTrusted       = "account_trusted"
 )
 
 // maxAccountBody bounds account forms and JSON bodies.
@@ -443,6 +444,32 @@ func (h *Handler) serveAccountAPI(w http.ResponseWriter, r *http.Request, rest s
 		}
 		return h.methodNotAllowed(w, r, "GET, PUT")
 
+	case rest == "trusted" || strings.HasPrefix(rest, "trusted/"):
+		if h.trust == nil {
+			return h.fail(w, r, "not_found")
+		}
+		return h.serveTrustedAPI(w, r, who, strings.TrimPrefix(strings.TrimPrefix(rest, "trusted"), "/"), body)
+
+	case rest == "sections" || strings.HasPrefix(rest, "sections/"):
+		if h.trust == nil {
+			return h.fail(w, r, "not_found")
+		}
+		id := strings.TrimPrefix(strings.TrimPrefix(rest, "sections"), "/")
+		switch {
+		case id == "" && (r.Method == http.MethodGet || r.Method == http.MethodHead):
+			gs, err := h.grantList(r, who)
+			if err != nil {
+				return h.accountError(w, r, err)
+			}
+			return writeJSON(w, http.StatusOK, gs)
+		case id != "" && r.Method == http.MethodDelete:
+			if err := h.endGrant(r, who.User, id); err != nil {
+				return h.trustError(w, r, err)
+			}
+			return writeJSON(w, http.StatusOK, statusJSON{"ended"})
+		}
+		return h.methodNotAllowed(w, r, "GET, DELETE")
+
 	case rest == "recovery":
 		switch r.Method {
 		case http.MethodGet, http.MethodHead:
@@ -510,12 +537,16 @@ type accountPage struct {
 	Verification string // the id of a code just sent, for the verify form
 	VerifyKind   string
 	Journal      string // the journal page
+	Trusted      []trustedPayeeJSON
+	Grants       []grantJSON
+	Policy       bool // the store keeps trusted payees and grants
 }
 
 // accountNotices are the notices the account page may show after a form.
 var accountNotices = map[string]bool{
 	"code_sent": true, "verified": true, "activated": true, "activation_sent": true, "device_removed": true,
 	"email_removed": true, "primary_changed": true, "notifications_saved": true, "recovery_opened": true,
+	"trusted_added": true, "trusted_removed": true, "grant_ended": true,
 }
 
 var noticeArg = regexp.MustCompile(`^[A-Za-z0-9_-]{1,32}$`)
@@ -580,6 +611,15 @@ func (h *Handler) renderAccount(w http.ResponseWriter, r *http.Request, who chal
 		ap = &accountPage{}
 	}
 	ap.V, ap.Journal = v, h.Prefix+"journal"
+	if h.trust != nil {
+		ap.Policy = true
+		if t, err := h.trustedList(r, who.User); err == nil {
+			ap.Trusted = t.Payees
+		}
+		if g, err := h.grantList(r, who); err == nil {
+			ap.Grants = g.Grants
+		}
+	}
 	d := h.pages.data(h.pages.langs.negotiate(r.Header.Get("Accept-Language")), h.Prefix)
 	d.Action, d.Token, d.Account = h.Prefix+"account", h.engine.FormToken("account", who), ap
 	status := http.StatusOK
@@ -698,6 +738,36 @@ func (h *Handler) postAccount(w http.ResponseWriter, r *http.Request, who challe
 			}
 			return done("notifications_saved", "")
 		})
+	case "trust":
+		if h.trust == nil {
+			return done("not_found", "")
+		}
+		payee, upTo := strings.TrimSpace(form.Get("payee")), strings.TrimSpace(form.Get("up_to"))
+		if !validTrusted(payee, upTo) {
+			return done("bad_request", "")
+		}
+		return h.change(w, r, opAccountTrusted, body, false, func() error {
+			if err := h.trustPayee(r, who.User, payee, upTo); err != nil {
+				return done(trustCode(err), "")
+			}
+			return done("trusted_added", "")
+		})
+	case "untrust":
+		if h.trust == nil {
+			return done("not_found", "")
+		}
+		if err := h.untrustPayee(r, who.User, form.Get("payee")); err != nil {
+			return done(trustCode(err), "")
+		}
+		return done("trusted_removed", "")
+	case "end_grant":
+		if h.trust == nil {
+			return done("not_found", "")
+		}
+		if err := h.endGrant(r, who.User, form.Get("grant")); err != nil {
+			return done(trustCode(err), "")
+		}
+		return done("grant_ended", "")
 	case "recovery":
 		if _, err := h.account.OpenRecovery(ctx, who.User, form.Get("reason")); err != nil {
 			return failed(err)

@@ -143,6 +143,12 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return err
 			}
 			h.Protect = append(h.Protect, r)
+		case "protect_section":
+			sec, err := parseSection(d)
+			if err != nil {
+				return err
+			}
+			h.Sections = append(h.Sections, sec)
 		default:
 			return d.Errf("unknown enumgate subdirective %q", d.Val())
 		}
@@ -237,6 +243,22 @@ func parseRuleTokens(d *caddyfile.Dispenser) (Rule, error) {
 			if !d.AllArgs(&r.EnumMode) {
 				return Rule{}, d.ArgErr()
 			}
+		case "trusted_payees":
+			args := d.RemainingArgs()
+			switch {
+			case len(args) == 1 && args[0] == "skip":
+				r.TrustedPayees = &TrustedPayees{Skip: true}
+			case len(args) == 3 && args[0] == "skip" && args[1] == "up_to" && policy.ValidAmount(args[2]):
+				r.TrustedPayees = &TrustedPayees{Skip: true, UpTo: args[2]}
+			default:
+				return Rule{}, d.Errf("trusted_payees: want skip [up_to AMOUNT], e.g. trusted_payees skip up_to 5000.00")
+			}
+		case "force_when":
+			cond := strings.Join(d.RemainingArgs(), " ")
+			if _, err := parseForce(cond); err != nil {
+				return Rule{}, d.Err(err.Error())
+			}
+			r.ForceWhen = append(r.ForceWhen, cond)
 		case "methods":
 			r.Methods = d.RemainingArgs()
 			if len(r.Methods) == 0 {
@@ -283,6 +305,67 @@ func intArg(d *caddyfile.Dispenser, lo, hi int) (int, error) {
 		return 0, d.Errf("%s: %q is not a whole number from %d to %d", d.Val(), s, lo, hi)
 	}
 	return n, nil
+}
+
+// parseSection parses a protect_section. Syntax:
+//
+//	protect_section <name> [<METHODS>...] <paths>... {
+//		grant <duration>
+//		methods <method>...
+//		ttl <duration>
+//		max_attempts <n>
+//	}
+func parseSection(d *caddyfile.Dispenser) (Section, error) {
+	args := d.RemainingArgs()
+	if len(args) < 2 {
+		return Section{}, d.Errf("protect_section needs a name and at least one path: protect_section settings GET POST /settings*")
+	}
+	s := Section{Name: args[0]}
+	for _, a := range args[1:] {
+		switch {
+		case strings.HasPrefix(a, "/") || strings.HasPrefix(a, "*"):
+			s.Paths = append(s.Paths, a)
+		case len(s.Paths) == 0 && a == strings.ToUpper(a):
+			s.HTTPMethods = append(s.HTTPMethods, a)
+		default:
+			return Section{}, d.Errf("protect_section %s: %q is neither an upper-case HTTP method (before the paths) nor a path starting with / or *", s.Name, a)
+		}
+	}
+	if len(s.Paths) == 0 {
+		return Section{}, d.Errf("protect_section %s: at least one path is required", s.Name)
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		var err error
+		switch d.Val() {
+		case "grant":
+			s.Grant, err = durationArg(d)
+			if err == nil && (time.Duration(s.Grant) < minGrant || time.Duration(s.Grant) > maxGrant) {
+				err = d.Errf("protect_section %s: grant %s out of range %s..%s", s.Name, time.Duration(s.Grant), minGrant, maxGrant)
+			}
+		case "methods":
+			if s.Methods = d.RemainingArgs(); len(s.Methods) == 0 {
+				err = d.ArgErr()
+			}
+		case "ttl":
+			s.TTL, err = durationArg(d)
+		case "max_attempts":
+			s.MaxAttempts, err = intArg(d, 1, policy.MaxMaxAttempts)
+		default:
+			err = d.Errf("unknown protect_section option %q", d.Val())
+		}
+		if err != nil {
+			return Section{}, err
+		}
+	}
+	if _, err := policy.CompileWith([]policy.Rule{{Operation: s.Name, HTTPMethods: s.HTTPMethods, Paths: s.Paths, Confirm: s.Methods}},
+		policy.Options{Methods: methodNames()}); err != nil {
+		var re *policy.RuleError
+		if errors.As(err, &re) {
+			err = re.Err
+		}
+		return Section{}, d.Errf("protect_section %s: %v", s.Name, err)
+	}
+	return s, nil
 }
 
 // limitArg reads a whole number within the bounds of l.

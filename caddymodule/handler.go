@@ -303,6 +303,13 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	h.engine = appIface.(*App).Engine()
 	h.observe = appIface.(*App).observe
 	h.account, h.baseDir, h.accountDir = appIface.(*App).accountParts()
+	h.trust, h.grantKey = appIface.(*App).trust, appIface.(*App).grantKey
+	if err := h.provisionSections(); err != nil {
+		return err
+	}
+	if err := h.provisionRisk(); err != nil {
+		return err
+	}
 	if err := h.checkSenders(explicitMethods); err != nil {
 		return err
 	}
@@ -417,11 +424,16 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if strings.HasPrefix(r.URL.Path, h.Prefix) {
 		return h.serveOwn(w, withClient(r), next)
 	}
-	if !h.policy.PathMatches(r.URL.Path) {
+	if !h.policy.PathMatches(r.URL.Path) && (h.sections == nil || !h.sections.PathMatches(r.URL.Path)) {
 		return next.ServeHTTP(w, r)
 	}
 	if rule := h.policy.Match(r.Method, r.URL.Path); rule != nil {
 		return h.protect(w, withClient(r), next, rule, nil)
+	}
+	if h.sections != nil {
+		if sec := h.sections.Match(r.Method, r.URL.Path); sec != nil {
+			return h.section(w, withClient(r), next, sec)
+		}
 	}
 	return h.overridden(w, r, next)
 }
@@ -583,10 +595,25 @@ func (h *Handler) protect(w http.ResponseWriter, r *http.Request, next caddyhttp
 		h.refused(r, "ambiguous_operation", rule.Rule.Operation, who.User, err.Error())
 		return h.fail(w, r, "ambiguous_operation")
 	}
+	conf := h.Protect[rule.Index]
+	trusted := decision.Protected && h.trustedSkip(r, conf, who.User, decision)
+	if !decision.Protected || trusted {
+		// The rule would not ask: unless a risk rule says otherwise.
+		if why, detail := h.forced(r, rule.Index, who.User, decision); why != "" {
+			decision.Protected, decision.Reason = true, "forced: "+why
+			decision.Fields = append(decision.Fields, h.reasonPolicyField(r, why, detail, decision.Currency))
+			c := clientOf(r)
+			h.observe(challenge.Event{Kind: EventForced, Time: time.Now(), User: who.User, Operation: rule.Rule.Operation,
+				Amount: decision.Amount, Currency: decision.Currency, Payee: decision.PayeeDisplay, Reason: why, ClientIP: c.IP, UserAgent: c.UserAgent})
+		} else if trusted {
+			return h.forwardTrusted(w, r, next, rule.Rule.Operation, who.User, body, decision)
+		}
+	}
 	if !decision.Protected {
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		r.ContentLength = int64(len(body))
 		r.TransferEncoding = nil
+		h.remember(r, who.User, decision.Payee, decision.Amount, decision.Currency, false)
 		return next.ServeHTTP(w, r)
 	}
 	methods := h.methods

@@ -204,6 +204,9 @@ func (h *Handler) replay(w http.ResponseWriter, r *http.Request, next caddyhttp.
 		h.rememberMethod(w, r, conf)
 	}
 	rec := &deliveryRecorder{ResponseWriterWrapper: &caddyhttp.ResponseWriterWrapper{ResponseWriter: w}}
+	if sec, ok := h.sectionOf(conf.Challenge.Operation); ok {
+		h.openSection(r, conf, sec)
+	}
 	if h.ownPath(conf.Stash.URI) {
 		// A confirmed change of the customer's own account: carried out
 		// here, never sent to the upstream.
@@ -211,15 +214,13 @@ func (h *Handler) replay(w http.ResponseWriter, r *http.Request, next caddyhttp.
 	} else {
 		err = next.ServeHTTP(rec, out)
 	}
-	if rec.wrote {
+	if rec.wrote || err == nil {
+		// (No body and no explicit status is an answer too: 200.)
 		h.settle(r, conf, true)
+		if c := conf.Challenge; c != nil {
+			h.remember(r, conf.User, c.Payee, c.Amount, c.Currency, true)
+		}
 		return err
-	}
-	if err == nil {
-		// The upstream answered with no body and no explicit status: that
-		// is an answer (200).
-		h.settle(r, conf, true)
-		return nil
 	}
 	h.logger.Warn("confirmed request not delivered: the upstream failed before answering; the customer may try again",
 		zap.String("challenge", conf.Challenge.ID), zap.String("user", conf.User), zap.Error(err))

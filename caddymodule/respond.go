@@ -74,6 +74,7 @@ var replies = map[string]reply{
 	"contact_taken":        {status: http.StatusConflict},
 	"last_contact":         {status: http.StatusConflict},
 	"recovery_open":        {status: http.StatusConflict},
+	"too_many_trusted":     {status: http.StatusConflict},
 	"not_sent":             {status: http.StatusServiceUnavailable},
 	"outcome_unknown":      {status: http.StatusServiceUnavailable, wait: retryAlways},
 }

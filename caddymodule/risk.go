@@ -140,12 +140,16 @@ func (h *Handler) forced(r *http.Request, i int, user string, d policy.Decision)
 	return "", ""
 }
 
-// reasonField is the row the page shows for a forced confirmation: why we
-// ask, in the customer's language.
-func (h *Handler) reasonField(r *http.Request, reason, detail, currency string) challenge.Field {
+// reasonPolicyField is the row the page shows for a forced confirmation:
+// why we ask, in the customer's language.
+func (h *Handler) reasonPolicyField(r *http.Request, reason, detail, currency string) policy.Field {
 	cat := h.pages.langs.negotiate(r.Header.Get("Accept-Language"))
-	text := format(cat.text("risk."+reason), []any{"limit", policy.FormatAmount(detail, currency, cat.lang)}, nil)
-	return challenge.Field{Name: "enumgate.reason", Label: "why", Value: reason, Display: text}
+	limit := ""
+	if detail != "" {
+		limit = policy.FormatAmount(detail, currency, cat.lang)
+	}
+	text := format(cat.text("risk."+reason), []any{"limit", limit}, nil)
+	return policy.Field{Name: "enumgate.reason", Label: "why", Value: reason, Display: text}
 }
 
 // remember records an operation forwarded to the upstream in the risk

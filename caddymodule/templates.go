@@ -210,7 +210,9 @@ func accountSamples(now time.Time) []*accountPage {
 	enrolling := &account.Enrollment{ID: "AAAAAAAAAAAAAAAAAAAAAA", URI: "enumgate://enroll?secret=GEZDGNBV&issuer=x&account=dave", Question: "12345678", Expires: now.Add(time.Minute), AttemptsLeft: 3}
 	return []*accountPage{
 		{V: newcomer, Verification: "CCCCCCCCCCCCCCCCCCCCCC", Journal: "/.enumgate/journal"},
-		{V: full, Journal: "/.enumgate/journal"},
+		{V: full, Journal: "/.enumgate/journal", Policy: true,
+			Trusted: []trustedPayeeJSON{{Payee: "Z123456789012", UpTo: "1000.00"}},
+			Grants:  []grantJSON{{ID: "DDDDDDDDDDDDDDDDDDDDDD", Section: "settings", Until: now}}},
 		{V: newcomer, Enrollment: enrolling, QR: qrSVG(enrolling.URI, "E-num"), Journal: "/.enumgate/journal"},
 	}
 }

@@ -5,10 +5,14 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"errors"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
@@ -135,4 +139,84 @@ func (h *Handler) trustPayee(r *http.Request, user, payee, upTo string) error {
 func (h *Handler) accountEvent(r *http.Request, user string, kind challenge.EventKind, detail string) {
 	c := clientOf(r)
 	h.observe(challenge.Event{Kind: kind, Time: time.Now(), User: user, Detail: detail, ClientIP: c.IP, UserAgent: c.UserAgent})
+}
+
+// serveTrustedAPI serves /.enumgate/api/account/trusted[/{payee}].
+func (h *Handler) serveTrustedAPI(w http.ResponseWriter, r *http.Request, who challenge.Subject, payee string, body []byte) error {
+	switch {
+	case payee == "" && (r.Method == http.MethodGet || r.Method == http.MethodHead):
+		t, err := h.trustedList(r, who.User)
+		if err != nil {
+			return h.trustError(w, r, err)
+		}
+		return writeJSON(w, http.StatusOK, t)
+	case payee == "" && r.Method == http.MethodPost:
+		var req trustedPayeeJSON
+		if !decodeStrict(body, &req) || !validTrusted(req.Payee, req.UpTo) {
+			return h.refuse(w, r, refusal{code: "bad_request", key: "error.api_trusted"})
+		}
+		return h.change(w, r, opAccountTrusted, body, false, func() error {
+			if err := h.trustPayee(r, who.User, req.Payee, req.UpTo); err != nil {
+				return h.trustError(w, r, err)
+			}
+			return writeJSON(w, http.StatusOK, req)
+		})
+	case payee != "" && r.Method == http.MethodDelete:
+		p, err := url.PathUnescape(payee)
+		if err != nil {
+			return h.refuse(w, r, refusal{code: "bad_request", key: "error.api_trusted"})
+		}
+		if err := h.untrustPayee(r, who.User, p); err != nil {
+			return h.trustError(w, r, err)
+		}
+		return writeJSON(w, http.StatusOK, statusJSON{"removed"})
+	}
+	return h.methodNotAllowed(w, r, "GET, POST, DELETE")
+}
+
+// validTrusted checks a payee to trust and its optional limit.
+func validTrusted(payee, upTo string) bool {
+	return payee != "" && len(payee) <= trust.MaxPayeeLen && utf8.ValidString(payee) &&
+		strings.IndexFunc(payee, unicode.IsControl) < 0 && (upTo == "" || policy.ValidAmount(upTo))
+}
+
+// untrustPayee removes a trusted payee at once, on every gateway (no
+// confirmation: it only takes a privilege away).
+func (h *Handler) untrustPayee(r *http.Request, user, payee string) error {
+	err := h.trust.Untrust(r.Context(), user, payee)
+	if err == nil {
+		h.accountEvent(r, user, "account_trusted_removed", payee)
+	}
+	return err
+}
+
+// endGrant ends a section grant at once ("end now").
+func (h *Handler) endGrant(r *http.Request, user, id string) error {
+	err := h.trust.EndGrant(r.Context(), user, id)
+	if err == nil {
+		c := clientOf(r)
+		h.observe(challenge.Event{Kind: EventSectionEnded, Time: time.Now(), User: user, Detail: "grant " + id, ClientIP: c.IP, UserAgent: c.UserAgent})
+	}
+	return err
+}
+
+// trustCode is the error code of a trust store error.
+func trustCode(err error) string {
+	switch {
+	case errors.Is(err, trust.ErrNotFound):
+		return "not_found"
+	case errors.Is(err, trust.ErrInvalid):
+		return "bad_request"
+	case errors.Is(err, trust.ErrFull):
+		return "too_many_trusted"
+	}
+	return "unavailable"
+}
+
+func (h *Handler) trustError(w http.ResponseWriter, r *http.Request, err error) error {
+	code := trustCode(err)
+	if code == "unavailable" {
+		h.logger.Warn("trust store unavailable", zap.Error(err))
+	}
+	return h.fail(w, r, code)
 }
