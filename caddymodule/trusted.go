@@ -127,8 +127,13 @@ func (h *Handler) grantList(r *http.Request, who challenge.Subject) (grantsJSON,
 
 // trustPayee adds a trusted payee (after the customer confirmed it).
 func (h *Handler) trustPayee(r *http.Request, user, payee, upTo string) error {
-	err := h.trust.Trust(r.Context(), user, trust.Payee{Payee: payee, UpTo: upTo, Added: time.Now()})
+	now := time.Now()
+	err := h.trust.Trust(r.Context(), user, trust.Payee{Payee: payee, UpTo: upTo, Added: now})
 	if err == nil {
+		// The customer vouched for it: it is no new payee either.
+		if merr := h.trust.MarkPayee(r.Context(), user, payee, now); merr != nil {
+			h.logger.Warn("trusted payee not marked as seen", zap.Error(merr))
+		}
 		h.accountEvent(r, user, "account_trusted_added", payee)
 	}
 	return err
