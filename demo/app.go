@@ -177,6 +177,8 @@ func (a *App) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Hand
 		return a.allow(w, r, a.operate(kindCorrespondent), http.MethodPost)
 	case p == "/operations":
 		return a.allow(w, r, a.operations, http.MethodGet)
+	case p == "/settings":
+		return a.settings(w, r)
 	case strings.HasPrefix(p, "/receipt/"):
 		return a.allow(w, r, a.receipt, http.MethodGet)
 	case p == "/static/demo.css":

@@ -50,6 +50,8 @@ var funcs = template.FuncMap{
 			return "Confirmed by SMS"
 		case "email":
 			return "Confirmed by e-mail"
+		case "trusted":
+			return "Trusted payee (no confirmation asked)"
 		}
 		return "Not confirmed by enumgate"
 	},
@@ -61,7 +63,7 @@ var funcs = template.FuncMap{
 var pages = func() map[string]*template.Template {
 	layout := template.Must(template.New("layout.html").Funcs(funcs).ParseFS(files, "templates/layout.html"))
 	m := map[string]*template.Template{}
-	for _, name := range []string{"home", "receipt", "operations", "error", "login", "phone"} {
+	for _, name := range []string{"home", "receipt", "operations", "error", "login", "phone", "settings"} {
 		m[name] = template.Must(template.Must(layout.Clone()).ParseFS(files, "templates/"+name+".html"))
 	}
 	return m
