@@ -51,7 +51,7 @@ var env struct {
 // each test takes its own, so lockouts, SMS limits and phone inboxes of
 // tests running in parallel never mix.
 var testUsers = []string{
-	"carol", "dave", "erin", "frank", "grace", "heidi", "ivan", "judy", "mallory", "niaj",
+	"carol", "dan", "erin", "frank", "grace", "heidi", "ivan", "judy", "mallory", "niaj",
 	"olivia", "peggy", "rupert", "sybil", "trent", "ursula", "victor", "walter", "xena", "yuri",
 }
 
