@@ -252,6 +252,9 @@ func joinMACs(macs [][]byte) ([]byte, int, error) {
 // that refuses writes because it is full gives an error wrapping
 // store.ErrFull.
 func (s *Store) Create(ctx context.Context, r *store.Record, now time.Time) error {
+	if r.Approval != nil {
+		return errNoApprovals
+	}
 	blob, err := json.Marshal(meta{
 		Operation: r.Operation, Amount: r.Amount, Payee: r.Payee, View: r.View, ReturnTo: r.ReturnTo,
 		Methods: r.Methods, Dest: r.Destinations, Digest: r.Digest, Created: r.Created, Expires: r.Expires,
