@@ -692,4 +692,4 @@ func (s *Store) sweepLoop() {
 }
 
 // Interface guard.
-var _ store.Store = (*Store)(nil)
+var _ store.ApprovalStore = (*Store)(nil)
