@@ -135,8 +135,8 @@ func runApproval(t *testing.T, f Factory) {
 		second := awaiting(t, s, alice, "payments", at.Add(2*time.Second))
 		first := awaiting(t, s, carol, "payments", at.Add(time.Second))
 		third := awaiting(t, s, alice, "payments", at.Add(3*time.Second))
-		awaiting(t, s, alice, "treasury", at)                  // another group
-		decided := awaiting(t, s, carol, "payments", at)       // decided below
+		awaiting(t, s, alice, "treasury", at)                   // another group
+		decided := awaiting(t, s, carol, "payments", at)        // decided below
 		mustCreate(t, s, approvalRecord(alice, "payments"), t0) // not confirmed
 		if _, err := a.Decide(ctx, carol.User, decided.ID, "bob", false, "sms", at.Add(4*time.Second)); err != nil {
 			t.Fatal(err)
