@@ -674,9 +674,9 @@ func decode(id string, v any) (*store.Record, error) {
 	r := &store.Record{ID: id}
 	var expected, tried string
 	var macLen int
-	var appr store.ApprovalState
-	var isAppr bool
-	var exp time.Time
+	var appr *store.ApprovalState // only for a challenge that needs approval
+	var approvers []string
+	var exp string
 	for i := 0; i < len(kv); i += 2 {
 		f, _ := kv[i].(string)
 		val, _ := kv[i+1].(string)
@@ -717,29 +717,18 @@ func decode(id string, v any) (*store.Record, error) {
 		case "deliveries":
 			r.Deliveries, err = strconv.Atoi(val)
 		case "exp":
-			exp, err = msTime(val)
-		case "appr":
-			appr.Group, isAppr = val, true
-		case "appr_win":
-			var n int64
-			n, err = strconv.ParseInt(val, 10, 64)
-			appr.Window = time.Duration(n) * time.Millisecond
-		case "appr_until":
-			appr.Until, err = msTime(val)
-		case "appr_dec":
-			appr.Decided, err = msTime(val)
-		case "appr_by":
-			appr.ApprovedBy = val
-		case "appr_m":
-			appr.Method = val
-		case "appr_rej":
-			appr.Rejected = val == "1"
+			exp = val
+		case "appr", "appr_win", "appr_until", "appr_dec", "appr_by", "appr_m", "appr_rej":
+			if appr == nil {
+				appr = &store.ApprovalState{}
+			}
+			err = decodeApproval(appr, f, val)
 		case "blob":
 			var m meta
 			if err = json.Unmarshal([]byte(val), &m); err == nil {
 				r.Operation, r.Amount, r.Payee, r.View, r.ReturnTo = m.Operation, m.Amount, m.Payee, m.View, m.ReturnTo
 				r.Methods, r.Destinations, r.Digest, r.Created, r.Expires, r.MaxAttempts = m.Methods, m.Dest, m.Digest, m.Created, m.Expires, m.MaxAttempts
-				appr.Approvers = m.Approvers
+				approvers = m.Approvers
 			}
 		default:
 			if m, ok := strings.CutPrefix(f, "resend:"); ok {
@@ -756,12 +745,16 @@ func decode(id string, v any) (*store.Record, error) {
 			return nil, fmt.Errorf("redis: malformed challenge field %s", f)
 		}
 	}
-	if isAppr {
+	if appr != nil {
 		// The wait (and an approval's grace) moves the expiry: exp is
 		// what the scripts judge by.
-		r.Approval = &appr
-		if !exp.IsZero() {
-			r.Expires = exp
+		appr.Approvers, r.Approval = approvers, appr
+		if exp != "" {
+			t, err := msTime(exp)
+			if err != nil {
+				return nil, errors.New("redis: malformed challenge field exp")
+			}
+			r.Expires = t
 		}
 	}
 	var err error
@@ -772,6 +765,30 @@ func decode(id string, v any) (*store.Record, error) {
 		return nil, errors.New("redis: malformed challenge field tried")
 	}
 	return r, nil
+}
+
+// decodeApproval reads one approval field f of a challenge hash into a.
+func decodeApproval(a *store.ApprovalState, f, val string) error {
+	var err error
+	switch f {
+	case "appr":
+		a.Group = val
+	case "appr_win":
+		var n int64
+		n, err = strconv.ParseInt(val, 10, 64)
+		a.Window = time.Duration(n) * time.Millisecond
+	case "appr_until":
+		a.Until, err = msTime(val)
+	case "appr_dec":
+		a.Decided, err = msTime(val)
+	case "appr_by":
+		a.ApprovedBy = val
+	case "appr_m":
+		a.Method = val
+	case "appr_rej":
+		a.Rejected = val == "1"
+	}
+	return err
 }
 
 // splitMACs splits concatenated MACs of length n.

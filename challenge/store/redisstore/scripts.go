@@ -125,15 +125,22 @@ if till and now < tonumber(till) then return {-4, till} end
 // when the challenge exists, belongs to ARGV[1] (user) and ARGV[2]
 // (session binding), and is unexpired at now. v: 1 user, 2 sess, 3 exp,
 // 4 left, 5 method, 6 expected, 7 mac_len, 8 conf_at, 9 conf_mac,
-// 10 tried, 11 size, 12 deliv_at, 13 lease, 14 deliveries, and for a
-// challenge that needs approval 15 appr (the group), 16 appr_win (the
-// window, ms), 17 appr_until, 18 appr_dec (when decided), 19 appr_rej.
+// 10 tried, 11 size, 12 deliv_at, 13 lease, 14 deliveries, 15 appr (the
+// approvers' group of a challenge that needs approval; see approval).
 const load = `
 local k = KEYS[1]
 local v = redis.call('HMGET', k, 'user', 'sess', 'exp', 'left', 'method', 'expected', 'mac_len',
-  'conf_at', 'conf_mac', 'tried', 'size', 'deliv_at', 'lease', 'deliveries',
-  'appr', 'appr_win', 'appr_until', 'appr_dec', 'appr_rej')
+  'conf_at', 'conf_mac', 'tried', 'size', 'deliv_at', 'lease', 'deliveries', 'appr')
 local owned = v[1] and v[1] == ARGV[1] and v[2] == ARGV[2] and now < tonumber(v[3])
+`
+
+// approval reads, for a challenge that needs approval (v[15]), the rest
+// of its approval into a: 1 appr_win (the window, ms), 2 appr_until,
+// 3 appr_dec (when decided), 4 appr_rej; an empty table otherwise, so
+// challenges without approval cost no further read.
+const approval = `
+local a = {}
+if v[15] then a = redis.call('HMGET', k, 'appr_win', 'appr_until', 'appr_dec', 'appr_rej') end
 `
 
 // ownerCheck returns {0} unless the challenge is owned (see load).
@@ -264,8 +271,9 @@ if n > 0 then
   end
 end
 if found and v[15] then
-  if ARGV[11] ~= '1' then return {4, v[15], v[16]} end
-  local till = now + tonumber(v[16])
+  local win = redis.call('HGET', k, 'appr_win')
+  if ARGV[11] ~= '1' then return {4, v[15], win} end
+  local till = now + tonumber(win)
   redis.call('HDEL', k, 'expected', 'tried')
   redis.call('HSET', k, 'conf_at', ARGV[3], 'conf_mac', mac, 'appr_until', till, 'exp', till)
   redis.call('PEXPIRE', k, math.max(1, till - now))
@@ -339,11 +347,11 @@ return {1}
 // (busy), {-9} (deliveries spent), {1, HGETALL} with the new lease; a
 // challenge that needs approval gives, before {-7}, {-12} if rejected
 // and {-10, wait's end} while undecided.
-var deliverScript = newScript(challengeNow + ownerCheck + `
+var deliverScript = newScript(challengeNow + ownerCheck + approval + `
 if not v[8] then return {0} end
 if v[15] then
-  if v[19] then return {-12} end
-  if not v[18] then return {-10, v[17]} end
+  if a[4] then return {-12} end
+  if not a[3] then return {-10, a[2]} end
 end
 if v[12] then return {-7} end
 if v[13] and now < tonumber(v[13]) then return {-8, v[13]} end
@@ -360,8 +368,8 @@ return {1, redis.call('HGETALL', k)}
 // approval or rejected) or {1}. Delivered drops the stash
 // and the lease and records deliv_at; not delivered drops the lease; a
 // delivered challenge is left alone.
-var settleScript = newScript(challengeNow + ownerCheck + unhold + `
-if not v[8] or v[15] and (v[19] or not v[18]) then return {0} end
+var settleScript = newScript(challengeNow + ownerCheck + unhold + approval + `
+if not v[8] or v[15] and (a[4] or not a[3]) then return {0} end
 if v[12] then
   if ARGV[4] == '1' and ARGV[6] == '1' then redis.call('HINCRBY', k, 'repeats', 1) end
   return {1}
