@@ -40,7 +40,7 @@ func member(id, user string) string { return strconv.Itoa(len(id)) + ":" + id + 
 func parseMember(m string) (id, user string, ok bool) {
 	n, rest, found := strings.Cut(m, ":")
 	l, err := strconv.Atoi(n)
-	if !found || err != nil || l <= 0 || l > len(rest) {
+	if !found || err != nil || l <= 0 || l > len(rest) || strconv.Itoa(l) != n {
 		return "", "", false
 	}
 	return rest[:l], rest[l:], true
