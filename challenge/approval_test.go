@@ -9,9 +9,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/enumgate/enumgate/challenge"
 	"github.com/enumgate/enumgate/challenge/store"
 	"github.com/enumgate/enumgate/challenge/store/memory"
+	"github.com/enumgate/enumgate/challenge/store/redisstore"
+	"github.com/enumgate/enumgate/internal/redistest"
 )
 
 // Unwrap lets the engine find the approvals of the store the spy wraps
@@ -442,5 +446,79 @@ func TestAnUndecidedApprovalIsReportedExpired(t *testing.T) {
 	}
 	if len(got) != 2 || got[here.ID].User != "alice" || got[there.ID].Amount != "1500.00" {
 		t.Fatalf("approval_expired events = %+v; want the two undecided ones", got)
+	}
+}
+
+// Two gateways on one Redis: the customer answers through one, the
+// approver lists and approves through the other, and however many
+// approvals race through both, the stash is handed out once.
+func TestTwoGatewaysOnRedisApproveOnce(t *testing.T) {
+	rs := redistest.Start(t, redistest.Options{})
+	dir, _ := challenge.ParseDirectory([]byte(usersJSON))
+	secret := []byte("0123456789abcdef0123456789abcdef")
+	gateway := func(groups ...string) *challenge.Engine {
+		opt, err := redis.ParseURL(rs.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		client := redis.NewClient(opt)
+		t.Cleanup(func() { client.Close() })
+		eng, err := challenge.New(challenge.Config{Store: redisstore.New(client, redisstore.Options{}), Directory: dir, Secret: secret, ApprovalGroups: groups})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { eng.Close() })
+		return eng
+	}
+	one, two := gateway(), gateway("payments")
+	ctx := context.Background()
+	c, err := one.Issue(ctx, challenge.Request{Subject: alice, Operation: "transfer", Amount: "1500.00", Payee: "Z123", Stash: stash(), Approval: fourEyes})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ = one.Begin(ctx, c.ID, alice, challenge.MethodEnum)
+	if _, err := two.Verify(ctx, c.ID, alice, enumAnswer(t, c.Question)); !errors.Is(err, challenge.ErrAwaitingApproval) {
+		t.Fatalf("Verify on the second gateway = %v, want ErrAwaitingApproval", err)
+	}
+	if got, err := one.Get(ctx, c.ID, alice); err != nil || got.State != challenge.StateAwaitingApproval {
+		t.Fatalf("Get on the first gateway = %+v, %v", got, err)
+	}
+	list, err := two.Approvals(ctx, "bob")
+	if err != nil || len(list) != 1 || list[0].ID != c.ID || list[0].Amount != "1500.00" {
+		t.Fatalf("Approvals(bob) on the second gateway = %+v, %v", list, err)
+	}
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		confs []*challenge.Confirmation
+	)
+	for i := range 10 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			eng := one
+			if i%2 == 1 {
+				eng = two
+			}
+			conf, err := eng.Approve(ctx, c.ID, "bob", challenge.MethodEnum)
+			switch {
+			case err == nil:
+				mu.Lock()
+				confs = append(confs, conf)
+				mu.Unlock()
+			case !errors.Is(err, challenge.ErrAlreadyDecided):
+				t.Errorf("Approve = %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	if len(confs) != 1 {
+		t.Fatalf("%d approvals handed out the stash, want 1", len(confs))
+	}
+	if err := one.Settle(ctx, confs[0], true); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := two.Get(ctx, c.ID, alice); err != nil || got.State != challenge.StateConfirmed || got.ApprovedBy != "bob" {
+		t.Fatalf("Get after the delivery = %+v, %v", got, err)
 	}
 }
