@@ -268,6 +268,10 @@ func (e *Engine) decide(ctx context.Context, id, approver string, m Method, appr
 		return nil, storeErr(err)
 	}
 	r, err := e.approvals.Decide(ctx, user, id, approver, approve, string(m), now)
+	kind := EventApproved
+	if !approve {
+		kind = EventRejected
+	}
 	var de *store.DecidedError
 	switch {
 	case errors.As(err, &de):
@@ -275,16 +279,14 @@ func (e *Engine) decide(ctx context.Context, id, approver string, m Method, appr
 	case errors.Is(err, store.ErrNotDurable):
 		// Decided on the master; a replica does not have it yet, so
 		// nothing is forwarded now. Deliver (the customer's or
-		// DeliverApproval) forwards it once it is durable.
+		// DeliverApproval) forwards it once it is durable. The decision
+		// is reported, with the error.
+		e.emit(ctx, Event{Kind: kind, ChallengeID: id, User: user, Method: m, Detail: approver, Err: err})
 		return nil, fmt.Errorf("%w: %w", ErrNotDelivered, err)
 	case err != nil:
 		return nil, storeErr(err)
 	}
 	e.unwatchExpiry(id)
-	kind := EventApproved
-	if !approve {
-		kind = EventRejected
-	}
 	ev := Event{Kind: kind, ChallengeID: id, User: r.User, Operation: r.Operation, Method: m, Amount: r.Amount, Payee: r.Payee, Detail: approver}
 	if v, err := decodeView(r.View); err == nil {
 		ev.Currency = v.Currency
