@@ -91,6 +91,17 @@ type Config struct {
 	// Events, if set, is called after every step (see Event); it must not
 	// block. Events never carry codes, answers or keys.
 	Events func(Event)
+	// ApprovalGroups are the approvers' groups that Engine.Approvals
+	// looks in (besides those this engine issued challenges for): list
+	// every group the rules name, so that a gateway lists what others
+	// issued.
+	ApprovalGroups []string
+	// Approvals keeps four-eyes approvals; it must be the same store as
+	// Store. If nil, Store's own are used, found through wrappers that
+	// have an Unwrap() store.Store method (store.ApprovalsOf); a store
+	// without them cannot take challenges that need approval (Issue
+	// fails with ErrUnavailable).
+	Approvals store.Approvals
 }
 
 // A Limit bounds one whole-number setting (a count, or a duration in

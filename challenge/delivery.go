@@ -17,6 +17,14 @@ const MaxDeliveries = 3
 // repeated answers Verify for a confirmed challenge: a redelivery if it
 // was never delivered and no delivery is in flight, else what happened.
 func (e *Engine) repeated(ctx context.Context, id string, o store.Owner, r *store.Record, now time.Time) (*Confirmation, error) {
+	if a := r.Approval; a != nil {
+		switch {
+		case a.Decided.IsZero():
+			return nil, &AwaitingApprovalError{Until: a.Until}
+		case a.Rejected:
+			return nil, ErrRejected
+		}
+	}
 	if r.Delivered() {
 		return nil, &AlreadyConfirmedError{At: r.ConfirmedAt, Delivered: true}
 	}
@@ -30,7 +38,8 @@ func (e *Engine) repeated(ctx context.Context, id string, o store.Owner, r *stor
 // customer's "Try again" after the upstream failed to answer): the same
 // stash, id and Enumgate-Confirmed header. Errors: ErrUnknown,
 // *AlreadyConfirmedError (delivered, or a delivery in flight),
-// ErrDeliveriesExhausted, ErrUnavailable.
+// ErrDeliveriesExhausted, *AwaitingApprovalError (not approved yet),
+// ErrRejected, ErrUnavailable.
 func (e *Engine) Deliver(ctx context.Context, id string, s Subject) (*Confirmation, error) {
 	if !ValidID(id) {
 		return nil, ErrUnknown
@@ -40,8 +49,15 @@ func (e *Engine) Deliver(ctx context.Context, id string, s Subject) (*Confirmati
 
 func (e *Engine) deliver(ctx context.Context, id string, o store.Owner, now time.Time) (*Confirmation, error) {
 	r, err := e.cfg.Store.Deliver(ctx, id, o, MaxDeliveries, now)
-	var be *store.DeliveryBusyError
+	var (
+		be *store.DeliveryBusyError
+		ae *store.AwaitingApprovalError
+	)
 	switch {
+	case errors.As(err, &ae):
+		return nil, &AwaitingApprovalError{Until: ae.Until}
+	case errors.Is(err, store.ErrRejected):
+		return nil, ErrRejected
 	case errors.As(err, &be):
 		return nil, &AlreadyConfirmedError{RetryAt: be.Until}
 	case errors.Is(err, store.ErrDelivered):
@@ -113,6 +129,14 @@ func (e *Engine) confirmation(r *store.Record) (*Confirmation, error) {
 	}
 	conf := &Confirmation{Challenge: c, Method: Method(r.Method), User: r.User, Time: at, Stash: st, Delivery: r.Deliveries, session: r.Session}
 	conf.Header = confirmedFor(id, r.Operation, conf.Method, r.User, at, st).Sign(e.confirmKey)
+	if a := r.Approval; a != nil || c.ApprovalGroup != "" {
+		if a == nil || a.Decided.IsZero() || a.Rejected {
+			// Never forwarded without an approval.
+			return nil, fmt.Errorf("%w: an operation that needs approval is not approved", ErrUnavailable)
+		}
+		conf.Approver, conf.ApproverMethod, conf.ApprovedAt = a.ApprovedBy, Method(a.Method), a.Decided
+		conf.ApprovalHeader = confirmedFor(id, r.Operation, conf.ApproverMethod, a.ApprovedBy, a.Decided, st).Sign(e.confirmKey)
+	}
 	return conf, nil
 }
 

@@ -22,6 +22,7 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/enumgate/enumgate/challenge/ocra/payment"
@@ -47,6 +48,11 @@ const (
 	// StateNotDelivered: confirmed, but the upstream did not answer; the
 	// request may be delivered again (Engine.Deliver).
 	StateNotDelivered State = "not_delivered"
+	// StateAwaitingApproval: confirmed by the customer; waiting for an
+	// approver (Request.Approval) until Challenge.ApprovalUntil.
+	StateAwaitingApproval State = "awaiting_approval"
+	// StateRejected: an approver rejected it; it is never forwarded.
+	StateRejected State = "rejected"
 )
 
 // Subject is who is acting: the user and the session binding (e.g. a
@@ -72,6 +78,8 @@ type Engine struct {
 	lockout    store.Lockout
 	views      viewCache // see cacheView
 	expiry     expiryWatch
+	groups     sync.Map // approvers' groups issued for (see approvalGroups)
+	approvals  store.Approvals
 }
 
 // New validates cfg, fills in defaults and returns an Engine.
@@ -106,6 +114,9 @@ func New(cfg Config) (*Engine, error) {
 	if e.cfg.Store == nil {
 		e.ownStore = memory.New(memory.Options{})
 		e.cfg.Store = e.ownStore
+	}
+	if e.approvals = cfg.Approvals; e.approvals == nil {
+		e.approvals, _ = store.ApprovalsOf(e.cfg.Store)
 	}
 	return e, nil
 }
@@ -165,6 +176,9 @@ type Request struct {
 	// Reason says in a few words why the request is protected (the
 	// policy's reason, never body values); it goes into the issued event.
 	Reason string
+	// Approval, if set, makes the confirmed operation wait for a second
+	// person's approval before it is forwarded (four-eyes approval).
+	Approval *Approval
 }
 
 // displayPayee is the payee as shown, for events.
@@ -219,6 +233,15 @@ type Challenge struct {
 	Expires time.Time
 	// ConfirmedAt is when it was confirmed (zero: not yet).
 	ConfirmedAt time.Time
+	// ApprovalGroup is the approvers' group of a challenge that needs
+	// approval ("" if none).
+	ApprovalGroup string
+	// ApprovalUntil is, once confirmed, when the wait for approval ends.
+	ApprovalUntil time.Time
+	// ApprovedBy is the approver who decided (approved or rejected).
+	ApprovedBy string
+	// DecidedAt is when the approver decided (zero: not yet).
+	DecidedAt time.Time
 }
 
 func view(r *store.Record) (*Challenge, error) {
@@ -243,7 +266,16 @@ func viewAt(r *store.Record, now time.Time) (*Challenge, error) {
 	for _, m := range r.Methods {
 		c.Methods = append(c.Methods, Method(m))
 	}
+	c.ApprovalGroup = v.Approval
+	if a := r.Approval; a != nil {
+		c.ApprovalGroup, c.ApprovalUntil, c.ApprovedBy, c.DecidedAt = a.Group, a.Until, a.ApprovedBy, a.Decided
+	}
 	switch {
+	case r.Approval != nil && r.Confirmed() && (r.Approval.Decided.IsZero() || r.Approval.Rejected):
+		c.State = StateAwaitingApproval
+		if r.Approval.Rejected {
+			c.State = StateRejected
+		}
 	case r.Confirmed() && r.Delivered():
 		c.State = StateConfirmed
 	case r.Confirmed() && now.Before(r.LeaseUntil):
@@ -337,6 +369,15 @@ func (e *Engine) Issue(ctx context.Context, req Request) (*Challenge, error) {
 	if err != nil {
 		return nil, err
 	}
+	var appr *store.ApprovalState
+	if req.Approval != nil {
+		if appr, err = approvalState(req.Approval, req.Subject.User); err != nil {
+			return nil, err
+		}
+		if e.approvals == nil {
+			return nil, fmt.Errorf("%w: the store keeps no approvals", ErrUnavailable)
+		}
+	}
 	methods := e.usable(u, req.Methods)
 	if len(methods) == 0 {
 		return nil, fmt.Errorf("%w: no usable confirmation method for %s", ErrNotEnrolled, req.Operation)
@@ -374,7 +415,10 @@ func (e *Engine) Issue(ctx context.Context, req Request) (*Challenge, error) {
 		ID: id, User: o.User, Session: o.Session, Operation: req.Operation, Destinations: dest,
 		Amount: req.Amount, Payee: req.Payee, View: viewBytes, ReturnTo: req.ReturnTo, Methods: methods,
 		Digest: digest(enc), Stash: sealed, Created: now, Expires: now.Add(ttl),
-		MaxAttempts: attempts, AttemptsLeft: attempts,
+		MaxAttempts: attempts, AttemptsLeft: attempts, Approval: appr,
+	}
+	if appr != nil {
+		e.noteGroup(appr.Group)
 	}
 	if err := e.cfg.Store.Create(ctx, r, now); err != nil {
 		var (
@@ -681,6 +725,18 @@ type Confirmation struct {
 	// Delivery counts the deliveries of this confirmation, this one
 	// included (1: the first).
 	Delivery int
+	// ApprovalHeader is, for an approved operation, the signed
+	// ApprovedHeader value to add next to Header: the approver's
+	// confirmation (u the approver, m their method, t the approval's
+	// time), bound to the same request and signed with the same key.
+	// Empty without approval.
+	ApprovalHeader string
+	// Approver is the approver who approved it ("" without approval).
+	Approver string
+	// ApproverMethod is how the approver confirmed the approval.
+	ApproverMethod Method
+	// ApprovedAt is when it was approved.
+	ApprovedAt time.Time
 
 	session []byte // the owner's session binding, for Settle
 }
@@ -690,6 +746,13 @@ type Confirmation struct {
 // answers race, at most one Verify returns a Confirmation. Errors:
 // ErrMalformed (nothing changed), *WrongAnswerError, ErrTooManyAttempts,
 // ErrMethodRequired, ErrUnknown, ErrUnavailable.
+//
+// A challenge issued with an Approval is confirmed but not handed back:
+// Verify returns *AwaitingApprovalError (errors.Is ErrAwaitingApproval)
+// and the operation waits for an approver (Engine.Approve); the same
+// answer again returns the same error while it waits, ErrRejected after
+// a rejection, and after an approval what any confirmation's repeat
+// returns.
 func (e *Engine) Verify(ctx context.Context, id string, s Subject, answer string) (*Confirmation, error) {
 	if !ValidID(id) {
 		return nil, ErrUnknown
@@ -724,6 +787,9 @@ func (e *Engine) Verify(ctx context.Context, id string, s Subject, answer string
 		e.emit(ctx, e.describe(Event{Kind: EventExhausted, ChallengeID: id, User: o.User}))
 		return nil, ErrTooManyAttempts
 	case store.Confirmed:
+		if res.Record.AwaitingApproval() {
+			return nil, e.awaitApproval(ctx, o, res.Record)
+		}
 	case store.Repeated:
 		// The same right answer again: a retry after a lost reply or a
 		// double submit. Never a second confirmation; the delivery is

@@ -140,6 +140,57 @@ var ErrNotDelivered = errors.New("confirmed, but not delivered yet")
 // delivered in MaxDeliveries tries; the customer should contact support.
 var ErrDeliveriesExhausted = errors.New("the confirmed request could not be delivered")
 
+// ErrAwaitingApproval matches every *AwaitingApprovalError: the
+// operation is confirmed and waits for an approver.
+var ErrAwaitingApproval = errors.New("confirmed, waiting for approval")
+
+// AwaitingApprovalError reports a confirmation that waits for an
+// approver's decision (four-eyes approval): nothing is forwarded until
+// an approver approves it.
+type AwaitingApprovalError struct {
+	// Until is when the wait ends; unapproved by then, the operation
+	// expires.
+	Until time.Time
+}
+
+// Error implements error.
+func (e *AwaitingApprovalError) Error() string {
+	return "confirmed, waiting for approval until " + e.Until.UTC().Format(time.RFC3339)
+}
+
+// Is makes errors.Is(err, ErrAwaitingApproval) true.
+func (e *AwaitingApprovalError) Is(target error) bool { return target == ErrAwaitingApproval }
+
+// ErrRejected reports an operation an approver rejected: it is never
+// forwarded.
+var ErrRejected = errors.New("rejected by an approver")
+
+// ErrAlreadyDecided matches every *AlreadyDecidedError.
+var ErrAlreadyDecided = errors.New("approval already decided")
+
+// AlreadyDecidedError reports an approval or rejection of an operation
+// an approver decided already.
+type AlreadyDecidedError struct {
+	// At is when it was decided.
+	At time.Time
+	// By is the approver who decided.
+	By string
+	// Rejected reports a rejection (else an approval).
+	Rejected bool
+}
+
+// Error implements error.
+func (e *AlreadyDecidedError) Error() string {
+	what := "approved"
+	if e.Rejected {
+		what = "rejected"
+	}
+	return "already " + what + " at " + e.At.UTC().Format(time.RFC3339)
+}
+
+// Is makes errors.Is(err, ErrAlreadyDecided) true.
+func (e *AlreadyDecidedError) Is(target error) bool { return target == ErrAlreadyDecided }
+
 // storeErr translates a store error into the engine's vocabulary.
 func storeErr(err error) error {
 	var (

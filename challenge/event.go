@@ -35,6 +35,17 @@ const (
 	EventRefused EventKind = "refused"
 	// EventDelivered: the upstream answered a confirmed request.
 	EventDelivered EventKind = "delivered"
+	// EventAwaitingApproval: the customer confirmed an operation that
+	// needs approval; it waits for an approver.
+	EventAwaitingApproval EventKind = "awaiting_approval"
+	// EventApproved: an approver approved it (User is the customer,
+	// Detail the approver, Method the approver's method).
+	EventApproved EventKind = "approved"
+	// EventRejected: an approver rejected it (as EventApproved).
+	EventRejected EventKind = "rejected"
+	// EventApprovalExpired: the wait for approval ended undecided
+	// (reported by the gateway that issued the challenge).
+	EventApprovalExpired EventKind = "approval_expired"
 )
 
 // Event reports one step for journals, logs, metrics and notifications.

@@ -19,6 +19,12 @@ const expiryProbe = time.Second
 // is reported expired at its end. A confirmation on another gateway in
 // that last second is the one case reported wrongly as expired; the
 // confirmed event is reported too.
+//
+// A challenge that needs approval is watched on through its wait: the
+// probe finds it awaiting approval and looks again shortly before the
+// wait's end; still undecided then, it is reported EventApprovalExpired
+// at that end. (The engine that takes the customer's answer moves its
+// own watch to the wait at once.)
 type expiryWatch struct {
 	mu     sync.Mutex
 	timers map[string]*time.Timer
@@ -50,7 +56,8 @@ func (e *Engine) probeExpiry(id string, o store.Owner, ev Event, expires time.Ti
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	r, err := e.cfg.Store.Get(ctx, id, o, e.cfg.Now())
-	open := err == nil && !r.Confirmed() && r.AttemptsLeft > 0
+	awaiting := err == nil && r.AwaitingApproval()
+	open := err == nil && !r.Confirmed() && r.AttemptsLeft > 0 || awaiting
 	w := &e.expiry
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -61,6 +68,16 @@ func (e *Engine) probeExpiry(id string, o store.Owner, ev Event, expires time.Ti
 		delete(w.timers, id)
 		return
 	}
+	kind := EventExpired
+	if awaiting {
+		if r.Expires.After(expires) {
+			// The wait outlasts what was watched: look again before its end.
+			end := r.Expires
+			w.timers[id] = time.AfterFunc(max(end.Sub(e.cfg.Now())-expiryProbe, 0), func() { e.probeExpiry(id, o, ev, end) })
+			return
+		}
+		kind, expires = EventApprovalExpired, r.Expires
+	}
 	w.timers[id] = time.AfterFunc(max(expires.Sub(e.cfg.Now()), 0), func() {
 		w.mu.Lock()
 		_, watched := w.timers[id]
@@ -68,10 +85,27 @@ func (e *Engine) probeExpiry(id string, o store.Owner, ev Event, expires time.Ti
 		closed := w.closed
 		w.mu.Unlock()
 		if watched && !closed {
-			ev.Kind, ev.Reason = EventExpired, ""
+			ev.Kind, ev.Reason = kind, ""
 			e.emit(context.Background(), ev)
 		}
 	})
+}
+
+// rewatchExpiry moves the watch of a challenge this engine issued to the
+// end of its wait for approval, ev describing it. A challenge this
+// engine does not watch is left alone (its issuer's probe finds the
+// wait).
+func (e *Engine) rewatchExpiry(o store.Owner, ev Event, until time.Time) {
+	w := &e.expiry
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	id := ev.ChallengeID
+	t, ok := w.timers[id]
+	if !ok || w.closed {
+		return
+	}
+	t.Stop()
+	w.timers[id] = time.AfterFunc(max(until.Sub(e.cfg.Now())-expiryProbe, 0), func() { e.probeExpiry(id, o, ev, until) })
 }
 
 // unwatchExpiry stops watching a challenge that ended otherwise.

@@ -40,15 +40,22 @@ type opView struct {
 	PayeeDisplay string  `json:"payee_display,omitempty"`
 	Fields       []Field `json:"fields,omitempty"`
 	Mode         Mode    `json:"mode,omitempty"`
+	// Approval is the approvers' group of a challenge that needs
+	// approval: kept in the view too, so that a record whose store lost
+	// its Approval is never forwarded unapproved.
+	Approval string `json:"approval,omitempty"`
 }
 
 func (v *opView) empty() bool {
-	return v.Currency == "" && v.PayeeDisplay == "" && len(v.Fields) == 0 && v.Mode == ""
+	return v.Currency == "" && v.PayeeDisplay == "" && len(v.Fields) == 0 && v.Mode == "" && v.Approval == ""
 }
 
 // encodeView returns the store form of the request's view, nil if empty.
 func encodeView(req *Request) ([]byte, error) {
 	v := opView{Currency: req.Currency, Fields: req.Fields, Mode: req.Mode}
+	if req.Approval != nil {
+		v.Approval = req.Approval.Group
+	}
 	if req.PayeeDisplay != req.Payee {
 		v.PayeeDisplay = req.PayeeDisplay
 	}

@@ -26,6 +26,21 @@
 // ends it (delivered: the stash is dropped and no redelivery is possible;
 // not delivered: the lease is released so the customer may try again).
 //
+// # Four-eyes approval
+//
+// A record created with an Approval (Record.Approval) needs a second
+// person after the customer: a right answer confirms it (ConfirmedAt, the
+// stash kept) but takes no delivery lease; the record is then awaiting
+// approval until Approval.Until (ConfirmedAt plus Approval.Window; its
+// Expires becomes Until) and keeps counting against its user's pending
+// and byte shares. Deliver refuses it (*AwaitingApprovalError) until
+// Decide records an approver's decision: an approval takes the first
+// delivery lease and the record delivers as any other confirmation; a
+// rejection drops the stash and leaves a rejected tombstone until
+// Expires. The customer may cancel (Delete) while it awaits. Awaiting
+// lists a group's awaiting records for approvers, Locate finds the user
+// of an awaiting id, GetAny reads one without the customer's session.
+//
 // The store never sees answers, codes or keys in clear: the engine hands it
 // keyed MACs of acceptable answers and of the submitted one.
 package store
@@ -78,7 +93,56 @@ var (
 	// durable. The error is a *NotDurableError. The memory store never
 	// returns it.
 	ErrNotDurable = errors.New("confirmation not yet acknowledged by enough replicas")
+	// ErrAwaitingApproval reports Deliver on a confirmation that waits
+	// for an approver's decision (see Decide). The error is an
+	// *AwaitingApprovalError.
+	ErrAwaitingApproval = errors.New("confirmation awaiting approval")
+	// ErrRejected reports Deliver on a confirmation an approver
+	// rejected: it is never delivered.
+	ErrRejected = errors.New("confirmation rejected by an approver")
+	// ErrDecided reports Decide on a record already decided. The error is
+	// a *DecidedError.
+	ErrDecided = errors.New("approval already decided")
 )
+
+// AwaitingApprovalError reports Deliver refused because the confirmation
+// awaits approval. It is ErrAwaitingApproval for errors.Is.
+type AwaitingApprovalError struct {
+	// Until is when the wait ends: the record expires then unless an
+	// approver decides first.
+	Until time.Time
+}
+
+// Error implements error.
+func (e *AwaitingApprovalError) Error() string {
+	return ErrAwaitingApproval.Error() + " until " + e.Until.UTC().Format(time.RFC3339)
+}
+
+// Is makes errors.Is(err, ErrAwaitingApproval) hold.
+func (e *AwaitingApprovalError) Is(target error) bool { return target == ErrAwaitingApproval }
+
+// DecidedError reports Decide on a record an approver decided already.
+// It is ErrDecided for errors.Is.
+type DecidedError struct {
+	// At is when it was decided.
+	At time.Time
+	// By is the approver who decided.
+	By string
+	// Rejected reports a rejection (else an approval).
+	Rejected bool
+}
+
+// Error implements error.
+func (e *DecidedError) Error() string {
+	what := "approved"
+	if e.Rejected {
+		what = "rejected"
+	}
+	return ErrDecided.Error() + ": " + what + " at " + e.At.UTC().Format(time.RFC3339)
+}
+
+// Is makes errors.Is(err, ErrDecided) hold.
+func (e *DecidedError) Is(target error) bool { return target == ErrDecided }
 
 // NotDurableError reports a write that too few replicas acknowledged
 // within the store's wait timeout. It is ErrNotDurable for errors.Is.
@@ -310,7 +374,58 @@ type Record struct {
 	// LeaseUntil is when the current delivery lease ends; zero or past
 	// when no delivery is in flight.
 	LeaseUntil time.Time `json:"lease_until,omitzero"`
+
+	// Approval, when set, makes the confirmation wait for an approver's
+	// decision (see the package documentation). Create takes Group,
+	// Approvers and Window; Attempt and Decide set the rest.
+	Approval *ApprovalState `json:"approval,omitempty"`
 }
+
+// ApprovalState is where a record's four-eyes approval stands.
+type ApprovalState struct {
+	// Group is the approvers' group, under which Awaiting lists it.
+	Group string `json:"group"`
+	// Approvers are the users who may decide; the record's own user
+	// never may, even if listed.
+	Approvers []string `json:"approvers"`
+	// Window is how long a confirmation waits for a decision (positive).
+	Window time.Duration `json:"window"`
+	// Until is when the wait ends: ConfirmedAt plus Window; zero until
+	// confirmed.
+	Until time.Time `json:"until,omitzero"`
+	// Decided is when an approver decided; zero while undecided.
+	Decided time.Time `json:"decided,omitzero"`
+	// ApprovedBy is the approver who decided (approved or rejected).
+	ApprovedBy string `json:"approved_by,omitempty"`
+	// Method is how that approver confirmed the decision ("enum", "sms",
+	// ...), as Decide was told.
+	Method string `json:"method,omitempty"`
+	// Rejected reports a rejection.
+	Rejected bool `json:"rejected,omitempty"`
+}
+
+// MayDecide reports whether approver may decide on r: r awaits approval
+// and approver is one of its approvers and not its user.
+func (a *ApprovalState) MayDecide(r *Record, approver string) bool {
+	if a == nil || approver == "" || approver == r.User {
+		return false
+	}
+	for _, x := range a.Approvers {
+		if x == approver {
+			return true
+		}
+	}
+	return false
+}
+
+// AwaitingApproval reports whether r is confirmed and waits for an
+// approver's decision.
+func (r *Record) AwaitingApproval() bool {
+	return r.Approval != nil && r.Confirmed() && r.Approval.Decided.IsZero()
+}
+
+// Rejected reports whether an approver rejected r.
+func (r *Record) Rejected() bool { return r.Approval != nil && r.Approval.Rejected }
 
 // Confirmed reports whether r has been confirmed.
 func (r *Record) Confirmed() bool { return !r.ConfirmedAt.IsZero() }
@@ -339,6 +454,11 @@ func (r *Record) Clone() *Record {
 		for k, v := range r.ResendAt {
 			c.ResendAt[k] = v
 		}
+	}
+	if r.Approval != nil {
+		a := *r.Approval
+		a.Approvers = append([]string(nil), r.Approval.Approvers...)
+		c.Approval = &a
 	}
 	return &c
 }
@@ -442,17 +562,27 @@ type Store interface {
 	// (Deliveries and LeaseUntil as before the call): the challenge stays
 	// confirmed, so the same answer later reports Repeated, never
 	// Confirmed again.
+	//
+	// A record with an Approval is confirmed the same way but takes no
+	// lease (Deliveries 0): it awaits approval, Approval.Until and
+	// Expires become now plus Approval.Window, the stash stays, and it
+	// keeps counting against the user's pending and byte shares until
+	// decided. A replicated store reports it once durable, as any
+	// confirmation.
 	Attempt(ctx context.Context, id string, o Owner, mac []byte, l Lockout, now time.Time) (Result, error)
-	// Delete removes the challenge if it belongs to o and is not confirmed
-	// (cancellation). It returns ErrNotFound otherwise; a confirmed
-	// challenge is kept, as proof of the confirmation, until it expires.
+	// Delete removes the challenge if it belongs to o and is not
+	// confirmed, or awaits approval (cancellation). It returns
+	// ErrNotFound otherwise; a confirmed challenge is kept, as proof of
+	// the confirmation, until it expires.
 	Delete(ctx context.Context, id string, o Owner) error
 	// Deliver claims a redelivery of a confirmed, undelivered challenge:
 	// it fails with ErrNotFound (no such challenge of o's, expired, or not
 	// confirmed), ErrDelivered (already delivered), *DeliveryBusyError
 	// (ErrDeliveryBusy: a lease is active, another delivery may be in
 	// flight) or ErrDeliveriesExhausted (Deliveries >= max; max <= 0 sets
-	// no limit), checked in that order. On success it increments
+	// no limit), checked in that order; a record awaiting approval gives
+	// *AwaitingApprovalError and a rejected one ErrRejected, both before
+	// ErrDelivered. On success it increments
 	// Deliveries, sets LeaseUntil to now plus the store's delivery lease
 	// and returns the record, stash included. If that lease is not
 	// durable it is released again and Deliver returns *NotDurableError.
@@ -465,11 +595,81 @@ type Store interface {
 	// challenge again changes nothing and returns nil (or, like the first
 	// time, *NotDurableError while the delivery is not durable). A
 	// delivered Settle that is not durable returns *NotDurableError: it
-	// did settle, but a failover may forget that.
+	// did settle, but a failover may forget that. A record awaiting
+	// approval or rejected has no delivery: ErrNotFound.
 	Settle(ctx context.Context, id string, o Owner, delivered bool, now time.Time) error
 
 	Regulator
 }
+
+// ApprovalStore is a Store that keeps four-eyes approvals: the memory
+// store and Redis are.
+type ApprovalStore interface {
+	Store
+	Approvals
+}
+
+// ApprovalsOf returns the Approvals of s: s itself if it has them, else
+// the first store beneath it that does, following the Unwrap() Store
+// methods of wrappers (as errors.As follows error chains). A store
+// without them must never be given a Record with an Approval: it would
+// not keep it.
+func ApprovalsOf(s Store) (Approvals, bool) {
+	for s != nil {
+		if a, ok := s.(Approvals); ok {
+			return a, true
+		}
+		u, ok := s.(interface{ Unwrap() Store })
+		if !ok {
+			break
+		}
+		s = u.Unwrap()
+	}
+	return nil, false
+}
+
+// Approvals are the store's side of four-eyes approval: the approvers'
+// view of records awaiting approval, and their decision. Approvers are
+// not the records' owners, so these calls take the user (found with
+// Locate) instead of an Owner. It is separate from Store so that stores
+// written before approvals still are Stores; a store that implements it
+// also keeps Record.Approval through Create, Attempt, Delete, Deliver
+// and Settle as the Store contract says.
+type Approvals interface {
+	// Decide records approver's decision on user's record id, in one
+	// atomic step, and returns the record. In order it fails with
+	// ErrNotFound (no such record, expired, without an Approval, not
+	// confirmed, or approver not among its Approvers or its own user) and
+	// *DecidedError (ErrDecided: decided already, whatever the decision
+	// now asked). It sets Decided, ApprovedBy and Method (how the
+	// approver confirmed) and ends the pending share. Approving takes the
+	// first delivery lease (Deliveries 1) and returns the record with
+	// its stash, which then delivers as any confirmation; Expires becomes
+	// at least now plus ApprovedGrace, so the delivery has time to
+	// settle. Rejecting sets Rejected and drops the stash (a rejected
+	// tombstone until Expires). A replicated store waits for replicas as
+	// for a confirmation: *NotDurableError leaves the decision written
+	// and no lease held.
+	Decide(ctx context.Context, user, id, approver string, approve bool, method string, now time.Time) (*Record, error)
+	// Awaiting returns the records of group that await approval at now
+	// (confirmed, undecided, unexpired), oldest confirmation first, at
+	// most MaxAwaiting, without their stash.
+	Awaiting(ctx context.Context, group string, now time.Time) ([]*Record, error)
+	// Locate returns the user of the record id that awaits (or awaited)
+	// approval; ErrNotFound if the store knows no such record. It reads
+	// an index: callers check the record itself (GetAny).
+	Locate(ctx context.Context, id string) (user string, err error)
+	// GetAny returns user's record id like Get but without the session
+	// check, and without its stash: for approvers, who are not its owner.
+	GetAny(ctx context.Context, user, id string, now time.Time) (*Record, error)
+}
+
+// MaxAwaiting bounds what Awaiting returns.
+const MaxAwaiting = 100
+
+// ApprovedGrace is how long, at least, an approved record lives after
+// its approval, for its delivery (Decide).
+const ApprovedGrace = 10 * time.Minute
 
 // Regulator keeps the protections that span challenges: the per-user
 // lockout (counted by Attempt) and the cost controls of the messages the

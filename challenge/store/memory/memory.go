@@ -12,12 +12,18 @@
 // Bytes are those of a record's Stash and View, counted while the record
 // keeps its stash: an exhausted tombstone or a delivered confirmation
 // drops the stash and no longer counts.
+//
+// A confirmation awaiting approval stays pending for the per-user share
+// (and for Pending) until an approver decides, so one customer cannot
+// crowd the approvers' list; the store indexes it by group for Awaiting.
 package memory
 
 import (
 	"context"
+	"errors"
 	"hash/maphash"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -89,6 +95,11 @@ type Store struct {
 	chans  [channels]chanState
 	spends map[spendKey]int
 	held   map[string]map[string]held // user -> challenge id -> share
+
+	// apprMu guards awaiting, the approvals index. It is taken inside a
+	// shard's lock and the regulation lock, never the other way round.
+	apprMu   sync.Mutex
+	awaiting map[string]map[string]struct{} // group -> ids awaiting approval
 }
 
 // held is one challenge's part of its user's share: while pending it
@@ -131,6 +142,7 @@ func New(opts Options) *Store {
 	s := &Store{
 		opts: opts, seed: maphash.MakeSeed(), stop: make(chan struct{}), done: make(chan struct{}),
 		users: make(map[string]*userReg), spends: make(map[spendKey]int), held: make(map[string]map[string]held),
+		awaiting: make(map[string]map[string]struct{}),
 	}
 	for i := range s.chans {
 		s.chans[i].dests = make(map[string]time.Time)
@@ -193,6 +205,9 @@ func recordBytes(r *store.Record) int64 {
 // global bounds are checked and the challenge stored under one shard lock
 // and the regulation lock, so concurrent Creates never overshoot a limit.
 func (s *Store) Create(_ context.Context, r *store.Record, now time.Time) error {
+	if a := r.Approval; a != nil && (a.Group == "" || a.Window <= 0) {
+		return errApproval
+	}
 	sh := s.shard(r.ID)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
@@ -220,6 +235,9 @@ func (s *Store) Create(_ context.Context, r *store.Record, now time.Time) error 
 	}
 	return nil
 }
+
+// errApproval refuses a record whose Approval cannot work.
+var errApproval = errors.New("memory: an approval needs a group and a positive window")
 
 // checkShare returns a *store.TooManyPendingError if a new challenge of
 // size bytes would put user over a per-user limit at now. It forgets the
@@ -318,6 +336,9 @@ func (s *Store) remove(sh *shard, r *store.Record) {
 	s.count.Add(-1)
 	s.bytes.Add(-recordBytes(r))
 	s.unhold(r.User, r.ID, false)
+	if r.Approval != nil {
+		s.unindex(r.Approval.Group, r.ID)
+	}
 }
 
 // Get implements store.Store.
@@ -398,8 +419,17 @@ func (s *Store) Attempt(_ context.Context, id string, o store.Owner, mac []byte,
 	if store.MatchAny(r.Expected, mac) {
 		r.ConfirmedAt, r.ConfirmedMAC = now, append([]byte(nil), mac...)
 		r.Expected, r.Tried = nil, nil
-		r.Deliveries, r.LeaseUntil = 1, now.Add(s.opts.DeliveryLease)
-		s.unhold(r.User, r.ID, true)
+		if a := r.Approval; a != nil {
+			// Awaiting approval: no lease; the share keeps counting it,
+			// as pending, until the wait ends.
+			a.Until = now.Add(a.Window)
+			r.Expires = a.Until
+			s.hold(r.User, r.ID, held{expires: r.Expires, size: recordBytes(r), pending: true})
+			s.index(a.Group, r.ID)
+		} else {
+			r.Deliveries, r.LeaseUntil = 1, now.Add(s.opts.DeliveryLease)
+			s.unhold(r.User, r.ID, true)
+		}
 		if u != nil {
 			u.fails = 0
 		}
@@ -444,7 +474,7 @@ func (s *Store) Delete(_ context.Context, id string, o store.Owner) error {
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	r, ok := sh.m[id]
-	if !ok || !o.Owns(r) || r.Confirmed() {
+	if !ok || !o.Owns(r) || r.Confirmed() && !r.AwaitingApproval() {
 		return store.ErrNotFound
 	}
 	s.regMu.Lock()
@@ -472,6 +502,10 @@ func (s *Store) Deliver(_ context.Context, id string, o store.Owner, max int, no
 	switch {
 	case r == nil:
 		return nil, store.ErrNotFound
+	case r.AwaitingApproval():
+		return nil, &store.AwaitingApprovalError{Until: r.Approval.Until}
+	case r.Rejected():
+		return nil, store.ErrRejected
 	case r.Delivered():
 		return nil, store.ErrDelivered
 	case now.Before(r.LeaseUntil):
@@ -491,7 +525,7 @@ func (s *Store) Settle(_ context.Context, id string, o store.Owner, delivered bo
 	defer sh.mu.Unlock()
 	r := s.confirmed(sh, id, o, now)
 	switch {
-	case r == nil:
+	case r == nil || r.AwaitingApproval() || r.Rejected():
 		return store.ErrNotFound
 	case r.Delivered():
 		return nil
@@ -504,6 +538,123 @@ func (s *Store) Settle(_ context.Context, id string, o store.Owner, delivered bo
 		s.regMu.Unlock()
 	}
 	return nil
+}
+
+// index lists id as awaiting approval in group. s.apprMu must not be
+// held.
+func (s *Store) index(group, id string) {
+	s.apprMu.Lock()
+	defer s.apprMu.Unlock()
+	m := s.awaiting[group]
+	if m == nil {
+		m = make(map[string]struct{}, 1)
+		s.awaiting[group] = m
+	}
+	m[id] = struct{}{}
+}
+
+// unindex takes id off group's list. s.apprMu must not be held.
+func (s *Store) unindex(group, id string) {
+	s.apprMu.Lock()
+	defer s.apprMu.Unlock()
+	if m := s.awaiting[group]; m != nil {
+		delete(m, id)
+		if len(m) == 0 {
+			delete(s.awaiting, group)
+		}
+	}
+}
+
+// Decide implements store.Approvals.
+func (s *Store) Decide(_ context.Context, user, id, approver string, approve bool, method string, now time.Time) (*store.Record, error) {
+	sh := s.shard(id)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	r, ok := sh.m[id]
+	if !ok || r.User != user || !now.Before(r.Expires) || r.Approval == nil || !r.Confirmed() || !r.Approval.MayDecide(r, approver) {
+		return nil, store.ErrNotFound
+	}
+	a := r.Approval
+	if !a.Decided.IsZero() {
+		return nil, &store.DecidedError{At: a.Decided, By: a.ApprovedBy, Rejected: a.Rejected}
+	}
+	a.Decided, a.ApprovedBy, a.Method = now, approver, method
+	s.regMu.Lock()
+	if approve {
+		r.Deliveries, r.LeaseUntil = 1, now.Add(s.opts.DeliveryLease)
+		if end := now.Add(store.ApprovedGrace); end.After(r.Expires) {
+			r.Expires = end
+		}
+		if size := recordBytes(r); size > 0 {
+			s.hold(r.User, r.ID, held{expires: r.Expires, size: size})
+		} else {
+			s.unhold(r.User, r.ID, false)
+		}
+	} else {
+		a.Rejected = true
+		s.dropStash(r)
+	}
+	s.regMu.Unlock()
+	s.unindex(a.Group, id)
+	return r.Clone(), nil
+}
+
+// Awaiting implements store.Approvals.
+func (s *Store) Awaiting(_ context.Context, group string, now time.Time) ([]*store.Record, error) {
+	s.apprMu.Lock()
+	ids := make([]string, 0, len(s.awaiting[group]))
+	for id := range s.awaiting[group] {
+		ids = append(ids, id)
+	}
+	s.apprMu.Unlock()
+	var out []*store.Record
+	for _, id := range ids {
+		sh := s.shard(id)
+		sh.mu.Lock()
+		r, ok := sh.m[id]
+		if ok && r.AwaitingApproval() && r.Approval.Group == group && now.Before(r.Expires) {
+			c := r.Clone()
+			c.Stash = nil
+			out = append(out, c)
+		}
+		sh.mu.Unlock()
+	}
+	slices.SortFunc(out, func(a, b *store.Record) int {
+		if c := a.ConfirmedAt.Compare(b.ConfirmedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	if len(out) > store.MaxAwaiting {
+		out = out[:store.MaxAwaiting]
+	}
+	return out, nil
+}
+
+// Locate implements store.Approvals.
+func (s *Store) Locate(_ context.Context, id string) (string, error) {
+	sh := s.shard(id)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	r, ok := sh.m[id]
+	if !ok || r.Approval == nil || !r.Confirmed() {
+		return "", store.ErrNotFound
+	}
+	return r.User, nil
+}
+
+// GetAny implements store.Approvals.
+func (s *Store) GetAny(_ context.Context, user, id string, now time.Time) (*store.Record, error) {
+	sh := s.shard(id)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	r, ok := sh.m[id]
+	if !ok || r.User != user || !now.Before(r.Expires) {
+		return nil, store.ErrNotFound
+	}
+	c := r.Clone()
+	c.Stash = nil
+	return c, nil
 }
 
 // Sweep removes every challenge expired at now and returns how many.
@@ -541,4 +692,4 @@ func (s *Store) sweepLoop() {
 }
 
 // Interface guard.
-var _ store.Store = (*Store)(nil)
+var _ store.ApprovalStore = (*Store)(nil)

@@ -41,6 +41,8 @@ const (
 )
 
 // Ops lists every operation name, in the order of store.Store's methods.
+// (The store.Approvals of the store beneath are not wrapped: the engine
+// finds them through Unwrap, see store.ApprovalsOf.)
 var Ops = []string{OpCreate, OpGet, OpBegin, OpAttempt, OpDelete, OpDeliver, OpSettle,
 	OpLockedUntil, OpFailures, OpUnlock, OpSpendSMS, OpSpendEmail, OpRefund}
 
@@ -85,7 +87,7 @@ var decisions = []error{
 	store.ErrNotFound, store.ErrExists, store.ErrNoMethod,
 	store.ErrMethodNotOffered, store.ErrTooManyPending, store.ErrDelivered,
 	store.ErrDeliveryBusy, store.ErrDeliveriesExhausted, store.ErrNotDurable,
-	store.ErrExhausted,
+	store.ErrExhausted, store.ErrAwaitingApproval, store.ErrRejected, store.ErrDecided,
 }
 
 // Options configure WrapWith.
@@ -179,7 +181,7 @@ func (w *Store) Get(ctx context.Context, id string, o store.Owner, now time.Time
 	start := time.Now()
 	r, err := w.s.Get(ctx, id, o, now)
 	w.done(OpGet, start, err)
-	if err == nil && w.track != nil && (r.Confirmed() || r.AttemptsLeft <= 0) {
+	if err == nil && w.track != nil && (r.Confirmed() && !r.AwaitingApproval() || r.AttemptsLeft <= 0) {
 		w.track.drop(id) // ended, perhaps through another gateway
 	}
 	return r, err
@@ -199,8 +201,9 @@ func (w *Store) Attempt(ctx context.Context, id string, o store.Owner, mac []byt
 	res, err := w.s.Attempt(ctx, id, o, mac, l, now)
 	w.done(OpAttempt, start, err)
 	if w.track != nil && (errors.Is(err, store.ErrNotDurable) ||
-		err == nil && (res.Outcome == store.Confirmed || res.Outcome == store.Exhausted || res.Outcome == store.Repeated)) {
-		w.track.drop(id)
+		err == nil && (res.Outcome == store.Confirmed || res.Outcome == store.Exhausted || res.Outcome == store.Repeated) &&
+			(res.Record == nil || !res.Record.AwaitingApproval())) {
+		w.track.drop(id) // awaiting approval stays pending until decided
 	}
 	return res, err
 }

@@ -50,7 +50,8 @@
 // Deliver 1 (plus WAIT, and a release when it falls short), Settle 1
 // (plus WAIT when delivered), and LockedUntil, Failures, SpendSMS,
 // SpendEmail and Refund 1 each. Detecting an auto WaitReplicas costs one
-// round trip once.
+// round trip once. Challenges that need approval cost more where the
+// approval acts (see Four-eyes approval); the others cost exactly this.
 //
 // What the engine's steps cost, counted from challenge.Engine: Issue is
 // Create (1). Beginning E-num is Begin (1), plus a Get on a gateway that
@@ -83,6 +84,8 @@
 //	enumgate:{sms}:d:<YYYYMMDD>    counter: the deployment's SMS in that UTC day
 //	enumgate:{sms}:s:<ms>:<len(user)>:<user>:<phone>  counter: the spend at ms, for Refund (TTL store.RefundWindow)
 //	enumgate:{email}:…             the same five keys for e-mail, by address
+//	enumgate:{appr}:g:<group>      sorted set: "<len(id)>:<id><user>" of the group's challenges awaiting approval, scored by confirmation (ms)
+//	enumgate:{appr}:i:<id>         string: the user of challenge id awaiting (or having awaited) approval, for Locate
 //
 // utag is the first 16 hex digits of the SHA-256 of the user id. A
 // challenge is tagged by its user, not its id, so that it shares a slot
@@ -128,6 +131,48 @@
 // The prefix must not contain '{' or '}': the hash tag would then come
 // from the prefix and every key would land in one slot (still correct,
 // but no longer spread over a Cluster).
+//
+// # Four-eyes approval
+//
+// A challenge that needs approval carries, in its hash, appr (the group),
+// appr_win (the window, ms) and one apv:<user> field per approver; once
+// confirmed, appr_until, and once decided appr_dec, appr_by, appr_m and,
+// for a rejection, appr_rej (the approvers' list in order is in blob).
+// The scripts of every challenge read appr with their other fields and
+// read the rest only when it is there, so challenges without approval
+// cost one hash field more and no call.
+//
+// The approvals index lives in the {appr} slot, apart from the users'
+// slots. Its order of writes is what keeps it complete: a right answer
+// to a challenge that needs approval makes the attempt script answer
+// "index first" without changing anything; the store then writes the
+// index (the group's entry and the locate key, one script in {appr}),
+// and only then runs the attempt script again, which confirms: the
+// challenge awaits approval until now plus the window (its exp, key TTL
+// and its entries in the user's pending and held sets follow), takes no
+// delivery lease, and stays pending for the user's share until decided.
+// A gateway that dies between the two calls leaves an index entry for a
+// challenge that does not await approval; never the reverse. Readers
+// check every entry against the challenge: Awaiting reads up to 400
+// entries of the group's set, then each challenge from its user's slot
+// (eight at a time), returns those awaiting (oldest confirmation first,
+// at most store.MaxAwaiting) and drops the entries whose challenge is
+// gone or decided, which can never await again. Decide is one script in
+// the user's slot (checks the approver against apv:<user>, never the
+// challenge's user; records the decision; an approval takes the first
+// lease and lives at least store.ApprovedGrace more, a rejection drops
+// the stash), then removes the group's entry (best effort: a reader
+// drops it otherwise). Delete of a challenge awaiting approval removes
+// its entry likewise. The locate key outlives the challenge's longest
+// possible life, so an approver can still find a decided one.
+//
+// Costs: a right answer that starts the wait is 3 round trips (plus
+// WAITs: for the index and for the confirmation), a decision 2 (plus
+// WAIT), Locate and GetAny 1 each, Awaiting 1 plus one per listed entry
+// (plus one to drop stale entries). With WaitReplicas the index write,
+// the confirmation and the decision each wait for replicas: an index
+// that is not durable stops before the confirmation, a decision that is
+// not durable gives its lease back and stays written.
 //
 // # Failover and replication
 //

@@ -224,6 +224,7 @@ type meta struct {
 	Created     time.Time         `json:"created"`
 	Expires     time.Time         `json:"expires"`
 	MaxAttempts int               `json:"max_attempts"`
+	Approvers   []string          `json:"approvers,omitempty"`
 }
 
 func ms(t time.Time) string { return strconv.FormatInt(t.UnixMilli(), 10) }
@@ -252,11 +253,18 @@ func joinMACs(macs [][]byte) ([]byte, int, error) {
 // that refuses writes because it is full gives an error wrapping
 // store.ErrFull.
 func (s *Store) Create(ctx context.Context, r *store.Record, now time.Time) error {
-	blob, err := json.Marshal(meta{
+	m := meta{
 		Operation: r.Operation, Amount: r.Amount, Payee: r.Payee, View: r.View, ReturnTo: r.ReturnTo,
 		Methods: r.Methods, Dest: r.Destinations, Digest: r.Digest, Created: r.Created, Expires: r.Expires,
 		MaxAttempts: r.MaxAttempts,
-	})
+	}
+	if a := r.Approval; a != nil {
+		if a.Group == "" || a.Window < time.Millisecond {
+			return errApproval
+		}
+		m.Approvers = a.Approvers
+	}
+	blob, err := json.Marshal(m)
 	if err != nil {
 		return fmt.Errorf("redisstore: encoding challenge: %w", err)
 	}
@@ -301,6 +309,12 @@ func (s *Store) Create(ctx context.Context, r *store.Record, now time.Time) erro
 	}
 	for m, t := range r.ResendAt {
 		args = append(args, "resend:"+m, ms(t))
+	}
+	if a := r.Approval; a != nil {
+		args = append(args, "appr", a.Group, "appr_win", a.Window.Milliseconds())
+		for _, u := range a.Approvers {
+			args = append(args, "apv:"+u, 1)
+		}
 	}
 	// Resolve an auto WaitReplicas before the challenge's first answer
 	// needs it (a failure here only means Attempt tries again).
@@ -432,12 +446,35 @@ func (s *Store) Attempt(ctx context.Context, id string, o store.Owner, mac []byt
 	}
 	defer ss.done()
 	after := max(l.After, 0)
-	v, code, err := run(ctx, ss.p, attemptScript, "attempt", keys, o.User, o.Session, now.UnixMilli(), mac,
-		after, ms(now.Add(l.For)), lockIdle.Milliseconds(), ss.mark(), ms(now.Add(s.opts.DeliveryLease)), id)
-	if err != nil {
-		return store.Result{}, err
+	indexed := 0
+	var v []any
+	var code int64
+	for {
+		v, code, err = run(ctx, ss.p, attemptScript, "attempt", keys, o.User, o.Session, now.UnixMilli(), mac,
+			after, ms(now.Add(l.For)), lockIdle.Milliseconds(), ss.mark(), ms(now.Add(s.opts.DeliveryLease)), id, indexed)
+		if err != nil {
+			return store.Result{}, err
+		}
+		if code != codeIndex || indexed == 1 {
+			break
+		}
+		// A right answer to a challenge that needs approval: the index
+		// first, then the confirmation (see index).
+		if err := s.index(ctx, id, o.User, v, now); err != nil {
+			return store.Result{}, err
+		}
+		indexed = 1
 	}
 	switch code {
+	case codeAwaiting:
+		r, err := decode(id, item(v, 1))
+		if err != nil {
+			return store.Result{}, err
+		}
+		if err := s.wait(ctx, ss, "attempt"); err != nil {
+			return store.Result{}, err // no lease to give back
+		}
+		return store.Result{Outcome: store.Confirmed, AttemptsLeft: r.AttemptsLeft, Record: r}, nil
 	case codeOK, codeRepeated:
 		r, err := decode(id, item(v, 1))
 		if err != nil {
@@ -520,12 +557,15 @@ func errWaitClient(c Client) error {
 
 // Delete implements store.Store.
 func (s *Store) Delete(ctx context.Context, id string, o store.Owner) error {
-	_, code, err := run(ctx, s.client, deleteScript, "delete challenge", s.keys(o.User, id), o.User, o.Session, id)
+	v, code, err := run(ctx, s.client, deleteScript, "delete challenge", s.keys(o.User, id), o.User, o.Session, id)
 	if err != nil {
 		return err
 	}
 	if code != codeOK {
 		return store.ErrNotFound
+	}
+	if g, ok := item(v, 1).(string); ok && g != "" {
+		s.unindex(ctx, g, id, o.User) // cancelled while awaiting approval
 	}
 	return nil
 }
@@ -569,6 +609,14 @@ func (s *Store) Deliver(ctx context.Context, id string, o store.Owner, max int, 
 			return nil, fmt.Errorf("redis: deliver: %w", err)
 		}
 		return nil, &store.DeliveryBusyError{Until: until}
+	case codeAwaitingAppr:
+		until, err := msTime(item(v, 1))
+		if err != nil {
+			return nil, fmt.Errorf("redis: deliver: %w", err)
+		}
+		return nil, &store.AwaitingApprovalError{Until: until}
+	case codeRejected:
+		return nil, store.ErrRejected
 	}
 	return nil, errors.New("redis: deliver: unexpected reply")
 }
@@ -626,6 +674,9 @@ func decode(id string, v any) (*store.Record, error) {
 	r := &store.Record{ID: id}
 	var expected, tried string
 	var macLen int
+	var appr *store.ApprovalState // only for a challenge that needs approval
+	var approvers []string
+	var exp string
 	for i := 0; i < len(kv); i += 2 {
 		f, _ := kv[i].(string)
 		val, _ := kv[i+1].(string)
@@ -665,11 +716,19 @@ func decode(id string, v any) (*store.Record, error) {
 			r.LeaseUntil, err = msTime(val)
 		case "deliveries":
 			r.Deliveries, err = strconv.Atoi(val)
+		case "exp":
+			exp = val
+		case "appr", "appr_win", "appr_until", "appr_dec", "appr_by", "appr_m", "appr_rej":
+			if appr == nil {
+				appr = &store.ApprovalState{}
+			}
+			err = decodeApproval(appr, f, val)
 		case "blob":
 			var m meta
 			if err = json.Unmarshal([]byte(val), &m); err == nil {
 				r.Operation, r.Amount, r.Payee, r.View, r.ReturnTo = m.Operation, m.Amount, m.Payee, m.View, m.ReturnTo
 				r.Methods, r.Destinations, r.Digest, r.Created, r.Expires, r.MaxAttempts = m.Methods, m.Dest, m.Digest, m.Created, m.Expires, m.MaxAttempts
+				approvers = m.Approvers
 			}
 		default:
 			if m, ok := strings.CutPrefix(f, "resend:"); ok {
@@ -686,6 +745,18 @@ func decode(id string, v any) (*store.Record, error) {
 			return nil, fmt.Errorf("redis: malformed challenge field %s", f)
 		}
 	}
+	if appr != nil {
+		// The wait (and an approval's grace) moves the expiry: exp is
+		// what the scripts judge by.
+		appr.Approvers, r.Approval = approvers, appr
+		if exp != "" {
+			t, err := msTime(exp)
+			if err != nil {
+				return nil, errors.New("redis: malformed challenge field exp")
+			}
+			r.Expires = t
+		}
+	}
 	var err error
 	if r.Expected, err = splitMACs(expected, macLen); err != nil {
 		return nil, errors.New("redis: malformed challenge field expected")
@@ -694,6 +765,30 @@ func decode(id string, v any) (*store.Record, error) {
 		return nil, errors.New("redis: malformed challenge field tried")
 	}
 	return r, nil
+}
+
+// decodeApproval reads one approval field f of a challenge hash into a.
+func decodeApproval(a *store.ApprovalState, f, val string) error {
+	var err error
+	switch f {
+	case "appr":
+		a.Group = val
+	case "appr_win":
+		var n int64
+		n, err = strconv.ParseInt(val, 10, 64)
+		a.Window = time.Duration(n) * time.Millisecond
+	case "appr_until":
+		a.Until, err = msTime(val)
+	case "appr_dec":
+		a.Decided, err = msTime(val)
+	case "appr_by":
+		a.ApprovedBy = val
+	case "appr_m":
+		a.Method = val
+	case "appr_rej":
+		a.Rejected = val == "1"
+	}
+	return err
 }
 
 // splitMACs splits concatenated MACs of length n.

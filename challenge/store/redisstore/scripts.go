@@ -79,20 +79,25 @@ func (sc *script) cmd(ctx context.Context, name, body string, keys []string, arg
 
 // Status codes in script replies.
 const (
-	codeNotFound      = 0  // missing, expired, or another owner's
-	codeExists        = 0  // Create: the id is taken
-	codeOK            = 1  // success; payload follows
-	codeWrong         = 2  // Attempt: wrong answer; attempts left and, if it locked, the lock's end follow
-	codeRepeated      = 3  // Attempt: the confirming answer again; HGETALL follows
-	codeExhausted     = -1 // budget spent; Attempt: as codeWrong when this answer spent it
-	codeNoMethod      = -2 // Attempt before Begin
-	codeCooldown      = -3 // Begin: method's resend time follows
-	codeLocked        = -4 // the user is locked; the lock's end follows
-	codeNotOffered    = -5 // Begin: the challenge does not offer the method
-	codeTooMany       = -6 // Create: a per-user limit; retry-at (ms, 0 for never) follows
-	codeDelivered     = -7 // Deliver: already delivered
-	codeBusy          = -8 // Deliver: a lease is active; its end follows
-	codeDeliverySpent = -9 // Deliver: Deliveries >= max
+	codeNotFound      = 0   // missing, expired, or another owner's
+	codeExists        = 0   // Create: the id is taken
+	codeOK            = 1   // success; payload follows
+	codeWrong         = 2   // Attempt: wrong answer; attempts left and, if it locked, the lock's end follow
+	codeRepeated      = 3   // Attempt: the confirming answer again; HGETALL follows
+	codeExhausted     = -1  // budget spent; Attempt: as codeWrong when this answer spent it
+	codeNoMethod      = -2  // Attempt before Begin
+	codeCooldown      = -3  // Begin: method's resend time follows
+	codeLocked        = -4  // the user is locked; the lock's end follows
+	codeNotOffered    = -5  // Begin: the challenge does not offer the method
+	codeTooMany       = -6  // Create: a per-user limit; retry-at (ms, 0 for never) follows
+	codeDelivered     = -7  // Deliver: already delivered
+	codeBusy          = -8  // Deliver: a lease is active; its end follows
+	codeDeliverySpent = -9  // Deliver: Deliveries >= max
+	codeIndex         = 4   // Attempt: a right answer to a challenge that needs approval; index it first (group, window follow)
+	codeAwaiting      = 5   // Attempt: confirmed, awaiting approval; HGETALL follows
+	codeAwaitingAppr  = -10 // Deliver: awaiting approval; the wait's end follows
+	codeDecided       = -11 // Decide: decided already; when, by whom, 1 if rejected follow
+	codeRejected      = -12 // Deliver: rejected by an approver
 )
 
 // The challenge scripts that change a challenge's state (Create, Attempt,
@@ -120,12 +125,22 @@ if till and now < tonumber(till) then return {-4, till} end
 // when the challenge exists, belongs to ARGV[1] (user) and ARGV[2]
 // (session binding), and is unexpired at now. v: 1 user, 2 sess, 3 exp,
 // 4 left, 5 method, 6 expected, 7 mac_len, 8 conf_at, 9 conf_mac,
-// 10 tried, 11 size, 12 deliv_at, 13 lease, 14 deliveries.
+// 10 tried, 11 size, 12 deliv_at, 13 lease, 14 deliveries, 15 appr (the
+// approvers' group of a challenge that needs approval; see approval).
 const load = `
 local k = KEYS[1]
 local v = redis.call('HMGET', k, 'user', 'sess', 'exp', 'left', 'method', 'expected', 'mac_len',
-  'conf_at', 'conf_mac', 'tried', 'size', 'deliv_at', 'lease', 'deliveries')
+  'conf_at', 'conf_mac', 'tried', 'size', 'deliv_at', 'lease', 'deliveries', 'appr')
 local owned = v[1] and v[1] == ARGV[1] and v[2] == ARGV[2] and now < tonumber(v[3])
+`
+
+// approval reads, for a challenge that needs approval (v[15]), the rest
+// of its approval into a: 1 appr_win (the window, ms), 2 appr_until,
+// 3 appr_dec (when decided), 4 appr_rej; an empty table otherwise, so
+// challenges without approval cost no further read.
+const approval = `
+local a = {}
+if v[15] then a = redis.call('HMGET', k, 'appr_win', 'appr_until', 'appr_dec', 'appr_rej') end
 `
 
 // ownerCheck returns {0} unless the challenge is owned (see load).
@@ -219,7 +234,8 @@ return {1, redis.call('HGETALL', k)}
 // attemptScript: KEYS challenge, lock, pending, held; ARGV user, sess,
 // now, mac, lockout after (0 disables), lock end if this failure locks
 // (ms), lock idle TTL (ms), 1 to write a mark on a repeat (so that a WAIT
-// after it covers the confirmation), lease end (ms), id. Reply, checked
+// after it covers the confirmation), lease end (ms), id, 1 if the
+// approvals index has the challenge. Reply, checked
 // in this order: on a confirmed challenge of the owner's {3, HGETALL}
 // for the confirming MAC and {0} for any other (whatever the lock);
 // {-4, lock end} (locked; nothing changes), {0}, {-1} (a spent budget;
@@ -228,6 +244,13 @@ return {1, redis.call('HGETALL', k)}
 // ends), {2, left} for a MAC already tried (nothing counted), or, for a
 // new wrong answer, {2, left} or {-1, 0} (this answer spent the budget)
 // followed by the lock's end if this failure locked the user.
+//
+// A right answer to a challenge that needs approval (appr) gives
+// {4, group, window} and changes nothing unless ARGV[11] is 1 (the caller
+// has written the approvals index); then {5, HGETALL}: confirmed without
+// a lease, awaiting approval until now plus the window (appr_until, and
+// exp and the key's TTL with it), still pending and held in the user's
+// sets until then; the user's failure count ends.
 var attemptScript = newScript(challengeNow + load + unhold + `
 local mac = ARGV[4]
 if owned and v[8] then
@@ -246,6 +269,22 @@ if n > 0 then
   for i = 1, #macs - n + 1, n do
     if string.sub(macs, i, i + n - 1) == mac then found = true end
   end
+end
+if found and v[15] then
+  local win = redis.call('HGET', k, 'appr_win')
+  if ARGV[11] ~= '1' then return {4, v[15], win} end
+  local till = now + tonumber(win)
+  redis.call('HDEL', k, 'expected', 'tried')
+  redis.call('HSET', k, 'conf_at', ARGV[3], 'conf_mac', mac, 'appr_until', till, 'exp', till)
+  redis.call('PEXPIRE', k, math.max(1, till - now))
+  redis.call('ZADD', KEYS[3], till, ARGV[10])
+  if (v[11] or '0') ~= '0' then redis.call('ZADD', KEYS[4], till, v[11] .. ':' .. ARGV[10]) end
+  for i = 3, 4 do
+    local last = redis.call('ZRANGE', KEYS[i], -1, -1, 'WITHSCORES')
+    if last[2] then redis.call('PEXPIRE', KEYS[i], math.max(1, tonumber(last[2]) - now)) end
+  end
+  redis.call('HDEL', KEYS[2], 'fails')
+  return {5, redis.call('HGETALL', k)}
 end
 if found then
   redis.call('HDEL', k, 'expected', 'tried')
@@ -288,23 +327,32 @@ return {code, left}
 `)
 
 // deleteScript: KEYS challenge, lock, pending, held; ARGV user, sess,
-// id. Reply {1} or {0}; a confirmed challenge is kept ({0}). Like the
-// memory store, cancellation ignores expiry.
+// id. Reply {1} or {0}; a confirmed challenge is kept ({0}) unless it
+// awaits approval, which gives {1, group} (the caller then takes it off
+// the approvals index). Like the memory store, cancellation ignores
+// expiry.
 var deleteScript = newScript(`
-local v = redis.call('HMGET', KEYS[1], 'user', 'sess', 'conf_at', 'size')
-if not v[1] or v[1] ~= ARGV[1] or v[2] ~= ARGV[2] or v[3] then return {0} end
+local v = redis.call('HMGET', KEYS[1], 'user', 'sess', 'conf_at', 'size', 'appr', 'appr_dec')
+if not v[1] or v[1] ~= ARGV[1] or v[2] ~= ARGV[2] or v[3] and not (v[5] and not v[6]) then return {0} end
 redis.call('DEL', KEYS[1])
 redis.call('ZREM', KEYS[3], ARGV[3])
 redis.call('ZREM', KEYS[4], (v[4] or '0') .. ':' .. ARGV[3])
+if v[3] then return {1, v[5]} end
 return {1}
 `)
 
 // deliverScript: KEYS[1] challenge; ARGV user, sess, now, max (<= 0: no
 // limit), lease end (ms). Reply, checked in this order: {0} (not the
 // owner's, expired or not confirmed), {-7} (delivered), {-8, lease end}
-// (busy), {-9} (deliveries spent), {1, HGETALL} with the new lease.
-var deliverScript = newScript(challengeNow + ownerCheck + `
+// (busy), {-9} (deliveries spent), {1, HGETALL} with the new lease; a
+// challenge that needs approval gives, before {-7}, {-12} if rejected
+// and {-10, wait's end} while undecided.
+var deliverScript = newScript(challengeNow + ownerCheck + approval + `
 if not v[8] then return {0} end
+if v[15] then
+  if a[4] then return {-12} end
+  if not a[3] then return {-10, a[2]} end
+end
 if v[12] then return {-7} end
 if v[13] and now < tonumber(v[13]) then return {-8, v[13]} end
 local max, n = tonumber(ARGV[4]), tonumber(v[14] or '0')
@@ -316,11 +364,12 @@ return {1, redis.call('HGETALL', k)}
 // settleScript: KEYS challenge, lock, pending, held; ARGV user, sess,
 // now, 1 if delivered, id, 1 to write a mark when a delivered challenge
 // is settled as delivered again (so that a WAIT after it covers the first
-// settlement). Reply {0} (as Deliver) or {1}. Delivered drops the stash
+// settlement). Reply {0} (as Deliver, and for a challenge awaiting
+// approval or rejected) or {1}. Delivered drops the stash
 // and the lease and records deliv_at; not delivered drops the lease; a
 // delivered challenge is left alone.
-var settleScript = newScript(challengeNow + ownerCheck + unhold + `
-if not v[8] then return {0} end
+var settleScript = newScript(challengeNow + ownerCheck + unhold + approval + `
+if not v[8] or v[15] and (a[4] or not a[3]) then return {0} end
 if v[12] then
   if ARGV[4] == '1' and ARGV[6] == '1' then redis.call('HINCRBY', k, 'repeats', 1) end
   return {1}
@@ -421,4 +470,73 @@ for i = 3, 4 do
   if tonumber(redis.call('GET', KEYS[i]) or '0') > 0 then redis.call('DECR', KEYS[i]) end
 end
 return 1
+`)
+
+// decideScript: KEYS challenge, lock, pending, held; ARGV approver, now,
+// 1 to approve (0 rejects), the approver's method, lease end (ms), id,
+// the least expiry of an approved challenge (ms), user. Reply, checked
+// in this order: {0} (no such challenge of the user's, expired, without
+// appr, not confirmed, or the approver is the user or not among its
+// apv:<approver> fields), {-11, appr_dec, appr_by, 1 if rejected}
+// (decided already), {1, HGETALL} decided: appr_dec, appr_by, appr_m
+// recorded and the pending entry gone; an approval takes the first
+// lease (deliveries 1) and lives at least until the given expiry (exp,
+// the key's TTL and the held entry with it); a rejection sets appr_rej
+// and drops the stash and the held entry.
+var decideScript = newScript(`
+local now, k, id = tonumber(ARGV[2]), KEYS[1], ARGV[6]
+local v = redis.call('HMGET', k, 'user', 'exp', 'conf_at', 'appr', 'appr_dec', 'appr_by', 'appr_rej', 'size')
+if not v[1] or v[1] ~= ARGV[8] or now >= tonumber(v[2]) or not v[3] or not v[4] then return {0} end
+if ARGV[1] == v[1] or redis.call('HEXISTS', k, 'apv:' .. ARGV[1]) == 0 then return {0} end
+if v[5] then return {-11, v[5], v[6] or '', v[7] or '0'} end
+local held = (v[8] or '0') .. ':' .. id
+if ARGV[3] == '1' then
+  -- The first write grows memory: a full Redis refuses the whole script.
+  redis.call('HSET', k, 'appr_dec', ARGV[2], 'appr_by', ARGV[1], 'appr_m', ARGV[4], 'deliveries', 1, 'lease', ARGV[5])
+  redis.call('ZREM', KEYS[3], id)
+  local till = tonumber(ARGV[7])
+  if till > tonumber(v[2]) then
+    redis.call('HSET', k, 'exp', ARGV[7])
+    redis.call('PEXPIRE', k, math.max(1, till - now))
+    if (v[8] or '0') ~= '0' then
+      redis.call('ZADD', KEYS[4], till, held)
+      local last = redis.call('ZRANGE', KEYS[4], -1, -1, 'WITHSCORES')
+      if last[2] then redis.call('PEXPIRE', KEYS[4], math.max(1, tonumber(last[2]) - now)) end
+    end
+  end
+else
+  redis.call('HDEL', k, 'stash')
+  redis.call('HSET', k, 'appr_dec', ARGV[2], 'appr_by', ARGV[1], 'appr_m', ARGV[4], 'appr_rej', 1)
+  redis.call('ZREM', KEYS[3], id)
+  redis.call('ZREM', KEYS[4], held)
+end
+return {1, redis.call('HGETALL', k)}
+`)
+
+// getAnyScript: KEYS[1] challenge; ARGV user, now. Reply {1, HGETALL
+// without the stash} if the challenge is the user's and unexpired, else
+// {0}. Read-only; no session check (for approvers).
+var getAnyScript = newScript(`
+local v = redis.call('HMGET', KEYS[1], 'user', 'exp')
+if not v[1] or v[1] ~= ARGV[1] or tonumber(ARGV[2]) >= tonumber(v[2]) then return {0} end
+local all, out = redis.call('HGETALL', KEYS[1]), {}
+for i = 1, #all, 2 do
+  if all[i] ~= 'stash' then
+    out[#out + 1] = all[i]
+    out[#out + 1] = all[i + 1]
+  end
+end
+return {1, out}
+`)
+
+// indexScript: KEYS the group's sorted set, the id's locate key (both in
+// the {appr} slot); ARGV member ("<len(id)>:<id><user>"), score (the
+// confirmation's time, ms), user, TTL (ms). Lists the challenge under
+// its group and records its user for Locate; the group's set lives as
+// long as its longest-lived entry may. Reply {1}.
+var indexScript = newScript(`
+redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[4])
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[4]) then redis.call('PEXPIRE', KEYS[1], ARGV[4]) end
+return {1}
 `)

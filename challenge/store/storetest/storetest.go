@@ -86,7 +86,8 @@ func create(t *testing.T, s store.Store) *store.Record {
 // (store.DefaultMaxPendingPerUser, store.DefaultMaxBytesPerUser,
 // store.DefaultDeliveryLease). Each group of checks is a subtest of its
 // own (challenges, methods, attempts, lockout, sms limits, messages,
-// delivery, retries, fair shares, failures).
+// delivery, retries, fair shares, failures, approval). The approval group
+// needs the store's store.Approvals (store.ApprovalsOf finds them).
 func Run(t *testing.T, f Factory) {
 	for _, g := range []struct {
 		name string
@@ -102,6 +103,7 @@ func Run(t *testing.T, f Factory) {
 		{"retries", runRetries},
 		{"fair shares", runShares},
 		{"failures", runFailures},
+		{"approval", runApproval},
 	} {
 		t.Run(g.name, func(t *testing.T) { g.run(t, f) })
 	}
