@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -111,6 +112,11 @@ type App struct {
 	// (phone_cooldown is the cooldown per address); over a limit the
 	// customer is offered the other methods. Defaults as for SMS.
 	EmailLimits *SMSLimits `json:"email_limits,omitempty"`
+
+	// Approvers are the approvers' groups of four-eyes approval (a rule's
+	// approve_by names one): group name → the user ids who may approve.
+	// A customer never approves their own operation.
+	Approvers map[string][]string `json:"approvers,omitempty"`
 
 	// Journal sets the retention of the authorization journal, which
 	// keeps every step in each user's name: in the store's Redis with
@@ -303,6 +309,13 @@ func (a *App) Provision(ctx caddy.Context) error {
 	gk := hmac.New(sha256.New, secret[0])
 	gk.Write([]byte("enumgate/v1/grant-session"))
 	a.grantKey = gk.Sum(nil)
+	for g, users := range a.Approvers {
+		if !challenge.ValidGroup(g) || len(users) == 0 {
+			return fmt.Errorf("enumgate: approvers %q: a group is [a-z0-9_]{1,64} with at least one user", g)
+		}
+		cfg.ApprovalGroups = append(cfg.ApprovalGroups, g)
+	}
+	slices.Sort(cfg.ApprovalGroups)
 	a.engine, err = challenge.New(cfg)
 	if err != nil {
 		return fmt.Errorf("enumgate: %w", err)

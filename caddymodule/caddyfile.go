@@ -253,6 +253,35 @@ func parseRuleTokens(d *caddyfile.Dispenser) (Rule, error) {
 			default:
 				return Rule{}, d.Errf("trusted_payees: want skip [up_to AMOUNT], e.g. trusted_payees skip up_to 5000.00")
 			}
+		case "approve_by":
+			args := d.RemainingArgs()
+			ab := &ApproveBy{}
+			if len(args) == 0 || !challenge.ValidGroup(args[0]) {
+				return Rule{}, d.Errf("approve_by needs an approvers' group: approve_by supervisors above 1000.00 [within 24h]")
+			}
+			ab.Group, args = args[0], args[1:]
+			for len(args) >= 2 {
+				switch args[0] {
+				case "above":
+					if !policy.ValidAmount(args[1]) {
+						return Rule{}, d.Errf("approve_by above %q: not a plain decimal", args[1])
+					}
+					ab.Above = args[1]
+				case "within":
+					v, err := caddy.ParseDuration(args[1])
+					if err != nil || challenge.ApprovalWindow.Check(int64(v)) != nil {
+						return Rule{}, d.Errf("approve_by within %q: a duration from 1m to 7d", args[1])
+					}
+					ab.Within = caddy.Duration(v)
+				default:
+					return Rule{}, d.Errf("approve_by: unknown %q (want above AMOUNT, within DURATION)", args[0])
+				}
+				args = args[2:]
+			}
+			if len(args) != 0 {
+				return Rule{}, d.ArgErr()
+			}
+			r.ApproveBy = ab
 		case "force_when":
 			cond := strings.Join(d.RemainingArgs(), " ")
 			if _, err := parseForce(cond); err != nil {
@@ -405,6 +434,7 @@ func sizeArg(d *caddyfile.Dispenser) (int64, error) {
 //			user_hourly <n>|off
 //			daily_budget <n>|off
 //		}
+//		approvers <group> <user>...
 //		email_limits {		(the same options; address_cooldown = phone_cooldown)
 //			user_cooldown <duration>|off
 //			address_cooldown <duration>|off
@@ -486,6 +516,15 @@ func parseApp(d *caddyfile.Dispenser, _ any) (any, error) {
 			a.SMSLimits, err = parseSMSLimits(d)
 		case "email_limits":
 			a.EmailLimits, err = parseSMSLimits(d)
+		case "approvers":
+			args := d.RemainingArgs()
+			if len(args) < 2 || !challenge.ValidGroup(args[0]) {
+				return nil, d.Errf("approvers needs a group name ([a-z0-9_]) and at least one user: approvers supervisors bob")
+			}
+			if a.Approvers == nil {
+				a.Approvers = map[string][]string{}
+			}
+			a.Approvers[args[0]] = append(a.Approvers[args[0]], args[1:]...)
 		case "journal":
 			a.Journal, err = parseJournal(d)
 		default:

@@ -112,11 +112,12 @@ type Handler struct {
 	caddyErrors map[string]bool
 
 	// Sections are the protected sections (protect_section).
-	Sections []Section      `json:"sections,omitempty"`
-	sections *policy.Policy // their matching, apart from the rules
-	trust    trust.Store
-	grantKey []byte
-	force    map[int][]forceRule // by rule index
+	Sections  []Section      `json:"sections,omitempty"`
+	sections  *policy.Policy // their matching, apart from the rules
+	trust     trust.Store
+	grantKey  []byte
+	force     map[int][]forceRule // by rule index
+	approvers map[string][]string // the app's approvers' groups
 
 	allowedOrigins []string
 	observe        func(challenge.Event) // the app's observer of every step
@@ -183,6 +184,21 @@ type Rule struct {
 	// rule would otherwise not ask (its when conditions, or a trusted
 	// payee): "new_payee", "daily_total > AMOUNT", "new_client [DAYS]".
 	ForceWhen []string `json:"force_when,omitempty"`
+	// ApproveBy, if set, makes operations above an amount wait, after the
+	// customer's confirmation, for an approver of a group (four-eyes).
+	ApproveBy *ApproveBy `json:"approve_by,omitempty"`
+}
+
+// ApproveBy configures a rule's four-eyes approval.
+type ApproveBy struct {
+	// Group names the approvers' group (the global approvers option).
+	Group string `json:"group"`
+	// Above is the amount (a plain decimal) above which approval is
+	// needed; "" means every operation of the rule.
+	Above string `json:"above,omitempty"`
+	// Within is how long the confirmed operation waits for approval.
+	// Default 24h; 1m..7d.
+	Within caddy.Duration `json:"within,omitempty"`
 }
 
 // TrustedPayees configures a rule's trusted_payees.
@@ -304,6 +320,10 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	h.observe = appIface.(*App).observe
 	h.account, h.baseDir, h.accountDir = appIface.(*App).accountParts()
 	h.trust, h.grantKey = appIface.(*App).trust, appIface.(*App).grantKey
+	h.approvers = appIface.(*App).Approvers
+	if err := h.provisionApprovals(); err != nil {
+		return err
+	}
 	if err := h.provisionSections(); err != nil {
 		return err
 	}
@@ -416,6 +436,7 @@ func (h *Handler) Validate() error {
 // match, and allocates nothing.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	delete(r.Header, challenge.ConfirmedHeader)
+	delete(r.Header, challenge.ApprovedHeader)
 	if r.Trailer != nil || len(r.TransferEncoding) > 0 {
 		// Declared trailers, or a chunked body that may end with
 		// undeclared ones (net/http adds those to r.Trailer at the end).
@@ -642,6 +663,7 @@ func (h *Handler) protect(w http.ResponseWriter, r *http.Request, next caddyhttp
 		Subject: who, Operation: rule.Rule.Operation, Amount: decision.Amount, Payee: decision.Payee,
 		Currency: decision.Currency, PayeeDisplay: decision.PayeeDisplay, Fields: fields, Mode: mode,
 		Methods: methods, TTL: ttl, MaxAttempts: attempts, ReturnTo: sameOriginReferer(r), Reason: decision.Reason,
+		Approval: h.approvalFor(conf, decision),
 		Stash: &challenge.Stash{
 			Method: r.Method, Host: r.Host, URI: r.RequestURI, Proto: r.Proto, RemoteAddr: r.RemoteAddr,
 			Header: r.Header.Clone(), Body: body,

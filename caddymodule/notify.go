@@ -58,6 +58,10 @@ var notificationsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
 var notifyKinds = map[challenge.EventKind]bool{
 	challenge.EventConfirmed: false, challenge.EventWrongAnswer: true, challenge.EventExhausted: true,
 	challenge.EventLocked: true, challenge.EventExpired: true, challenge.EventRefused: true,
+	// Four-eyes approval: waiting and approved are news like a
+	// confirmation, a rejection or a wait that ran out like a refusal.
+	challenge.EventAwaitingApproval: false, challenge.EventApproved: false,
+	challenge.EventRejected: true, challenge.EventApprovalExpired: true,
 }
 
 // securityKinds are the account's security notices: sent whatever the

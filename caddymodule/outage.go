@@ -46,8 +46,13 @@ func isDecision(err error) bool {
 		errors.Is(err, store.ErrTooManyPending) || errors.Is(err, store.ErrDelivered) ||
 		errors.Is(err, store.ErrDeliveryBusy) || errors.Is(err, store.ErrDeliveriesExhausted) ||
 		errors.Is(err, store.ErrNotDurable) || // replicas lag: the store answered
+		errors.Is(err, store.ErrAwaitingApproval) || errors.Is(err, store.ErrRejected) || errors.Is(err, store.ErrDecided) ||
 		errors.As(err, &ce) || errors.As(err, &le) || errors.As(err, &lk)
 }
+
+// Unwrap returns the store watched, so the engine finds what it also
+// keeps (approvals).
+func (w *watchedStore) Unwrap() store.Store { return w.Store }
 
 func (w *watchedStore) Create(ctx context.Context, r *store.Record, now time.Time) error {
 	return w.note(w.Store.Create(ctx, r, now))

@@ -89,7 +89,10 @@ type pageData struct {
 	Home      string        // where "back to the app" goes
 	Retry     string        // the challenge page to open again, if that may help
 
-	Account *accountPage // the account page's content
+	Account   *accountPage   // the account page's content
+	Approvals *approvalsPage // the approvals page's content
+	Refresh   int            // seconds before the page reloads itself (0: never)
+	Cancel    bool           // offer to cancel the operation (Action, Token)
 
 	cat     *catalog
 	unknown *[]string // collects unknown message keys while checking
@@ -149,6 +152,14 @@ func (d *pageData) AmountText() string {
 		return ""
 	}
 	return policy.FormatAmount(d.C.Amount, d.C.Currency, d.Lang)
+}
+
+// OpName is operation op's name in the page's language.
+func (d *pageData) OpName(op string) string { return opName(d.cat, op) }
+
+// Amount formats an amount with its currency in the page's language.
+func (d *pageData) Amount(amount, currency string) string {
+	return policy.FormatAmount(amount, currency, d.Lang)
 }
 
 // PayeeText is the payee as the page shows it: masked where the rule
@@ -504,6 +515,12 @@ func (h *Handler) servePage(w http.ResponseWriter, r *http.Request, next caddyht
 	case challenge.StateDelivering:
 		d.ErrorCode, d.Error, d.Tone, d.Retry = "delivering", d.T("notice.delivering"), "info", d.Action
 		return h.pages.render(w, http.StatusOK, "error.html", d)
+	case challenge.StateAwaitingApproval:
+		return h.renderAwaiting(w, r, d, c)
+	case challenge.StateRejected:
+		d.setChallenge(c, h.pages.smsPaid)
+		d.ErrorCode, d.Error = "rejected", d.T("error.rejected")
+		return h.pages.render(w, http.StatusForbidden, "error.html", d)
 	}
 	d.setChallenge(c, h.pages.smsPaid)
 	status := http.StatusOK

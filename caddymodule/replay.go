@@ -73,6 +73,7 @@ func (h *Handler) crossSite(r *http.Request) bool {
 // declared trailers) and again when the body has been read to its end.
 func stripConfirmedTrailer(r *http.Request) {
 	delete(r.Trailer, challenge.ConfirmedHeader)
+	delete(r.Trailer, challenge.ApprovedHeader)
 	r.Body = &trailerStripper{ReadCloser: r.Body, r: r}
 }
 
@@ -87,6 +88,7 @@ func (t *trailerStripper) Read(p []byte) (int, error) {
 	n, err := t.ReadCloser.Read(p)
 	if err != nil {
 		delete(t.r.Trailer, challenge.ConfirmedHeader)
+		delete(t.r.Trailer, challenge.ApprovedHeader)
 	}
 	return n, err
 }

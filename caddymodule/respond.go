@@ -75,8 +75,11 @@ var replies = map[string]reply{
 	"last_contact":         {status: http.StatusConflict},
 	"recovery_open":        {status: http.StatusConflict},
 	"too_many_trusted":     {status: http.StatusConflict},
-	"not_sent":             {status: http.StatusServiceUnavailable},
-	"outcome_unknown":      {status: http.StatusServiceUnavailable, wait: retryAlways},
+	// Four-eyes approval.
+	"rejected":        {status: http.StatusForbidden},
+	"already_decided": {status: http.StatusConflict},
+	"not_sent":        {status: http.StatusServiceUnavailable},
+	"outcome_unknown": {status: http.StatusServiceUnavailable, wait: retryAlways},
 }
 
 // refusal is one answer of the table: the code, its number (seconds or
@@ -111,6 +114,10 @@ func refusalOf(err error, now time.Time) (f refusal, ok bool) {
 		return refusal{code: "already_confirmed"}, true
 	case errors.As(err, &ae):
 		return refusal{code: "delivery_in_progress", n: max(ceilSeconds(ae.RetryAt.Sub(now)), 0)}, true
+	case errors.Is(err, challenge.ErrRejected):
+		return refusal{code: "rejected"}, true
+	case errors.As(err, new(*challenge.AlreadyDecidedError)):
+		return refusal{code: "already_decided"}, true
 	case errors.Is(err, challenge.ErrDeliveriesExhausted):
 		return refusal{code: "delivery_failed"}, true
 	case errors.Is(err, challenge.ErrNotSent):
@@ -232,6 +239,10 @@ func (h *Handler) engineError(w http.ResponseWriter, r *http.Request, err error,
 // told exactly that, and that sending the same answer again is safe (it
 // is never counted or confirmed twice).
 func (h *Handler) answerError(w http.ResponseWriter, r *http.Request, err error, id string) error {
+	var aw *challenge.AwaitingApprovalError
+	if errors.As(err, &aw) {
+		return h.awaiting(w, r, id, aw.Until)
+	}
 	if errors.Is(err, challenge.ErrUnavailable) && !errors.Is(err, challenge.ErrNotSent) {
 		h.logger.Debug("answer outcome unknown", zap.String("challenge", id), zap.Error(err))
 		return h.refuse(w, r, refusal{code: "outcome_unknown", n: 5})

@@ -18,6 +18,10 @@ func (h *Handler) serveOwn(w http.ResponseWriter, r *http.Request, next caddyhtt
 		return h.serveJournalPage(w, r)
 	case rest == "account":
 		return h.serveAccountPage(w, r)
+	case rest == "approvals":
+		return h.serveApprovalsPage(w, r)
+	case rest == "api/approvals" || strings.HasPrefix(rest, "api/approvals/"):
+		return h.serveApprovalsAPI(w, r, next, strings.TrimPrefix(strings.TrimPrefix(rest, "api/approvals"), "/"))
 	case rest == "api/account" || strings.HasPrefix(rest, "api/account/"):
 		return h.serveAccountAPI(w, r, strings.TrimPrefix(strings.TrimPrefix(rest, "api/account"), "/"))
 	case strings.HasPrefix(rest, "api/challenges/"):

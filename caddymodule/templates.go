@@ -145,6 +145,29 @@ func (p *pages) check() error {
 		if err := p.tmpl.ExecuteTemplate(io.Discard, "journal.html", journalSample(jd)); err != nil {
 			return fmt.Errorf("journal.html (%s): %w", tag, err)
 		}
+		for _, sample := range []*approvalsPage{{}, {Done: "approved", Pending: []approvalJSON{{ID: "AAAAAAAAAAAAAAAAAAAAAA", Operation: "transfer",
+			Amount: "5000.00", Currency: "RUB", Payee: "Z1", Display: "Z1", User: "alice", At: now, Until: now,
+			Fields: []fieldJSON{{Name: "n", Label: "correspondent_name", Value: "x", Display: "x"}}}}}} {
+			d := p.data(cat, "/.enumgate/")
+			d.unknown = &unknown
+			d.Action, d.Approvals = "/.enumgate/api/approvals/", sample
+			if err := p.tmpl.ExecuteTemplate(io.Discard, "approvals.html", d); err != nil {
+				return fmt.Errorf("approvals.html (%s): %w", tag, err)
+			}
+		}
+		{
+			c := challenge.Challenge{ID: "AAAAAAAAAAAAAAAAAAAAAA", Operation: "transfer", Amount: "5000.00", Payee: "Z1", PayeeDisplay: "Z1",
+				State: challenge.StateAwaitingApproval, Expires: now.Add(time.Hour), ApprovalUntil: now.Add(time.Hour)}
+			d := p.data(cat, "/.enumgate/")
+			d.unknown = &unknown
+			d.Action, d.Token = "/.enumgate/challenge/"+c.ID, "token"
+			d.setChallenge(&c, false)
+			d.ErrorCode, d.Tone, d.Refresh, d.Cancel = "awaiting_approval", "info", 5, true
+			d.Error = d.T("notice.awaiting_approval", "time", "x")
+			if err := p.tmpl.ExecuteTemplate(io.Discard, "error.html", d); err != nil {
+				return fmt.Errorf("error.html (%s, awaiting approval): %w", tag, err)
+			}
+		}
 		for _, ap := range accountSamples(now) {
 			d := p.data(cat, "/.enumgate/")
 			d.unknown = &unknown

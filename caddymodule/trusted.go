@@ -34,8 +34,8 @@ import (
 // store that cannot say forwards nothing unconfirmed (fail closed).
 func (h *Handler) trustedSkip(r *http.Request, rule Rule, user string, d policy.Decision) bool {
 	t := rule.TrustedPayees
-	if t == nil || !t.Skip || d.Payee == "" {
-		return false
+	if t == nil || !t.Skip || d.Payee == "" || h.approvalFor(rule, d) != nil {
+		return false // a second person's approval is never skipped
 	}
 	p, ok, err := h.trust.TrustedPayee(r.Context(), user, d.Payee)
 	if err != nil {

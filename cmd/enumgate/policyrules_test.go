@@ -24,6 +24,7 @@ import (
 // policyClient is a customer of two gateway processes on one Redis.
 type policyClient struct {
 	t       *testing.T
+	user    string
 	bases   []string
 	session string
 	ua      string
@@ -37,7 +38,11 @@ func (c policyClient) do(gw int, method, path string, body any) (int, map[string
 		rd = bytes.NewReader(b)
 	}
 	req, _ := http.NewRequest(method, c.bases[gw]+path, rd)
-	req.Header.Set("X-User", "alice")
+	user := c.user
+	if user == "" {
+		user = "alice"
+	}
+	req.Header.Set("X-User", user)
 	req.Header.Set("X-Session", c.session)
 	req.Header.Set("User-Agent", c.ua)
 	req.Header.Set("Content-Type", "application/json")
@@ -66,6 +71,9 @@ func (c policyClient) confirm(gw int, m map[string]any) int {
 	}
 	suite, _ := ocra.ParseSuite("OCRA-1:HOTP-SHA256-8:QN08")
 	key, _ := hex.DecodeString("3132333435363738393031323334353637383930313233343536373839303132")
+	if c.user == "bob" {
+		key, _ = hex.DecodeString("3132333435363738393031323334353637383930")
+	}
 	a, err := suite.Compute(key, ocra.Input{Question: begun["question"].(string)})
 	if err != nil {
 		c.t.Fatal(err)
@@ -120,6 +128,7 @@ func TestSectionsTrustedPayeesAndRiskRulesAcrossTwoGateways(t *testing.T) {
 		secret shared-secret-of-both-gateways
 		store redis %s
 		users file %s
+		approvers supervisors bob
 	}
 }
 http://127.0.0.1:%d {
@@ -136,6 +145,7 @@ http://127.0.0.1:%d {
 			currency RUB
 			enum_mode authorization
 			trusted_payees skip up_to 500.00
+			approve_by supervisors above 1000.00
 		}
 		protect withdrawal POST /withdraw {
 			when amount > 1000
@@ -247,6 +257,36 @@ http://127.0.0.1:%d {
 			status, m := alice.do(0, "POST", "/withdraw", map[string]string{"card": "4111", "amount": "400.00"})
 			return status == http.StatusUnauthorized && strings.Contains(fmt.Sprint(m["fields"]), "daily_total")
 		})
+	})
+
+	t.Run("confirmed at one gateway, approved by bob at the other, forwarded once", func(t *testing.T) {
+		bob := policyClient{t: t, bases: bases, user: "bob", session: "b1", ua: "browser-b"}
+		status, m := alice.do(0, "POST", "/transfer", map[string]string{"to": "Z999", "amount": "5000.00"})
+		if status != http.StatusUnauthorized {
+			t.Fatalf("transfer = %d %v", status, m)
+		}
+		id := m["challenge_id"].(string)
+		if got := alice.confirm(0, m); got != http.StatusAccepted {
+			t.Fatalf("alice's confirmation = %d, want 202 (awaiting approval)", got)
+		}
+		before := len(forwarded())
+		status, l := bob.do(1, "GET", "/.enumgate/api/approvals", nil)
+		if status != 200 || !strings.Contains(fmt.Sprint(l["approvals"]), id) {
+			t.Fatalf("bob's approvals at the other gateway = %d %v", status, l)
+		}
+		status, held := bob.do(1, "POST", "/.enumgate/api/approvals/"+id+"/approve", map[string]string{})
+		if status != http.StatusUnauthorized {
+			t.Fatalf("approve = %d %v", status, held)
+		}
+		if got := bob.confirm(1, held); got != 200 {
+			t.Fatalf("bob's confirmation = %d", got)
+		}
+		if n := len(forwarded()) - before; n != 1 {
+			t.Fatalf("forwarded %d times, want once", n)
+		}
+		if status, v := alice.do(0, "GET", "/.enumgate/api/challenges/"+id, nil); status != 200 || v["state"] != "confirmed" {
+			t.Fatalf("alice's view at the first gateway = %d %v", status, v)
+		}
 	})
 
 	t.Run("a new browser is confirmed where the rule would not ask", func(t *testing.T) {
