@@ -47,12 +47,14 @@ var env struct {
 	users   atomic.Int32    // users handed out so far
 }
 
-// testUsers are the users of the test's users file besides alice and bob:
-// each test takes its own, so lockouts, SMS limits and phone inboxes of
-// tests running in parallel never mix.
+// testUsers are the users of the test's users file besides the demo's
+// (alice, bob and dave, who has no device): each test takes its own, so
+// lockouts, SMS limits and phone inboxes of tests running in parallel
+// never mix.
 var testUsers = []string{
-	"carol", "dave", "erin", "frank", "grace", "heidi", "ivan", "judy", "mallory", "niaj",
+	"carol", "chuck", "erin", "frank", "grace", "heidi", "ivan", "judy", "mallory", "niaj",
 	"olivia", "peggy", "rupert", "sybil", "trent", "ursula", "victor", "walter", "xena", "yuri",
+	"zara", "amos", "bella", "cyrus", "delia", "emil", "fiona", "gus",
 }
 
 // user is one demo user of the test run.
