@@ -41,9 +41,9 @@ func (b *tab) apiEvents() []map[string]string {
 	return page.Events
 }
 
-// index is the position of the first row with event ev of operation op
+// rowIndex is the position of the first row with event ev of operation op
 // (any operation if op is "").
-func index(rows []journalRow, ev, op string) int {
+func rowIndex(rows []journalRow, ev, op string) int {
 	return slices.IndexFunc(rows, func(r journalRow) bool { return r.Event == ev && (op == "" || r.Op == op) })
 }
 
@@ -108,12 +108,12 @@ func TestJournalPage(t *testing.T) {
 			t.Fatalf("entry %d (%s) is newer than entry %d (%s): not newest first", i, rows[i].At, i-1, rows[i-1].At)
 		}
 	}
-	changed, delivered := index(rows, "account_notifications_changed", ""), index(rows, "delivered", "Transfer")
-	confirmed, wrong, issued := index(rows, "confirmed", "Transfer"), index(rows, "wrong_answer", ""), index(rows, "issued", "Transfer")
+	changed, delivered := rowIndex(rows, "account_notifications_changed", ""), rowIndex(rows, "delivered", "Transfer")
+	confirmed, wrong, issued := rowIndex(rows, "confirmed", "Transfer"), rowIndex(rows, "wrong_answer", ""), rowIndex(rows, "issued", "Transfer")
 	if changed < 0 || !(changed < delivered && delivered < confirmed && confirmed < wrong && wrong < issued) {
 		t.Fatalf("positions: account change %d, transfer delivered %d, confirmed %d, wrong answer %d, issued %d; rows %+v", changed, delivered, confirmed, wrong, issued, rows)
 	}
-	if r := rows[index(rows, "confirmed", "")]; r.Op != "Change notification settings" {
+	if r := rows[rowIndex(rows, "confirmed", "")]; r.Op != "Change notification settings" {
 		t.Errorf("the account change's confirmation shown as %+v", r)
 	}
 	if r := rows[changed]; r.Label != "Notification settings changed" {
