@@ -47,12 +47,14 @@ var env struct {
 	users   atomic.Int32    // users handed out so far
 }
 
-// testUsers are the users of the test's users file besides alice and bob:
-// each test takes its own, so lockouts, SMS limits and phone inboxes of
-// tests running in parallel never mix.
+// testUsers are the users of the test's users file besides the demo's
+// (alice, bob and dave, who has no device): each test takes its own, so
+// lockouts, SMS limits and phone inboxes of tests running in parallel
+// never mix.
 var testUsers = []string{
-	"carol", "dan", "erin", "frank", "grace", "heidi", "ivan", "judy", "mallory", "niaj",
+	"carol", "chuck", "erin", "frank", "grace", "heidi", "ivan", "judy", "mallory", "niaj",
 	"olivia", "peggy", "rupert", "sybil", "trent", "ursula", "victor", "walter", "xena", "yuri",
+	"zara", "amos", "bella", "cyrus", "delia", "emil", "fiona", "gus",
 }
 
 // user is one demo user of the test run.
@@ -175,6 +177,9 @@ func freePort() (int, error) {
 //     marked as paid;
 //   - a 3s resend cooldown, no SMS cooldowns between challenges and 3 SMS
 //     an hour per user, so resend and SMS limits can be tested quickly;
+//     no e-mail cooldowns, so an account verifies two addresses at once;
+//   - the protected section settings in front of the demo's /settings
+//     (grant 10m), unless Caddyfile.example has it;
 //   - a copy of the gateway on a third port with ttl 30s, the shortest
 //     ttl allowed, for the expiry test.
 func startCaddy(tmp string) error {
@@ -214,7 +219,13 @@ func startCaddy(tmp string) error {
 	must("\t\tui {\n\t\t\tname \"Demo Bank\"\n\t\t\tsms_paid\n\t\t}\n",
 		"\t\tui {\n\t\t\tname \"Demo Bank\"\n\t\t\tlogo "+logo+"\n\t\t\thelp_url https://bank.example/help\n\t\t\tsms_paid\n\t\t}\n")
 	must("{\n\tenumgate {", "{\n\tadmin off\n\tpersist_config off\n\tlog {\n\t\tlevel ERROR\n\t}\n\tenumgate {\n"+
-		"\t\tresend_cooldown 3s\n\t\tsms_limits {\n\t\t\tuser_cooldown off\n\t\t\tphone_cooldown off\n\t\t\tuser_hourly 3\n\t\t}")
+		"\t\tresend_cooldown 3s\n\t\tsms_limits {\n\t\t\tuser_cooldown off\n\t\t\tphone_cooldown off\n\t\t\tuser_hourly 3\n\t\t}\n"+
+		"\t\temail_limits {\n\t\t\tuser_cooldown off\n\t\t\taddress_cooldown off\n\t\t}")
+	// The protected section of issue 12 in front of the demo's /settings,
+	// until Caddyfile.example has it.
+	if !strings.Contains(cf, "protect_section settings") {
+		must("\t\tmethods enum sms email\n", "\t\tprotect_section settings GET POST /settings* {\n\t\t\tgrant 10m\n\t\t}\n\t\tmethods enum sms email\n")
+	}
 	if err != nil {
 		return err
 	}
