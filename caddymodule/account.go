@@ -537,6 +537,7 @@ type accountPage struct {
 	Verification string // the id of a code just sent, for the verify form
 	VerifyKind   string
 	Journal      string // the journal page
+	EnrollLink   template.URL // Enrollment.URI as a link (the gateway's own enumgate: URI)
 	Trusted      []trustedPayeeJSON
 	Grants       []grantJSON
 	Policy       bool // the store keeps trusted payees and grants
@@ -633,7 +634,11 @@ func (h *Handler) renderAccount(w http.ResponseWriter, r *http.Request, who chal
 			rp := replies[code]
 			d.ErrorCode, d.Error, status = code, d.T("error."+code), rp.status
 			if code == "wrong_code" {
-				d.Error += " " + d.T("answer.attempts", "n", arg)
+				n := arg
+				if i := strings.LastIndexByte(arg, '_'); i > 0 {
+					ap.Verification, n = arg[:i], arg[i+1:]
+				}
+				d.Error += " " + d.T("answer.attempts", "n", n)
 			}
 		}
 	}
@@ -667,6 +672,9 @@ func (h *Handler) postAccount(w http.ResponseWriter, r *http.Request, who challe
 		arg := "0"
 		if f.code == "wrong_code" {
 			arg = strconv.Itoa(f.n)
+			if id := form.Get("verification_id"); form.Get("action") == "verify" && len(id) <= 22 && noticeArg.MatchString(id) {
+				arg = id + "_" + arg // the code form again, for the next try
+			}
 		}
 		return done(f.code, arg)
 	}
@@ -696,7 +704,7 @@ func (h *Handler) postAccount(w http.ResponseWriter, r *http.Request, who challe
 			}
 			// Shown once, in the answer to this request: the URI holds the
 			// new key, so it is never served again.
-			return h.renderAccount(w, r, who, &accountPage{Enrollment: e, QR: qrSVG(e.URI, "E-num")})
+			return h.renderAccount(w, r, who, &accountPage{Enrollment: e, QR: qrSVG(e.URI, "E-num"), EnrollLink: template.URL(e.URI)})
 		})
 	case "activate":
 		if err := h.account.Activate(ctx, who.User, form.Get("enrollment_id"), form.Get("answer")); err != nil {
