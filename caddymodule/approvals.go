@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
 	"time"
 
@@ -127,16 +126,6 @@ func approvalOf(p *challenge.Pending) approvalJSON {
 		a.Fields = append(a.Fields, fieldJSON{Name: f.Name, Label: f.Label, Value: f.Value, Display: f.Display})
 	}
 	return a
-}
-
-// isApprover reports whether user approves for some group.
-func (h *Handler) isApprover(user string) bool {
-	for _, users := range h.approvers {
-		if slices.Contains(users, user) {
-			return true
-		}
-	}
-	return false
 }
 
 // serveApprovalsAPI serves /.enumgate/api/approvals[/{id}/approve|reject|deliver].
