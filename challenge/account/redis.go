@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/enumgate/enumgate/internal/redisscript"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -73,33 +74,6 @@ func (r *redisStore) recoveryKeys() []string {
 
 // script is a Lua script run with EVALSHA (EVAL when the server does not
 // have it) as a command go-redis never retries.
-type script struct{ src, hash string }
-
-func newScript(src string) *script { return &script{src: src, hash: redis.NewScript(src).Hash()} }
-
-type noRetry struct{ *redis.Cmd }
-
-// NoRetry implements redis.Cmder.
-func (noRetry) NoRetry() bool { return true }
-
-func (sc *script) run(ctx context.Context, c redis.UniversalClient, keys []string, args ...any) *redis.Cmd {
-	mk := func(name, body string) *redis.Cmd {
-		a := make([]any, 0, 3+len(keys)+len(args))
-		a = append(a, name, body, len(keys))
-		for _, k := range keys {
-			a = append(a, k)
-		}
-		return redis.NewCmd(ctx, append(a, args...)...)
-	}
-	cmd := mk("evalsha", sc.hash)
-	_ = c.Process(ctx, noRetry{cmd})
-	if err := cmd.Err(); err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
-		cmd = mk("eval", sc.src) // nothing ran: sending the source is safe
-		_ = c.Process(ctx, noRetry{cmd})
-	}
-	return cmd
-}
-
 // rerr wraps a Redis failure; an out-of-memory refusal also matches ErrFull.
 func rerr(what string, err error) error {
 	if redis.HasErrorPrefix(err, "OOM") {
@@ -380,3 +354,13 @@ func (r *redisStore) GetRecovery(ctx context.Context, id string) (*Recovery, err
 }
 
 func (r *redisStore) Close() error { return nil }
+
+// script is a Lua script run as a command go-redis never retries (see
+// package internal/redisscript).
+type script struct{ *redisscript.Script }
+
+func newScript(src string) *script { return &script{redisscript.New(src)} }
+
+func (sc *script) run(ctx context.Context, c redisscript.Processor, keys []string, args ...any) *redis.Cmd {
+	return sc.Run(ctx, c, keys, args...)
+}

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/enumgate/enumgate/internal/redisscript"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -200,32 +201,14 @@ func (j *Redis) Close() { j.closed.Store(true) }
 // have it yet) as a command go-redis never retries, as in package
 // redisstore: an append whose reply was lost may have run, and running it
 // again would journal the step twice.
-type script struct{ src, hash string }
-
-func newScript(src string) *script { return &script{src: src, hash: redis.NewScript(src).Hash()} }
-
-type noRetry struct{ *redis.Cmd }
-
-// NoRetry implements redis.Cmder.
-func (noRetry) NoRetry() bool { return true }
-
-func (sc *script) run(ctx context.Context, c RedisClient, keys []string, args ...any) *redis.Cmd {
-	cmd := sc.cmd(ctx, "evalsha", sc.hash, keys, args)
-	_ = c.Process(ctx, noRetry{cmd})
-	if err := cmd.Err(); err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
-		cmd = sc.cmd(ctx, "eval", sc.src, keys, args)
-		_ = c.Process(ctx, noRetry{cmd})
-	}
-	return cmd
-}
-
-func (sc *script) cmd(ctx context.Context, name, body string, keys []string, args []any) *redis.Cmd {
-	a := make([]any, 0, 3+len(keys)+len(args))
-	a = append(a, name, body, len(keys))
-	for _, k := range keys {
-		a = append(a, k)
-	}
-	return redis.NewCmd(ctx, append(a, args...)...)
-}
-
 var _ Journal = (*Redis)(nil)
+
+// script is a Lua script run as a command go-redis never retries (see
+// package internal/redisscript).
+type script struct{ *redisscript.Script }
+
+func newScript(src string) *script { return &script{redisscript.New(src)} }
+
+func (sc *script) run(ctx context.Context, c redisscript.Processor, keys []string, args ...any) *redis.Cmd {
+	return sc.Run(ctx, c, keys, args...)
+}

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/enumgate/enumgate/internal/redisscript"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -76,38 +77,16 @@ func (r *redisStore) grantKeys(user string) []string {
 
 // script is a Lua script run with EVALSHA (EVAL when the server does not
 // have it) as a command go-redis never retries.
-type script struct{ src, hash string }
-
-func newScript(src string) *script { return &script{src: src, hash: redis.NewScript(src).Hash()} }
-
 type noRetry struct{ *redis.Cmd }
 
 // NoRetry implements go-redis' retry opt-out: a command whose reply was
 // lost may have run.
 func (noRetry) NoRetry() bool { return true }
 
-func (sc *script) run(ctx context.Context, c redis.UniversalClient, keys []string, args ...any) *redis.Cmd {
-	mk := func(name, body string) *redis.Cmd {
-		a := make([]any, 0, 3+len(keys)+len(args))
-		a = append(a, name, body, len(keys))
-		for _, k := range keys {
-			a = append(a, k)
-		}
-		return redis.NewCmd(ctx, append(a, args...)...)
-	}
-	cmd := mk("evalsha", sc.hash)
-	_ = c.Process(ctx, noRetry{cmd})
-	if err := cmd.Err(); err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
-		cmd = mk("eval", sc.src) // nothing ran: sending the source is safe
-		_ = c.Process(ctx, noRetry{cmd})
-	}
-	return cmd
-}
-
 // do sends one state-changing command, never retried.
 func (r *redisStore) do(ctx context.Context, args ...any) *redis.Cmd {
 	cmd := redis.NewCmd(ctx, args...)
-	_ = r.c.Process(ctx, noRetry{cmd})
+	_ = r.c.Process(ctx, redisscript.NoRetry{cmd})
 	return cmd
 }
 
@@ -554,3 +533,13 @@ func (r *redisStore) AddDaily(ctx context.Context, user, currency, amt string, n
 }
 
 func (r *redisStore) Close() error { return nil }
+
+// script is a Lua script run as a command go-redis never retries (see
+// package internal/redisscript).
+type script struct{ *redisscript.Script }
+
+func newScript(src string) *script { return &script{redisscript.New(src)} }
+
+func (sc *script) run(ctx context.Context, c redisscript.Processor, keys []string, args ...any) *redis.Cmd {
+	return sc.Run(ctx, c, keys, args...)
+}

@@ -3,6 +3,7 @@ package redisstore
 import (
 	"context"
 
+	"github.com/enumgate/enumgate/internal/redisscript"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -30,52 +31,8 @@ import (
 // write and fail whole (store.ErrFull); a confirmation and a delivered
 // Settle start with HDEL, which frees memory, and go through.
 
-// script is a Lua script run with EVALSHA (EVAL when the server does not
-// have it yet) as a command go-redis never retries: a state-changing
-// script may have run although its reply was lost (a timeout, a stalled
-// server, a dropped connection), and running it again would count an
-// attempt twice or spend a budget twice. Clients made by NewClient retry
-// nothing anyway; this also holds for clients made elsewhere, and for
-// Cluster clients, which otherwise retry network errors as redirects.
-// MOVED and ASK are still followed: the script did not run there.
-type script struct {
-	src, hash string
-}
-
-func newScript(src string) *script {
-	return &script{src: src, hash: redis.NewScript(src).Hash()}
-}
-
 // processor runs one command: every go-redis client and *redis.Conn.
-type processor interface {
-	Process(ctx context.Context, cmd redis.Cmder) error
-}
-
-// noRetry marks a command go-redis must not retry.
-type noRetry struct{ *redis.Cmd }
-
-// NoRetry implements redis.Cmder.
-func (noRetry) NoRetry() bool { return true }
-
-func (sc *script) run(ctx context.Context, c processor, keys []string, args ...any) *redis.Cmd {
-	cmd := sc.cmd(ctx, "evalsha", sc.hash, keys, args)
-	_ = c.Process(ctx, noRetry{cmd})
-	if err := cmd.Err(); err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
-		// The server did not run anything: sending the source is safe.
-		cmd = sc.cmd(ctx, "eval", sc.src, keys, args)
-		_ = c.Process(ctx, noRetry{cmd})
-	}
-	return cmd
-}
-
-func (sc *script) cmd(ctx context.Context, name, body string, keys []string, args []any) *redis.Cmd {
-	a := make([]any, 0, 3+len(keys)+len(args))
-	a = append(a, name, body, len(keys))
-	for _, k := range keys {
-		a = append(a, k)
-	}
-	return redis.NewCmd(ctx, append(a, args...)...)
-}
+type processor = redisscript.Processor
 
 // Status codes in script replies.
 const (
@@ -540,3 +497,21 @@ redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
 if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[4]) then redis.call('PEXPIRE', KEYS[1], ARGV[4]) end
 return {1}
 `)
+
+// script is a Lua script run with EVALSHA (EVAL when the server does not
+// have it yet) as a command go-redis never retries: a state-changing
+// script may have run although its reply was lost (a timeout, a stalled
+// server, a dropped connection), and running it again would count an
+// attempt twice or spend a budget twice. Clients made by NewClient retry
+// nothing anyway; this also holds for clients made elsewhere, and for
+// Cluster clients, which otherwise retry network errors as redirects.
+// MOVED and ASK are still followed: the script did not run there.
+// The running lives in package internal/redisscript, shared with the
+// journal, account and trust stores.
+type script struct{ *redisscript.Script }
+
+func newScript(src string) *script { return &script{redisscript.New(src)} }
+
+func (sc *script) run(ctx context.Context, c redisscript.Processor, keys []string, args ...any) *redis.Cmd {
+	return sc.Run(ctx, c, keys, args...)
+}
