@@ -536,7 +536,7 @@ type accountPage struct {
 	QR           template.HTML
 	Verification string // the id of a code just sent, for the verify form
 	VerifyKind   string
-	Journal      string // the journal page
+	Journal      string       // the journal page
 	EnrollLink   template.URL // Enrollment.URI as a link (the gateway's own enumgate: URI)
 	Trusted      []trustedPayeeJSON
 	Grants       []grantJSON
