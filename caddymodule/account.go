@@ -61,12 +61,24 @@ func (h *Handler) ownPath(uri string) bool {
 	return err == nil && strings.HasPrefix(u.Path, h.Prefix)
 }
 
+// changeShown is what the challenge of an account change shows besides
+// its operation: shown is executed here too.
+type changeShown struct {
+	Payee, Amount string
+	Fields        []challenge.Field
+}
+
 // holdChange holds an account change for confirmation, like a protected
 // request: 401 with the challenge, or 303 to the challenge page.
-func (h *Handler) holdChange(w http.ResponseWriter, r *http.Request, op string, body []byte) error {
+func (h *Handler) holdChange(w http.ResponseWriter, r *http.Request, op string, body []byte, show ...changeShown) error {
 	who := h.subject(r)
+	var cs changeShown
+	if len(show) > 0 {
+		cs = show[0]
+	}
 	c, err := h.engine.Issue(r.Context(), challenge.Request{
 		Subject: who, Operation: op, Methods: h.methods, TTL: time.Duration(h.TTL), MaxAttempts: h.MaxAttempts,
+		Payee: cs.Payee, Amount: cs.Amount, Fields: cs.Fields,
 		ReturnTo: h.Prefix + "account", Reason: "account change",
 		Stash: &challenge.Stash{
 			Method: r.Method, Host: r.Host, URI: r.RequestURI, Proto: r.Proto, RemoteAddr: r.RemoteAddr,
@@ -82,11 +94,16 @@ func (h *Handler) holdChange(w http.ResponseWriter, r *http.Request, op string, 
 // change runs fn for an account change of operation op: at once if the
 // request is its confirmed replay, or if the user has nothing to confirm
 // with yet and may (free); otherwise it is held for confirmation first.
-func (h *Handler) change(w http.ResponseWriter, r *http.Request, op string, body []byte, free bool, fn func() error) error {
+func (h *Handler) change(w http.ResponseWriter, r *http.Request, op string, body []byte, free bool, fn func() error, show ...changeShown) error {
 	if confirmedAs(r, op) || free {
 		return fn()
 	}
-	return h.holdChange(w, r, op, body)
+	return h.holdChange(w, r, op, body, show...)
+}
+
+// shownField is one row of what an account change's challenge shows.
+func shownField(label, value string) changeShown {
+	return changeShown{Fields: []challenge.Field{{Name: "enumgate." + label, Label: label, Value: value, Display: value}}}
 }
 
 // accountRefusal classifies an error of the account service.
@@ -377,7 +394,7 @@ func (h *Handler) serveAccountAPI(w http.ResponseWriter, r *http.Request, rest s
 				return h.accountError(w, r, err)
 			}
 			return writeJSON(w, http.StatusOK, verificationJSON{VerificationID: v.ID, Kind: v.Kind, SentTo: v.To, ExpiresIn: secondsUntil(v.Expires)})
-		})
+		}, shownField("contact_"+req.Kind, req.Value))
 
 	case rest == "contacts/verify":
 		if r.Method != http.MethodPost {
@@ -405,7 +422,7 @@ func (h *Handler) serveAccountAPI(w http.ResponseWriter, r *http.Request, rest s
 				return h.accountError(w, r, err)
 			}
 			return writeJSON(w, http.StatusOK, statusJSON{"primary"})
-		})
+		}, shownField("contact_email", req.Address))
 
 	case strings.HasPrefix(rest, "contacts/"):
 		if r.Method != http.MethodDelete {
@@ -420,7 +437,7 @@ func (h *Handler) serveAccountAPI(w http.ResponseWriter, r *http.Request, rest s
 				return h.accountError(w, r, err)
 			}
 			return writeJSON(w, http.StatusOK, statusJSON{"removed"})
-		})
+		}, shownField("contact_email", addr))
 
 	case rest == "notifications":
 		switch r.Method {
@@ -500,7 +517,7 @@ func (h *Handler) serveAccountAPI(w http.ResponseWriter, r *http.Request, rest s
 // changeOrFirst is change for a contact: free when the value is on file;
 // also free when the user has no way to answer a challenge at all (the
 // first contact of a new account is proved by its own code).
-func (h *Handler) changeOrFirst(w http.ResponseWriter, r *http.Request, op string, body []byte, free bool, fn func() error) error {
+func (h *Handler) changeOrFirst(w http.ResponseWriter, r *http.Request, op string, body []byte, free bool, fn func() error, show ...changeShown) error {
 	if confirmedAs(r, op) || free {
 		return fn()
 	}
@@ -508,7 +525,7 @@ func (h *Handler) changeOrFirst(w http.ResponseWriter, r *http.Request, op strin
 	if err == nil && v.NeedsRegistration && !h.canConfirm(r.Context(), h.subject(r).User) {
 		return fn()
 	}
-	return h.holdChange(w, r, op, body)
+	return h.holdChange(w, r, op, body, show...)
 }
 
 // canConfirm reports whether the user could answer a challenge with one
@@ -690,7 +707,7 @@ func (h *Handler) postAccount(w http.ResponseWriter, r *http.Request, who challe
 				return failed(err)
 			}
 			return done("code_sent", v.ID)
-		})
+		}, shownField("contact_"+kind, value))
 	case "verify":
 		if err := h.account.ConfirmVerification(ctx, who.User, form.Get("verification_id"), form.Get("code")); err != nil {
 			return failed(err)
@@ -729,14 +746,14 @@ func (h *Handler) postAccount(w http.ResponseWriter, r *http.Request, who challe
 				return failed(err)
 			}
 			return done("email_removed", "")
-		})
+		}, shownField("contact_email", form.Get("address")))
 	case "make_primary":
 		return h.change(w, r, opAccountPrimary, body, false, func() error {
 			if err := h.account.MakePrimary(ctx, who.User, form.Get("address")); err != nil {
 				return failed(err)
 			}
 			return done("primary_changed", "")
-		})
+		}, shownField("contact_email", form.Get("address")))
 	case "notifications":
 		n := account.Notify{Confirmed: form.Get("confirmed") != "", Rejected: form.Get("rejected") != "",
 			AdditionalAddresses: form.Get("additional_addresses") != ""}
@@ -759,7 +776,7 @@ func (h *Handler) postAccount(w http.ResponseWriter, r *http.Request, who challe
 				return done(trustCode(err), "")
 			}
 			return done("trusted_added", "")
-		})
+		}, trustedShown(payee, upTo))
 	case "untrust":
 		if h.trust == nil {
 			return done("not_found", "")

@@ -89,7 +89,7 @@ func (h *Handler) awaiting(w http.ResponseWriter, r *http.Request, id string, un
 // offers to cancel.
 func (h *Handler) renderAwaiting(w http.ResponseWriter, r *http.Request, d *pageData, c *challenge.Challenge) error {
 	d.setChallenge(c, h.pages.smsPaid)
-	d.ErrorCode, d.Tone, d.Refresh = "awaiting_approval", "info", 5
+	d.ErrorCode, d.Tone, d.Refresh = "awaiting_approval", "ok", 5 // confirmed by the customer, with its summary
 	d.Error = d.T("notice.awaiting_approval", "time", c.ApprovalUntil.UTC().Format("2006-01-02 15:04")+" UTC")
 	d.Cancel = true
 	return h.pages.render(w, http.StatusOK, "error.html", d)
@@ -269,7 +269,11 @@ func (h *Handler) deliverApproved(w http.ResponseWriter, r *http.Request, next c
 // decided answers the approver: JSON, or back to the approvals page.
 func (h *Handler) decided(w http.ResponseWriter, r *http.Request, d decidedJSON) error {
 	if wantsHTML(r) {
-		http.Redirect(w, r, h.Prefix+"approvals?done="+url.QueryEscape(d.Status), http.StatusSeeOther)
+		done := d.Status
+		if d.UpstreamStatus >= 400 {
+			done = "refused" // approved, but the bank refused the operation
+		}
+		http.Redirect(w, r, h.Prefix+"approvals?done="+url.QueryEscape(done), http.StatusSeeOther)
 		return nil
 	}
 	return writeJSON(w, http.StatusOK, d)
@@ -323,7 +327,7 @@ func (h *Handler) serveApprovalsPage(w http.ResponseWriter, r *http.Request) err
 	for i := range list {
 		ap.Pending = append(ap.Pending, approvalOf(&list[i]))
 	}
-	if d := r.URL.Query().Get("done"); d == "approved" || d == "rejected" {
+	if d := r.URL.Query().Get("done"); d == "approved" || d == "rejected" || d == "refused" {
 		ap.Done = d
 	}
 	d := h.pages.data(h.pages.langs.negotiate(r.Header.Get("Accept-Language")), h.Prefix)

@@ -42,6 +42,7 @@ const (
 	EventSectionGranted   challenge.EventKind = "section_granted"
 	EventSectionEnded     challenge.EventKind = "section_ended"
 	EventTrustedForwarded challenge.EventKind = "trusted_forwarded"
+	EventPolicyForwarded  challenge.EventKind = "policy_forwarded"
 	EventForced           challenge.EventKind = "confirmation_forced"
 )
 

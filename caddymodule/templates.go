@@ -145,7 +145,7 @@ func (p *pages) check() error {
 		if err := p.tmpl.ExecuteTemplate(io.Discard, "journal.html", journalSample(jd)); err != nil {
 			return fmt.Errorf("journal.html (%s): %w", tag, err)
 		}
-		for _, sample := range []*approvalsPage{{}, {Done: "approved", Pending: []approvalJSON{{ID: "AAAAAAAAAAAAAAAAAAAAAA", Operation: "transfer",
+		for _, sample := range []*approvalsPage{{Done: "refused"}, {Done: "rejected"}, {Done: "approved", Pending: []approvalJSON{{ID: "AAAAAAAAAAAAAAAAAAAAAA", Operation: "transfer",
 			Amount: "5000.00", Currency: "RUB", Payee: "Z1", Display: "Z1", User: "alice", At: now, Until: now,
 			Fields: []fieldJSON{{Name: "n", Label: "correspondent_name", Value: "x", Display: "x"}}}}}} {
 			d := p.data(cat, "/.enumgate/")
@@ -162,7 +162,7 @@ func (p *pages) check() error {
 			d.unknown = &unknown
 			d.Action, d.Token = "/.enumgate/challenge/"+c.ID, "token"
 			d.setChallenge(&c, false)
-			d.ErrorCode, d.Tone, d.Refresh, d.Cancel = "awaiting_approval", "info", 5, true
+			d.ErrorCode, d.Tone, d.Refresh, d.Cancel = "awaiting_approval", "ok", 5, true
 			d.Error = d.T("notice.awaiting_approval", "time", "x")
 			if err := p.tmpl.ExecuteTemplate(io.Discard, "error.html", d); err != nil {
 				return fmt.Errorf("error.html (%s, awaiting approval): %w", tag, err)

@@ -59,6 +59,15 @@ func (h *Handler) trustedSkip(r *http.Request, rule Rule, user string, d policy.
 // forwardTrusted forwards an operation to a trusted payee with the signed
 // header (m=trusted) and an Idempotency-Key of its own.
 func (h *Handler) forwardTrusted(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler, op string, user string, body []byte, d policy.Decision) error {
+	return h.forwardUnasked(w, r, next, op, user, body, d, "trusted")
+}
+
+// forwardUnasked forwards an operation the gateway let through without a
+// challenge by a decision of its own state (a trusted payee: m=trusted;
+// a rule with risk rules that did not fire: m=policy), with a signed
+// Enumgate-Confirmed header saying so, so the upstream can still check
+// the binding, and an Idempotency-Key of its own.
+func (h *Handler) forwardUnasked(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler, op string, user string, body []byte, d policy.Decision, method string) error {
 	var b [16]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		return h.fail(w, r, "unavailable")
@@ -69,7 +78,7 @@ func (h *Handler) forwardTrusted(w http.ResponseWriter, r *http.Request, next ca
 		path, query = r.URL.EscapedPath(), r.URL.RawQuery
 	}
 	now := time.Now()
-	header := confirm.Claims{ChallengeID: id, Operation: op, Method: "trusted", User: user, Time: now,
+	header := confirm.Claims{ChallengeID: id, Operation: op, Method: method, User: user, Time: now,
 		RequestMethod: r.Method, Host: r.Host, Path: path, RawQuery: query, BodySHA256: sha256.Sum256(body)}.Sign(h.engine.ConfirmKey())
 	r.Header.Set(challenge.ConfirmedHeader, header)
 	r.Header.Set("Idempotency-Key", id)
@@ -77,9 +86,13 @@ func (h *Handler) forwardTrusted(w http.ResponseWriter, r *http.Request, next ca
 	r.ContentLength = int64(len(body))
 	r.TransferEncoding = nil
 	c := clientOf(r)
-	h.observe(challenge.Event{Kind: EventTrustedForwarded, Time: now, ChallengeID: id, User: user, Operation: op,
-		Amount: d.Amount, Currency: d.Currency, Payee: d.PayeeDisplay, Reason: "trusted payee", ClientIP: c.IP, UserAgent: c.UserAgent})
-	w.Header().Set("Enumgate-Result", "trusted")
+	kind, reason := EventTrustedForwarded, "trusted payee"
+	if method != "trusted" {
+		kind, reason = EventPolicyForwarded, d.Reason
+	}
+	h.observe(challenge.Event{Kind: kind, Time: now, ChallengeID: id, User: user, Operation: op,
+		Amount: d.Amount, Currency: d.Currency, Payee: d.PayeeDisplay, Reason: reason, ClientIP: c.IP, UserAgent: c.UserAgent})
+	w.Header().Set("Enumgate-Result", method)
 	h.remember(r, user, d.Payee, d.Amount, d.Currency, false)
 	return next.ServeHTTP(w, r)
 }
@@ -165,7 +178,7 @@ func (h *Handler) serveTrustedAPI(w http.ResponseWriter, r *http.Request, who ch
 				return h.trustError(w, r, err)
 			}
 			return writeJSON(w, http.StatusOK, req)
-		})
+		}, trustedShown(req.Payee, req.UpTo))
 	case payee != "" && r.Method == http.MethodDelete:
 		p, err := url.PathUnescape(payee)
 		if err != nil {
@@ -224,4 +237,14 @@ func (h *Handler) trustError(w http.ResponseWriter, r *http.Request, err error) 
 		h.logger.Warn("trust store unavailable", zap.Error(err))
 	}
 	return h.fail(w, r, code)
+}
+
+// trustedShown is what the challenge of trusting a payee shows: the payee
+// and the limit.
+func trustedShown(payee, upTo string) changeShown {
+	cs := changeShown{Payee: payee}
+	if upTo != "" {
+		cs.Fields = []challenge.Field{{Name: "enumgate.up_to", Label: "up_to", Value: upTo, Display: upTo}}
+	}
+	return cs
 }

@@ -52,6 +52,8 @@ var funcs = template.FuncMap{
 			return "Confirmed by e-mail"
 		case "trusted":
 			return "Trusted payee (no confirmation asked)"
+		case "policy":
+			return "Allowed by the gateway's rules (no confirmation asked)"
 		}
 		return "Not confirmed by enumgate"
 	},
