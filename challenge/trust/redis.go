@@ -86,7 +86,7 @@ func (noRetry) NoRetry() bool { return true }
 // do sends one state-changing command, never retried.
 func (r *redisStore) do(ctx context.Context, args ...any) *redis.Cmd {
 	cmd := redis.NewCmd(ctx, args...)
-	_ = r.c.Process(ctx, redisscript.NoRetry{cmd})
+	_ = r.c.Process(ctx, redisscript.NoRetry{Cmd: cmd})
 	return cmd
 }
 

@@ -40,11 +40,11 @@ func (NoRetry) NoRetry() bool { return true }
 // EVAL if the server does not have the script.
 func (s *Script) Run(ctx context.Context, c Processor, keys []string, args ...any) *redis.Cmd {
 	cmd := s.cmd(ctx, "evalsha", s.hash, keys, args)
-	_ = c.Process(ctx, NoRetry{cmd})
+	_ = c.Process(ctx, NoRetry{Cmd: cmd})
 	if err := cmd.Err(); err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
 		// The server did not run anything: sending the source is safe.
 		cmd = s.cmd(ctx, "eval", s.src, keys, args)
-		_ = c.Process(ctx, NoRetry{cmd})
+		_ = c.Process(ctx, NoRetry{Cmd: cmd})
 	}
 	return cmd
 }
