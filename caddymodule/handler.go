@@ -487,6 +487,12 @@ func (h *Handler) overridden(w http.ResponseWriter, r *http.Request, next caddyh
 	}
 	rule := h.policy.MatchAny(methods, r.URL.Path)
 	if rule == nil {
+		if h.sections != nil {
+			// An override cannot dodge a section either.
+			if sec := h.sections.MatchAny(methods, r.URL.Path); sec != nil {
+				return h.section(w, withClient(r), next, sec)
+			}
+		}
 		return next.ServeHTTP(w, r)
 	}
 	return h.protect(w, withClient(r), next, rule, body) // body nil: not read yet
