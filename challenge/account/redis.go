@@ -72,8 +72,6 @@ func (r *redisStore) recoveryKeys() []string {
 	return []string{k, k + ":closed"}
 }
 
-// script is a Lua script run with EVALSHA (EVAL when the server does not
-// have it) as a command go-redis never retries.
 // rerr wraps a Redis failure; an out-of-memory refusal also matches ErrFull.
 func rerr(what string, err error) error {
 	if redis.HasErrorPrefix(err, "OOM") {

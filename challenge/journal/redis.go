@@ -197,14 +197,11 @@ func (j *Redis) Page(ctx context.Context, user string, limit int, before string)
 // Close implements Journal. It leaves the client open.
 func (j *Redis) Close() { j.closed.Store(true) }
 
-// script is a Lua script run with EVALSHA (EVAL when the server does not
-// have it yet) as a command go-redis never retries, as in package
-// redisstore: an append whose reply was lost may have run, and running it
-// again would journal the step twice.
 var _ Journal = (*Redis)(nil)
 
 // script is a Lua script run as a command go-redis never retries (see
-// package internal/redisscript).
+// package internal/redisscript): an append whose reply was lost may have
+// run, and running it again would journal the step twice.
 type script struct{ *redisscript.Script }
 
 func newScript(src string) *script { return &script{redisscript.New(src)} }

@@ -75,14 +75,6 @@ func (r *redisStore) grantKeys(user string) []string {
 	return []string{b + ":g", b + ":ge"}
 }
 
-// script is a Lua script run with EVALSHA (EVAL when the server does not
-// have it) as a command go-redis never retries.
-type noRetry struct{ *redis.Cmd }
-
-// NoRetry implements go-redis' retry opt-out: a command whose reply was
-// lost may have run.
-func (noRetry) NoRetry() bool { return true }
-
 // do sends one state-changing command, never retried.
 func (r *redisStore) do(ctx context.Context, args ...any) *redis.Cmd {
 	cmd := redis.NewCmd(ctx, args...)
