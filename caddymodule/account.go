@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"bytes"
 	"context"
 	"crypto/subtle"
 	"encoding/base64"
@@ -80,10 +81,7 @@ func (h *Handler) holdChange(w http.ResponseWriter, r *http.Request, op string, 
 		Subject: who, Operation: op, Methods: h.methods, TTL: time.Duration(h.TTL), MaxAttempts: h.MaxAttempts,
 		Payee: cs.Payee, Amount: cs.Amount, Fields: cs.Fields,
 		ReturnTo: h.Prefix + "account", Reason: "account change",
-		Stash: &challenge.Stash{
-			Method: r.Method, Host: r.Host, URI: r.RequestURI, Proto: r.Proto, RemoteAddr: r.RemoteAddr,
-			Header: r.Header.Clone(), Body: body,
-		},
+		Stash: stashOf(r, body),
 	})
 	if err != nil {
 		return h.engineError(w, r, err, "")
@@ -289,9 +287,7 @@ func readAccountBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 }
 
 // decodeStrict decodes a JSON body strictly (no unknown fields, one value).
-func decodeStrict(body []byte, v any) bool {
-	return decodeBody(&http.Request{Body: io.NopCloser(strings.NewReader(string(body)))}, v)
-}
+func decodeStrict(body []byte, v any) bool { return decodeJSON(bytes.NewReader(body), v) }
 
 // serveAccountAPI serves /.enumgate/api/account[/...].
 func (h *Handler) serveAccountAPI(w http.ResponseWriter, r *http.Request, rest string) error {

@@ -1,14 +1,18 @@
 package caddymodule_test
 
 import (
+	"bytes"
 	"net/http"
 	"os"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/enumgate/enumgate/challenge"
 	"github.com/enumgate/enumgate/challenge/ocra"
 	"github.com/enumgate/enumgate/challenge/ocra/enroll"
 	"github.com/enumgate/enumgate/challenge/ocra/payment"
+	"github.com/enumgate/enumgate/confirm"
 	"github.com/enumgate/enumgate/internal/redistest"
 )
 
@@ -208,4 +212,51 @@ func lastCode(t *testing.T, g *gateway, to string) string {
 	}
 	t.Fatalf("no code sent to %s", to)
 	return ""
+}
+
+// TestWhatARiskRuleLetsThroughIsSignedAndBound: a rule with risk rules
+// that lets an operation through unasked forwards it with an
+// Enumgate-Confirmed header saying m=policy, bound to that very request,
+// so the upstream can check what the gateway let through.
+func TestWhatARiskRuleLetsThroughIsSignedAndBound(t *testing.T) {
+	g := startGateway(t, gatewayOptions{handler: `
+		user {http.request.header.X-User}
+		session {http.request.header.X-Session}
+		methods enum
+		protect withdrawal POST /withdraw {
+			when amount > 1000
+			force_when new_payee
+			amount amount
+			payee card
+			enum_mode authorization
+		}
+`})
+	c := g.client(t, "alice")
+	body := []byte(`{"card":"4111","amount":"10.00"}`)
+	if r := c.do("POST", "/withdraw", "application/json", body); r.Status != http.StatusUnauthorized {
+		t.Fatalf("first withdrawal to a new card = %d %s, want a challenge", r.Status, r.Body)
+	} else if a := c.postJSON("/.enumgate/api/challenges/"+r.json(t)["challenge_id"].(string)+"/answer",
+		map[string]string{"answer": enumApp(t, c.beginEnum(r.json(t)["challenge_id"].(string)))}); a.Status != http.StatusCreated {
+		t.Fatalf("confirmation = %d %s", a.Status, a.Body)
+	}
+	var r response
+	deadline := time.Now().Add(5 * time.Second)
+	for r = c.do("POST", "/withdraw", "application/json", body); r.Header.Get("Enumgate-Result") != "policy"; r = c.do("POST", "/withdraw", "application/json", body) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the second withdrawal = %d %v, want it let through (m=policy)", r.Status, r.Header)
+		}
+		if r.Status == http.StatusUnauthorized {
+			time.Sleep(50 * time.Millisecond) // the card is remembered just after the response
+		}
+	}
+	reqs := g.upstream.requests()
+	got := reqs[len(reqs)-1]
+	v := confirm.Verifier{Key: challenge.ConfirmKey([]byte(testSecret))}
+	req, _ := http.NewRequest(got.Method, "http://"+got.Host+got.URI, bytes.NewReader(got.Body))
+	req.Host, req.Header = got.Host, got.Header
+	claims, err := v.Verify(req)
+	if err != nil || claims.Method != "policy" || claims.User != "alice" || claims.Operation != "withdrawal" ||
+		got.Header.Get("Idempotency-Key") != claims.ChallengeID {
+		t.Fatalf("the let-through header: %+v, %v (Idempotency-Key %q)", claims, err, got.Header.Get("Idempotency-Key"))
+	}
 }

@@ -117,8 +117,12 @@ func (h *Handler) operationJSON(r *http.Request, c *challenge.Challenge) operati
 }
 
 // decodeBody decodes a small JSON body strictly.
-func decodeBody(r *http.Request, v any) bool {
-	dec := json.NewDecoder(io.LimitReader(r.Body, maxAPIBody+1))
+func decodeBody(r *http.Request, v any) bool { return decodeJSON(r.Body, v) }
+
+// decodeJSON decodes one small JSON value strictly: no unknown fields,
+// nothing after it, at most maxAPIBody bytes.
+func decodeJSON(rd io.Reader, v any) bool {
+	dec := json.NewDecoder(io.LimitReader(rd, maxAPIBody+1))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return false

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
 
@@ -195,8 +194,7 @@ func (h *Handler) decide(w http.ResponseWriter, r *http.Request, next caddyhttp.
 			Subject: who, Operation: op, Amount: p.Amount, Currency: p.Currency, Payee: p.Payee, PayeeDisplay: p.PayeeDisplay,
 			Fields: fields, Mode: challenge.ModeAuthorization, Methods: h.methods, TTL: time.Duration(h.TTL), MaxAttempts: h.MaxAttempts,
 			ReturnTo: h.Prefix + "approvals", Reason: "approval of " + p.Operation,
-			Stash: &challenge.Stash{Method: r.Method, Host: r.Host, URI: r.RequestURI, Proto: r.Proto, RemoteAddr: r.RemoteAddr,
-				Header: r.Header.Clone()},
+			Stash: stashOf(r, nil),
 		})
 		if err != nil {
 			return h.engineError(w, r, err, "")
@@ -236,15 +234,6 @@ func (h *Handler) deliverApproved(w http.ResponseWriter, r *http.Request, next c
 		h.logger.Error("approved request cannot be rebuilt", zap.String("challenge", conf.Challenge.ID), zap.Error(err))
 		h.settle(r, conf, false)
 		return h.fail(w, r, "unavailable")
-	}
-	// The request is the customer's: the placeholders stashRequest carried
-	// over name the approver who answered, so they name the customer
-	// instead (reverse_proxy's header_up X-Demo-User {http.auth.user.id}
-	// must not hand the customer's transfer to the approver's account).
-	if repl, ok := out.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
-		for _, k := range h.carriedPlaceholders() {
-			repl.Set(k, conf.User)
-		}
 	}
 	out.Header.Set("Idempotency-Key", conf.Challenge.ID)
 	out.Header.Set(challenge.ApprovedHeader, conf.ApprovalHeader)

@@ -139,3 +139,28 @@ func fourEyes(t *testing.T, st string) {
 		t.Fatalf("transfer of 1000.00 = %d %s", r.Status, r.Body)
 	}
 }
+
+// TestAnInboundApprovedHeaderNeverReachesTheUpstream: like
+// Enumgate-Confirmed, a client's own Enumgate-Approved is dropped, on the
+// way through and on the replay of a confirmed request (which carries
+// only the gateway's own).
+func TestAnInboundApprovedHeaderNeverReachesTheUpstream(t *testing.T) {
+	g := startGateway(t, gatewayOptions{})
+	c := g.client(t, "alice")
+	if r := c.do("POST", "/unprotected", "application/json", []byte(`{}`), "Enumgate-Approved", "v=2; forged"); r.Status/100 != 2 {
+		t.Fatalf("pass-through = %d", r.Status)
+	}
+	r := c.do("POST", "/transfer", "application/json", transferBody, "Enumgate-Approved", "v=2; forged")
+	id := r.json(t)["challenge_id"].(string)
+	if a := c.postJSON("/.enumgate/api/challenges/"+id+"/answer", map[string]string{"answer": enumApp(t, c.beginEnum(id))}); a.Status != http.StatusCreated {
+		t.Fatalf("answer = %d %s", a.Status, a.Body)
+	}
+	for i, got := range g.upstream.requests() {
+		if _, ok := got.Header["Enumgate-Approved"]; ok {
+			t.Fatalf("request %d reached the upstream with Enumgate-Approved: %v", i, got.Header)
+		}
+	}
+	if n := len(g.upstream.requests()); n != 2 {
+		t.Fatalf("upstream saw %d requests, want 2", n)
+	}
+}

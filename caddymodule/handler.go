@@ -647,20 +647,7 @@ func (h *Handler) protect(w http.ResponseWriter, r *http.Request, next caddyhttp
 		r.TransferEncoding = nil
 		return next.ServeHTTP(w, r)
 	}
-	methods := h.methods
-	if len(rule.Rule.Confirm) > 0 {
-		methods = methods[:0:0]
-		for _, m := range rule.Rule.Confirm {
-			methods = append(methods, challenge.Method(m))
-		}
-	}
-	ttl, attempts := rule.Rule.TTL, rule.Rule.MaxAttempts
-	if ttl == 0 {
-		ttl = time.Duration(h.TTL)
-	}
-	if attempts == 0 {
-		attempts = h.MaxAttempts
-	}
+	methods, ttl, attempts := h.ruleSettings(rule)
 	mode := challenge.ModeAuthorization
 	if rule.PaymentMode() {
 		mode = challenge.ModePayment
@@ -674,10 +661,7 @@ func (h *Handler) protect(w http.ResponseWriter, r *http.Request, next caddyhttp
 		Currency: decision.Currency, PayeeDisplay: decision.PayeeDisplay, Fields: fields, Mode: mode,
 		Methods: methods, TTL: ttl, MaxAttempts: attempts, ReturnTo: sameOriginReferer(r), Reason: decision.Reason,
 		Approval: h.approvalFor(conf, decision),
-		Stash: &challenge.Stash{
-			Method: r.Method, Host: r.Host, URI: r.RequestURI, Proto: r.Proto, RemoteAddr: r.RemoteAddr,
-			Header: r.Header.Clone(), Body: body,
-		},
+		Stash:    stashOf(r, body),
 	})
 	if errors.Is(err, challenge.ErrMalformed) {
 		// Payment mode, but the payee or amount is not one the E-num app
@@ -692,6 +676,35 @@ func (h *Handler) protect(w http.ResponseWriter, r *http.Request, next caddyhttp
 		return h.engineError(w, r, err, "")
 	}
 	return h.challengeIssued(w, r, who, c)
+}
+
+// ruleSettings are a compiled rule's confirmation methods, ttl and
+// attempt budget: its own, else the handler's.
+func (h *Handler) ruleSettings(rule *policy.Compiled) ([]challenge.Method, time.Duration, int) {
+	methods := h.methods
+	if len(rule.Rule.Confirm) > 0 {
+		methods = make([]challenge.Method, 0, len(rule.Rule.Confirm))
+		for _, m := range rule.Rule.Confirm {
+			methods = append(methods, challenge.Method(m))
+		}
+	}
+	ttl, attempts := rule.Rule.TTL, rule.Rule.MaxAttempts
+	if ttl == 0 {
+		ttl = time.Duration(h.TTL)
+	}
+	if attempts == 0 {
+		attempts = h.MaxAttempts
+	}
+	return methods, ttl, attempts
+}
+
+// stashOf is the request r, with its body read already, as a challenge
+// keeps it for replay (and as a forwarding's header binds it).
+func stashOf(r *http.Request, body []byte) *challenge.Stash {
+	return &challenge.Stash{
+		Method: r.Method, Host: r.Host, URI: r.RequestURI, Proto: r.Proto, RemoteAddr: r.RemoteAddr,
+		Header: r.Header.Clone(), Body: body,
+	}
 }
 
 // challengeIssued answers a request held for challenge c: browsers go to

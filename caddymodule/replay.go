@@ -149,8 +149,17 @@ func (h *Handler) stashRequest(w http.ResponseWriter, r *http.Request, conf *cha
 	if srv, ok := r.Context().Value(caddyhttp.ServerCtxKey).(*caddyhttp.Server); ok {
 		repl := caddy.NewReplacer()
 		out = caddyhttp.PrepareRequest(out, repl, w, srv)
-		if old != nil {
-			for _, k := range h.carriedPlaceholders() {
+		// The replay is the confirmed user's request. Their identity is
+		// carried from the answering request when that is theirs; when
+		// someone else answered (an approver deciding a four-eyes
+		// approval) the placeholders name the confirmed user instead, so
+		// e.g. header_up X-User {http.auth.user.id} never hands the
+		// operation to the approver.
+		own := h.subject(r).User == conf.User
+		for _, k := range h.carriedPlaceholders() {
+			if !own {
+				repl.Set(k, conf.User)
+			} else if old != nil {
 				if v, ok := old.Get(k); ok {
 					repl.Set(k, v)
 				}

@@ -115,27 +115,11 @@ func (h *Handler) section(w http.ResponseWriter, r *http.Request, next caddyhttp
 	if err != nil {
 		return h.bodyError(w, r, err)
 	}
-	methods := h.methods
-	if len(s.Rule.Confirm) > 0 {
-		methods = nil
-		for _, m := range s.Rule.Confirm {
-			methods = append(methods, challenge.Method(m))
-		}
-	}
-	ttl, attempts := s.Rule.TTL, s.Rule.MaxAttempts
-	if ttl == 0 {
-		ttl = time.Duration(h.TTL)
-	}
-	if attempts == 0 {
-		attempts = h.MaxAttempts
-	}
+	methods, ttl, attempts := h.ruleSettings(s)
 	c, err := h.engine.Issue(r.Context(), challenge.Request{
 		Subject: who, Operation: sectionOpPrefix + s.Rule.Operation, Methods: methods, TTL: ttl, MaxAttempts: attempts,
 		ReturnTo: sameOriginReferer(r), Reason: "protected section",
-		Stash: &challenge.Stash{
-			Method: r.Method, Host: r.Host, URI: r.RequestURI, Proto: r.Proto, RemoteAddr: r.RemoteAddr,
-			Header: r.Header.Clone(), Body: body,
-		},
+		Stash: stashOf(r, body),
 	})
 	if err != nil {
 		return h.engineError(w, r, err, "")

@@ -2,9 +2,6 @@ package caddymodule
 
 import (
 	"bytes"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
 	"errors"
 	"io"
 	"net/http"
@@ -19,7 +16,6 @@ import (
 
 	"github.com/enumgate/enumgate/challenge"
 	"github.com/enumgate/enumgate/challenge/trust"
-	"github.com/enumgate/enumgate/confirm"
 	"github.com/enumgate/enumgate/policy"
 )
 
@@ -68,18 +64,12 @@ func (h *Handler) forwardTrusted(w http.ResponseWriter, r *http.Request, next ca
 // Enumgate-Confirmed header saying so, so the upstream can still check
 // the binding, and an Idempotency-Key of its own.
 func (h *Handler) forwardUnasked(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler, op string, user string, body []byte, d policy.Decision, method string) error {
-	var b [16]byte
-	if _, err := rand.Read(b[:]); err != nil {
+	id, err := h.engine.NewForwardID()
+	if err != nil {
 		return h.fail(w, r, "unavailable")
 	}
-	id := base64.RawURLEncoding.EncodeToString(b[:])
-	path, query, _ := strings.Cut(r.RequestURI, "?")
-	if !strings.HasPrefix(r.RequestURI, "/") {
-		path, query = r.URL.EscapedPath(), r.URL.RawQuery
-	}
 	now := time.Now()
-	header := confirm.Claims{ChallengeID: id, Operation: op, Method: method, User: user, Time: now,
-		RequestMethod: r.Method, Host: r.Host, Path: path, RawQuery: query, BodySHA256: sha256.Sum256(body)}.Sign(h.engine.ConfirmKey())
+	header := h.engine.SignForwarded(id, op, challenge.Method(method), user, now, stashOf(r, body))
 	r.Header.Set(challenge.ConfirmedHeader, header)
 	r.Header.Set("Idempotency-Key", id)
 	r.Body = io.NopCloser(bytes.NewReader(body))

@@ -101,6 +101,19 @@ func VerifyConfirmed(key []byte, value string, now time.Time, maxAge time.Durati
 	}, nil
 }
 
+// SignForwarded returns the Enumgate-Confirmed header for a request the
+// gateway forwards without a challenge by a decision of its own (method
+// names it, e.g. "trusted" or "policy"): bound to the request st exactly
+// as a confirmation is, with id (a fresh random id, also its
+// Idempotency-Key) in place of a challenge id.
+func (e *Engine) SignForwarded(id, operation string, method Method, user string, at time.Time, st *Stash) string {
+	return confirmedFor(id, operation, method, user, at, st).Sign(e.confirmKey)
+}
+
+// NewForwardID returns a fresh id for SignForwarded, of the form of a
+// challenge id.
+func (e *Engine) NewForwardID() (string, error) { return e.newID() }
+
 // confirmedFor returns the header content for the confirmation of
 // challenge id: bound to the stashed request, which is what the gateway
 // forwards.
