@@ -333,20 +333,7 @@ func (d *pageData) setError(code, key string, attemptsLeft int) {
 
 // render writes the page with the pages' security headers.
 func (p *pages) render(w http.ResponseWriter, status int, name string, d *pageData) error {
-	var buf bytes.Buffer
-	if err := p.tmpl.ExecuteTemplate(&buf, name, d); err != nil {
-		return caddyhttp.Error(http.StatusInternalServerError, fmt.Errorf("rendering %s: %w", name, err))
-	}
-	securityHeaders(w)
-	h := w.Header()
-	h.Set("Content-Security-Policy", p.csp)
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Content-Language", d.Lang)
-	h.Add("Vary", "Accept-Language")
-	h.Set("Content-Length", strconv.Itoa(buf.Len()))
-	w.WriteHeader(status)
-	_, err := w.Write(buf.Bytes())
-	return err
+	return p.renderView(w, status, name, d, d.Lang)
 }
 
 // renderError shows an error page in the browser's language; msg is the
